@@ -1,0 +1,1 @@
+"""Staff pages: sign-in, operator workspace, report triage, wallboard, dashboards, exports, admin."""

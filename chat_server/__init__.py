@@ -1,0 +1,1 @@
+"""The web server: app factory, CLI, settings wiring, and all realtime (websockets, routing, widget)."""

@@ -1,0 +1,106 @@
+"""The ASGI application: `create_app()` wires settings, the store, the bus and every router."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chat_server import auth_api, health
+from chat_server.errors import install_error_handlers
+from contact_store.db import Store, make_engine
+from contact_store.events import make_bus
+from contact_store.settings import Settings, get_settings
+from contact_store.ui import NODE_MODULES, STATIC_DIR, make_templates
+
+logger = logging.getLogger(__name__)
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """Adds conservative security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                existing = {k.lower() for k, _ in message.get("headers", [])}
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [
+                    (k, v) for k, v in SECURITY_HEADERS if k not in existing
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def build_store(settings: Settings) -> Store:
+    """The store for these settings (engine + bus), not yet started."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    bus = make_bus(settings.redis_url, prefix=settings.redis_channel_prefix)
+    return Store(engine, bus)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the FirstContact ASGI app. The schema must already be migrated (the CLI does it)."""
+    settings = settings or get_settings()
+    store = store or build_store(settings)
+    settings.resolved_secret_key()  # fail at start-up, not at first request, if it is missing
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.bus.start()
+        try:
+            yield
+        finally:
+            await store.bus.stop()
+
+    app = FastAPI(
+        title="FirstContact",
+        version="0.1.0",
+        summary="Digital contact and live chat for police contact management",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.templates = make_templates(settings=settings)
+    install_error_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(auth_api.router)
+
+    from agent_console.routes import router as console_router
+    from web_forms.routes import router as forms_router
+
+    app.include_router(forms_router)
+    app.include_router(console_router)
+
+    app.mount(
+        "/static/govuk", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk", check_dir=False)
+    )
+    app.mount(
+        "/assets", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk/assets", check_dir=False)
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,145 @@
+"""The `firstcontact` command: serve, db upgrade, operator add, demo."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from contact_store.db import Store, make_engine
+from contact_store.migrate import upgrade_database
+from contact_store.settings import Settings, get_settings
+
+logger = logging.getLogger("firstcontact")
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _store(settings: Settings) -> Store:
+    from chat_server.app import build_store
+
+    return build_store(settings)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.effective_database_url)
+    _out("Database is at the latest schema.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings, *, only_if_empty: bool = False) -> int:
+    from contact_store.demo import seed_demo, store_is_empty
+
+    store = _store(settings)
+    with store.session_scope() as session:
+        if not store_is_empty(session=session):
+            if not only_if_empty:
+                _out("The store already has staff; demo data not added.")
+            return 0 if only_if_empty else 1
+        creds = seed_demo(session=session)
+    _out("Demo data added. Staff accounts (passwords are shown only this once):")
+    for c in creds:
+        _out(f"  {c.username:<12} {c.role:<11} {c.password}")
+    return 0
+
+
+def cmd_operator_add(args: argparse.Namespace, settings: Settings) -> int:
+    from contact_store.errors import AppError
+    from contact_store.staff import create_operator
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            _out("Passwords did not match.")
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    store = _store(settings)
+    try:
+        with store.session_scope() as session:
+            op = create_operator(
+                session=session,
+                username=args.username,
+                password=password,
+                role=args.role,
+                display_name=args.display_name,
+                team_name=args.team,
+                max_concurrent_chats=args.max_chats,
+            )
+            _out(f"Added {op.username} ({op.role}).")
+    except AppError as exc:
+        _out(f"Could not add the operator: {exc.message}")
+        return 2
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    cmd_db_upgrade(args, settings)
+    if args.demo:
+        cmd_demo(args, settings, only_if_empty=True)
+    base = f"http://{args.host}:{args.port}"
+    _out(f"FirstContact for {settings.force_name}")
+    _out(f"  Public site:   {base}/")
+    _out(f"  Widget demo:   {base}/chat/demo")
+    _out(f"  Staff console: {base}/console")
+    _out(f"  API docs:      {base}/api/docs")
+    uvicorn.run(
+        "chat_server.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="firstcontact", description="FirstContact digital contact platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="upgrade the database and run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed demo data first if the store is empty")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate to the latest schema").set_defaults(func=cmd_db_upgrade)
+
+    operator = sub.add_parser("operator", help="staff accounts")
+    op_sub = operator.add_subparsers(dest="operator_command", required=True)
+    add = op_sub.add_parser("add", help="add a member of staff (password from a prompt or stdin)")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", required=True, choices=["operator", "supervisor", "manager", "admin"])
+    add.add_argument("--team")
+    add.add_argument("--display-name")
+    add.add_argument("--max-chats", type=int)
+    add.set_defaults(func=cmd_operator_add)
+
+    demo = sub.add_parser("demo", help="seed demo data into an empty store")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    return int(args.func(args, settings) or 0)
+
+
+__all__ = ["main", "make_engine"]

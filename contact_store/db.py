@@ -1,0 +1,111 @@
+"""Engines and sessions: the one place transactions begin and commit.
+
+Decision (measured, see README "Sync or async"): the store uses SQLAlchemy's synchronous engine.
+HTTP handlers that touch the database are plain `def` functions, which FastAPI runs in its
+threadpool; websocket loops call `run_db()` to do the same. SQLite has no real async driver
+(aiosqlite is a thread around the sync driver anyway) and psycopg's sync driver is the fastest
+path for short transactions, so the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from contact_store.events import BUS_KEY, EventBus
+
+T = TypeVar("T")
+
+# How long a SQLite writer waits for the lock before "database is locked" (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=pool_size,
+            max_overflow=20,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Take over transaction control from pysqlite so we can BEGIN IMMEDIATE below.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(conn: Any) -> None:
+            # A deferred transaction that reads then writes cannot wait for the lock and fails
+            # at once with "database is locked"; IMMEDIATE takes the write lock up front and waits
+            # up to the busy timeout instead. SQLite has one writer at a time either way.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+
+
+class Store:
+    """The database engine, its session factory and the event bus, for one worker process."""
+
+    def __init__(self, engine: Engine, bus: EventBus, *, bind: Any = None) -> None:
+        self.engine = engine
+        self.bus = bus
+        # Tests bind sessions to one connection inside a transaction that is rolled back afterwards;
+        # each session's commit then releases a savepoint instead of committing.
+        extra: dict[str, Any] = {"join_transaction_mode": "create_savepoint"} if bind is not None else {}
+        self._sessionmaker = sessionmaker(
+            bind=bind if bind is not None else engine, class_=Session, expire_on_commit=False, **extra
+        )
+
+    def new_session(self) -> Session:
+        """A session whose committed events go to this store's bus."""
+        session = self._sessionmaker()
+        session.info[BUS_KEY] = self.bus
+        return session
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A unit of work for websockets and workers: commit on success, roll back on error."""
+        session = self.new_session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def run_in_session(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Call `fn(session=..., **kwargs)` in its own committed unit of work."""
+        with self.session_scope() as session:
+            return fn(session=session, **kwargs)
+
+    async def run_db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """`run_in_session` off the event loop, in the threadpool (for websocket handlers)."""
+        from anyio import to_thread
+
+        return await to_thread.run_sync(partial(self.run_in_session, fn, **kwargs))
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self._sessionmaker() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False

@@ -1,0 +1,359 @@
+"""The event bus: how a committed change reaches every websocket on every worker.
+
+Protocol and guarantees
+-----------------------
+- Events are JSON objects published on named channels (see `channels`). Services never publish
+  directly: they call `emit(session, channel, event)`, which parks the event on the session; the
+  events are published only after that session's transaction commits, and dropped on rollback.
+- Two backends behind one interface: `InProcessBus` (one worker, the embedded default) and
+  `RedisBus` (Redis pub/sub, several workers or hosts). Delivery is at-most-once, in publish order
+  per channel. Exactly-once for users comes from the store: every chat message has a `seq`, and a
+  subscriber that may have missed events re-reads the store after the last `seq` it holds.
+- `subscribe()` returns a `Subscription` whose channels are live when `add()` returns: subscribe
+  first, then read the backlog from the store, then forward live events, dropping ones already seen.
+- If the Redis connection drops, every subscription receives `{"type": "bus.resync"}` once the bus
+  has reconnected, so holders of state re-read the store instead of silently missing events.
+- `publish()` is safe to call from any thread (request handlers run in a threadpool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+RESYNC_EVENT: Event = {"type": "bus.resync"}
+PENDING_EVENTS_KEY = "firstcontact.pending_events"
+BUS_KEY = "firstcontact.bus"
+# A slow consumer must not grow memory without bound; past this it is told to resync.
+SUBSCRIPTION_QUEUE_LIMIT = 1000
+
+
+class channels:
+    """Channel names, in one place."""
+
+    QUEUE = "queue"  # chat queue changed (new, claimed, abandoned): consoles and wallboards
+    REPORTS = "reports"  # online report received or changed
+    WALLBOARD = "wallboard"  # operator status and other supervisor figures
+    SMS = "sms"  # inbound text received
+
+    @staticmethod
+    def conversation(conversation_id: str) -> str:
+        return f"conversation:{conversation_id}"
+
+    @staticmethod
+    def operator(operator_id: int) -> str:
+        return f"operator:{operator_id}"
+
+
+class Subscription:
+    """A set of channels whose events arrive on one queue, in publish order per channel."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self.channels: set[str] = set()
+        self.queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
+        self._overflowed = False
+
+    async def add(self, *names: str) -> None:
+        """Start receiving these channels; they are live when this returns."""
+        new = [n for n in names if n not in self.channels]
+        self.channels.update(new)
+        if new:
+            await self._bus._attach(self, new)
+
+    async def remove(self, *names: str) -> None:
+        gone = [n for n in names if n in self.channels]
+        self.channels.difference_update(gone)
+        if gone:
+            await self._bus._detach(self, gone)
+
+    def deliver(self, channel: str, event: Event) -> None:
+        """Called on the event loop by the bus."""
+        if self.queue.qsize() >= SUBSCRIPTION_QUEUE_LIMIT:
+            if not self._overflowed:
+                self._overflowed = True
+                logger.warning("subscription overflowed; asking it to resync")
+                self.queue.put_nowait(("", RESYNC_EVENT))
+            return
+        self.queue.put_nowait((channel, event))
+
+    async def get(self) -> tuple[str, Event]:
+        item = await self.queue.get()
+        if item[1] is RESYNC_EVENT:
+            self._overflowed = False
+        return item
+
+    async def close(self) -> None:
+        if self.channels:
+            await self._bus._detach(self, list(self.channels))
+            self.channels.clear()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[tuple[str, Event]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[tuple[str, Event]]:
+        while True:
+            yield await self.get()
+
+
+class EventBus(ABC):
+    """Publish events to channels; subscribe to channels. One instance per worker process."""
+
+    name = "abstract"
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._local: dict[str, set[Subscription]] = defaultdict(set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        self._loop = None
+
+    def subscribe(self) -> Subscription:
+        return Subscription(self)
+
+    @abstractmethod
+    def publish(self, channel: str, event: Event) -> None:
+        """Send an event to every subscriber of the channel, on every worker. Thread-safe."""
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """True when the bus can deliver events."""
+
+    async def _attach(self, sub: Subscription, names: list[str]) -> None:
+        for name in names:
+            self._local[name].add(sub)
+
+    async def _detach(self, sub: Subscription, names: list[str]) -> None:
+        for name in names:
+            subs = self._local.get(name)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._local[name]
+
+    def _dispatch_local(self, channel: str, event: Event) -> None:
+        """Hand an event to this process's subscribers. Must run on the event loop."""
+        for sub in list(self._local.get(channel, ())):
+            sub.deliver(channel, event)
+
+    def _on_loop(self, fn: Any, *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+
+class InProcessBus(EventBus):
+    """Delivers events to subscribers in this process only (one worker)."""
+
+    name = "in-process"
+
+    def publish(self, channel: str, event: Event) -> None:
+        self._on_loop(self._dispatch_local, channel, event)
+
+    async def ping(self) -> bool:
+        return self._loop is not None
+
+
+class RedisBus(EventBus):
+    """Redis pub/sub: one shared subscriber connection per process, fanned out locally."""
+
+    name = "redis"
+    RECONNECT_DELAY_SECONDS = 0.5
+
+    def __init__(self, url: str, *, prefix: str = "firstcontact") -> None:
+        super().__init__()
+        import redis
+        import redis.asyncio as aioredis
+
+        self._url = url
+        self._prefix = prefix + ":"
+        self._sync = redis.Redis.from_url(url)
+        self._async: aioredis.Redis = aioredis.Redis.from_url(url)
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._confirm: dict[str, asyncio.Future[None]] = {}
+        self._lock = threading.Lock()
+
+    async def start(self) -> None:
+        await super().start()
+        self._pubsub = self._async.pubsub()
+        self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
+
+    async def stop(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self._async.aclose()
+        self._sync.close()
+        await super().stop()
+
+    def publish(self, channel: str, event: Event) -> None:
+        payload = json.dumps(event, separators=(",", ":"), default=str)
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            # Never block the event loop on a socket: publish from a task.
+            asyncio.get_running_loop().create_task(self._publish_async(channel, payload))
+        else:
+            try:
+                self._sync.publish(self._prefix + channel, payload)
+            except Exception:
+                logger.exception(
+                    "redis publish failed on %s; subscribers will resync from the store", channel
+                )
+
+    async def _publish_async(self, channel: str, payload: str) -> None:
+        try:
+            await self._async.publish(self._prefix + channel, payload)
+        except Exception:
+            logger.exception("redis publish failed on %s", channel)
+
+    async def ping(self) -> bool:
+        if self._reader is None or self._reader.done():
+            return False
+        try:
+            return bool(await self._async.ping())
+        except Exception:
+            return False
+
+    async def _attach(self, sub: Subscription, names: list[str]) -> None:
+        to_subscribe = [n for n in names if n not in self._local]
+        await super()._attach(sub, names)
+        if to_subscribe and self._pubsub is not None:
+            loop = asyncio.get_running_loop()
+            futures = []
+            for name in to_subscribe:
+                fut = self._confirm.get(name)
+                if fut is None or fut.done():
+                    fut = loop.create_future()
+                    self._confirm[name] = fut
+                futures.append(fut)
+            await self._pubsub.subscribe(*[self._prefix + n for n in to_subscribe])
+            # Wait for Redis to confirm, so nothing published after this returns can be missed.
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
+
+    async def _detach(self, sub: Subscription, names: list[str]) -> None:
+        await super()._detach(sub, names)
+        gone = [n for n in names if n not in self._local]
+        if gone and self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.unsubscribe(*[self._prefix + n for n in gone])
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await self._pubsub.get_message(timeout=1.0)
+                if message is None:
+                    continue
+                self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("redis bus connection lost; reconnecting", exc_info=True)
+                await self._reconnect()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        raw_channel = message["channel"]
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
+        channel = channel.removeprefix(self._prefix)
+        kind = message["type"]
+        if kind == "subscribe":
+            fut = self._confirm.pop(channel, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        elif kind == "message":
+            data = message["data"]
+            try:
+                event = json.loads(data)
+            except ValueError:
+                logger.warning("ignoring non-JSON event on %s", channel)
+                return
+            self._dispatch_local(channel, event)
+
+    async def _reconnect(self) -> None:
+        while True:
+            await asyncio.sleep(self.RECONNECT_DELAY_SECONDS)
+            try:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+                self._pubsub = self._async.pubsub()
+                names = list(self._local)
+                if names:
+                    await self._pubsub.subscribe(*[self._prefix + n for n in names])
+                break
+            except Exception:
+                logger.warning("redis bus reconnect failed; retrying", exc_info=True)
+        seen: set[int] = set()
+        for subs in self._local.values():
+            for sub in subs:
+                if id(sub) not in seen:
+                    seen.add(id(sub))
+                    sub.deliver("", RESYNC_EVENT)
+
+
+def make_bus(redis_url: str | None, *, prefix: str = "firstcontact") -> EventBus:
+    """The Redis bus when a URL is configured, else the in-process bus."""
+    if redis_url:
+        return RedisBus(redis_url, prefix=prefix)
+    return InProcessBus()
+
+
+def emit(session: Session, channel: str, event: Event) -> None:
+    """Publish `event` on `channel` once this session's transaction commits (dropped on rollback)."""
+    session.info.setdefault(PENDING_EVENTS_KEY, []).append((channel, event))
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    pending = session.info.pop(PENDING_EVENTS_KEY, None)
+    bus: EventBus | None = session.info.get(BUS_KEY)
+    if not pending or bus is None:
+        return
+    for channel, event in pending:
+        bus.publish(channel, event)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_EVENTS_KEY, None)

@@ -1,0 +1,156 @@
+"""Settings: one `Settings` object read from `FIRSTCONTACT_*` environment variables (or `.env`)."""
+
+import secrets
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "development"}
+
+# Lancashire's trip-over history went 7 min -> 3 min -> 20 s; 3 minutes is the middle ground.
+DEFAULT_TRIP_OVER_SECONDS = 180
+
+DEFAULT_DANGER_PHRASES = [
+    "knife",
+    "gun",
+    "weapon",
+    "machete",
+    "he's here now",
+    "hes here now",
+    "she's here now",
+    "they're here now",
+    "outside my house now",
+    "breaking in",
+    "kill myself",
+    "end my life",
+    "suicide",
+    "self harm",
+    "self-harm",
+    "overdose",
+    "going to kill",
+    "can't breathe",
+    "bleeding",
+]
+
+
+class Settings(BaseSettings):
+    """Everything an operator of FirstContact can configure. See the README for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTCONTACT_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""  # default: sqlite file under data_dir
+    redis_url: str | None = None  # unset: in-process event bus (one worker)
+    redis_channel_prefix: str = "firstcontact"
+    secret_key: str = ""  # development: generated into data_dir/secret_key
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Origins allowed to open the visitor websocket (the force's websites); public_base_url always is.
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    # Branding: a police site is not GOV.UK, so its own name and colours.
+    force_name: str = "Northshire Police"
+    force_brand_colour: str = Field(default="#0b3d91", pattern=r"^#[0-9a-fA-F]{6}$")
+    force_phone_non_emergency: str = "101"
+
+    # Opening hours of live chat, local time, per weekday (mon..sun); "" means closed that day.
+    timezone: str = "Europe/London"
+    chat_opening_hours: dict[str, str] = Field(
+        default_factory=lambda: dict.fromkeys(
+            ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "00:00-24:00"
+        )
+    )
+    chat_holidays: list[date] = Field(default_factory=list)
+
+    # Routing.
+    trip_over_seconds: int = DEFAULT_TRIP_OVER_SECONDS
+    offer_timeout_seconds: int = 30
+    operator_grace_seconds: int = 60
+    danger_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_DANGER_PHRASES))
+    message_max_length: int = 2000
+
+    # Measures (definitions in the README and beside every figure).
+    service_level_target_seconds: int = 60
+    abandon_ignore_under_seconds: int = 0
+    report_target_hours: int = 24
+    repeat_contact_days: int = 30
+
+    # Staff sessions.
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    sign_in_max_failures: int = 5
+    sign_in_lockout_minutes: int = 15
+    cookie_secure: bool = False  # set true behind HTTPS (always in production)
+
+    # SMS.
+    sms_provider: Literal["log", "notify", "twilio"] = "log"
+    sms_max_attempts: int = 8
+    sms_deadline_hours: int = 24
+    notify_api_key: str = ""
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_sms_template_id: str = ""
+    notify_callback_token: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    twilio_base_url: str = ""  # empty: Twilio's own; tests point it at a local fake
+
+    # Surveys.
+    survey_delay_minutes: int = 60
+    survey_excluded_topics: list[str] = Field(default_factory=lambda: ["domestic-abuse"])
+    survey_excluded_grades: list[int] = Field(default_factory=list)
+    survey_min_days_between: int = 30
+
+    # Data protection: personal data of contacts closed longer than this is erased by the worker.
+    retention_days: int = 730
+
+    # Evidence uploads.
+    upload_max_bytes: int = 10 * 1024 * 1024
+    upload_max_files: int = 5
+
+    # Rate limits (per client address, per minute).
+    api_submissions_per_minute: int = 30
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret_in_production(self) -> "Settings":
+        if self.env == "production" and (
+            self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32
+        ):
+            raise ValueError("FIRSTCONTACT_SECRET_KEY must be a real secret of 32+ characters in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or an SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'firstcontact.db').as_posix()}"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; in development one is generated once and kept in data_dir/secret_key."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "production":
+            raise ValueError("FIRSTCONTACT_SECRET_KEY is required in production")
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings` instead)."""
+    return Settings()

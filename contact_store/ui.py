@@ -1,0 +1,52 @@
+"""The look shared by public pages and the console: one Jinja2 environment factory and the base
+layout (GOV.UK Frontend components in the force's own brand: no crown, no GDS Transport)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+
+from contact_store.settings import Settings
+
+SHARED_TEMPLATES = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = REPO_ROOT / "node_modules"
+
+
+def make_templates(*directories: Path, settings: Settings) -> Jinja2Templates:
+    """A template environment that sees the package's own templates first, then the shared ones.
+
+    Autoescaping is on for every template: nothing the public typed is ever rendered as HTML.
+    """
+    templates = Jinja2Templates(directory=[*directories, SHARED_TEMPLATES])
+    env = templates.env
+    env.autoescape = True
+    env.globals.update(
+        force_name=settings.force_name,
+        force_brand_colour=settings.force_brand_colour,
+        non_emergency_number=settings.force_phone_non_emergency,
+    )
+    return templates
+
+
+def template_context(request: Any, **values: Any) -> dict[str, Any]:
+    """The context every page gets: the request, the signed-in staff member (if any), its CSRF."""
+    staff = getattr(request.state, "staff", None)
+    context: dict[str, Any] = {"request": request, "staff": staff}
+    if staff is not None:
+        context["csrf_token"] = staff.csrf_token
+    context.update(values)
+    return context
+
+
+def templates_for(request: Any, package_templates: Path) -> Jinja2Templates:
+    """The template environment for one package, built once per app and cached on its state."""
+    cache: dict[Path, Jinja2Templates] = request.app.state.__dict__.setdefault("_template_envs", {})
+    templates = cache.get(package_templates)
+    if templates is None:
+        templates = make_templates(package_templates, settings=request.app.state.settings)
+        cache[package_templates] = templates
+    return templates

@@ -1,0 +1,131 @@
+"""Web glue shared by every package that serves HTTP: typed dependencies for the store, settings,
+the request's unit of work and the signed-in member of staff.
+
+Services stay free of web imports; this module is the thin layer between them and FastAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, WebSocket
+from sqlmodel import Session
+
+from contact_store import staff
+from contact_store.db import Store
+from contact_store.errors import Forbidden, NotAuthenticated
+from contact_store.models import Operator, Role, StaffSession
+from contact_store.settings import Settings
+
+SESSION_COOKIE = "fc_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work: commits once after the handler succeeds, rolls back on error.
+
+    Declared with scope="function" so the commit happens before the response is sent: a client
+    that sees 201 can read what it wrote, and a failed commit is an error response, not a lie.
+    """
+    store: Store = request.app.state.store
+    session = store.new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@dataclass(frozen=True)
+class StaffContext:
+    operator: Operator
+    staff_session: StaffSession
+
+    @property
+    def csrf_token(self) -> str:
+        return self.staff_session.csrf_token
+
+
+def token_from_request(request: Request | WebSocket) -> str:
+    """The staff token from `Authorization: Bearer` or the session cookie ("" if none)."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(SESSION_COOKIE, "")
+
+
+def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> StaffContext:
+    """The signed-in member of staff, or 401 (JSON) / redirect to sign-in (HTML)."""
+    token = token_from_request(request)
+    staff_session, operator = staff.resolve_session(session=session, settings=settings, token=token)
+    request.state.staff = StaffContext(operator, staff_session)
+    return request.state.staff
+
+
+CurrentStaff = Annotated[StaffContext, Depends(current_staff)]
+
+
+def require_role(minimum: Role) -> object:
+    """A dependency that lets through staff whose role is at least `minimum`."""
+
+    def _check(ctx: CurrentStaff) -> StaffContext:
+        if not staff.has_role(ctx.operator, minimum):
+            raise Forbidden("Your role does not allow this")
+        return ctx
+
+    return Depends(_check)
+
+
+SupervisorOnly = Annotated[StaffContext, require_role(Role.SUPERVISOR)]
+ManagerOnly = Annotated[StaffContext, require_role(Role.MANAGER)]
+AdminOnly = Annotated[StaffContext, require_role(Role.ADMIN)]
+
+
+def check_csrf(ctx: StaffContext, submitted: str | None) -> None:
+    """Refuse a state-changing request whose CSRF token does not match the session's.
+
+    Bearer-token clients are exempt: browsers never attach bearer tokens by themselves.
+    """
+    import hmac
+
+    if ctx.staff_session.kind == "bearer":
+        return
+    if not submitted or not hmac.compare_digest(submitted, ctx.staff_session.csrf_token):
+        raise Forbidden(
+            "The form expired or did not come from this site. Go back and try again.", code="csrf"
+        )
+
+
+__all__ = [
+    "CSRF_FORM_FIELD",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "AdminOnly",
+    "CurrentStaff",
+    "ManagerOnly",
+    "NotAuthenticated",
+    "SessionDep",
+    "SettingsDep",
+    "StaffContext",
+    "StoreDep",
+    "SupervisorOnly",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations: the only way a FirstContact schema is made."""

@@ -1,0 +1,57 @@
+"""Test databases: a fresh, migrated database per test run on SQLite or PostgreSQL.
+
+PostgreSQL runs use a new database named fc_test_<random> on the server given by
+FIRSTCONTACT_TEST_DATABASE_URL, so concurrent runs never see each other's data; it is dropped at
+the end. Alembic makes every schema, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from contact_store.migrate import upgrade_database
+from contact_store.models import metadata
+
+TEST_DATABASE_URL = os.environ.get("FIRSTCONTACT_TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("FIRSTCONTACT_TEST_REDIS_URL", "")
+
+
+@contextmanager
+def fresh_database(tmp_dir: Path, name: str = "test") -> Iterator[str]:
+    """Yield the URL of a new, migrated database; remove it afterwards."""
+    if not TEST_DATABASE_URL or TEST_DATABASE_URL.startswith("sqlite"):
+        url = f"sqlite:///{(tmp_dir / f'{name}.db').as_posix()}"
+        upgrade_database(url)
+        yield url
+        return
+    server = make_url(TEST_DATABASE_URL)
+    db_name = f"fc_test_{name}_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+    url = server.set(database=db_name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def truncate_all(engine) -> None:  # type: ignore[no-untyped-def]
+    """Empty every table (for the live-server database shared by a test module)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())

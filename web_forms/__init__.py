@@ -1,0 +1,1 @@
+"""Public pages: online report forms, confirmation, survey pages and the chat landing page."""
