@@ -167,7 +167,7 @@ def seed_demo(*, session: Session, days: int = 28, seed: int = 2611) -> list[Dem
     for i in range(60):
         person = Person(
             name=rng.choice(["Jo", "Sam", "Chris", "Alex", "Pat", "Ceri", "Dafydd", "Mina"]) + f" Demo{i}",
-            phone_e164=f"+4477009{i:05d}",
+            phone_e164=f"+447700900{i:03d}",
             created_at=now - timedelta(days=days),
         )
         session.add(person)

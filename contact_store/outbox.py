@@ -1,0 +1,109 @@
+"""Queueing texts: a row in the SMS outbox, written in the caller's transaction.
+
+This module only *queues*. Sending (the worker, providers, retries, receipts) builds on these rows:
+a row is due when `status = queued` and `next_attempt_at <= now`.
+
+Templates use GOV.UK Notify's `((placeholder))` syntax so the same text works with the Notify
+provider's personalisation and with the `log` and Twilio providers, which render it here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from contact_store.clock import utcnow
+from contact_store.errors import ValidationFailed
+from contact_store.models import Person, SmsMessage, SmsStatus
+from contact_store.people import is_mobile, normalise_phone
+
+# 6 concatenated GSM-7 segments of 153 characters: longer texts are costly and arrive garbled.
+MAX_SMS_LENGTH = 918
+DEFAULT_DEADLINE = timedelta(hours=24)
+
+SMS_TEMPLATES: dict[str, str] = {
+    "report_ack": (
+        "((force)): thank you for your report. Your reference is ((reference)). "
+        "We aim to respond within ((target)). In an emergency call 999."
+    ),
+    "chat_ack": (
+        "((force)): thank you for contacting us by live chat. Your reference is ((reference)). "
+        "In an emergency call 999."
+    ),
+    "report_update": "((force)) update on ((reference)): ((message))",
+    "free_text": "((message))",
+}
+
+_PLACEHOLDER = re.compile(r"\(\(([a-z_]+)\)\)")
+
+
+def render_template(template: str, personalisation: dict[str, Any]) -> str:
+    """Fill `((placeholders))`; a missing value is an error, not a blank in a text to the public."""
+
+    def _fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in personalisation:
+            raise ValidationFailed(f"Missing value for (({key}))", fields={key: "Missing"})
+        return str(personalisation[key])
+
+    return _PLACEHOLDER.sub(_fill, SMS_TEMPLATES.get(template, template))
+
+
+def queue_sms(
+    *,
+    session: Session,
+    to: str,
+    template: str,
+    personalisation: dict[str, Any],
+    kind: str,
+    essential: bool = True,
+    person_id: int | None = None,
+    report_id: int | None = None,
+    conversation_id: str | None = None,
+    survey_invitation_id: int | None = None,
+    operator_id: int | None = None,
+    due_at: datetime | None = None,
+) -> SmsMessage | None:
+    """Queue a text to a UK mobile. Returns None when the number cannot receive texts.
+
+    Non-essential texts (surveys) to a number that sent STOP are kept as `cancelled`, so the
+    decision is visible in the SMS log.
+    """
+    number = normalise_phone(to)
+    if number is None or not is_mobile(number):
+        return None
+    body = render_template(template, personalisation)
+    if len(body) > MAX_SMS_LENGTH:
+        raise ValidationFailed(
+            f"The text is {len(body)} characters; the most is {MAX_SMS_LENGTH}",
+            fields={"message": f"Use {MAX_SMS_LENGTH} characters or fewer"},
+        )
+    now = utcnow()
+    status = SmsStatus.QUEUED
+    if not essential and person_id is not None:
+        person = session.get(Person, person_id)
+        if person is not None and person.sms_opted_out_at is not None:
+            status = SmsStatus.CANCELLED
+    message = SmsMessage(
+        to_e164=number,
+        body=body,
+        template=template if template in SMS_TEMPLATES else "",
+        personalisation=personalisation,
+        kind=kind,
+        essential=essential,
+        status=status,
+        next_attempt_at=due_at or now,
+        deadline_at=(due_at or now) + DEFAULT_DEADLINE,
+        person_id=person_id,
+        report_id=report_id,
+        conversation_id=conversation_id,
+        survey_invitation_id=survey_invitation_id,
+        operator_id=operator_id,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message

@@ -1,0 +1,177 @@
+"""People: normalising phone numbers and emails, matching a contact to earlier ones, and the
+repeat-contact and "double demand" signals the inspection asks forces to see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, col, or_, select
+
+from contact_store.clock import utcnow
+from contact_store.models import (
+    OPEN_REPORT_STATUSES,
+    WAITING_STATUSES,
+    Conversation,
+    ConversationStatus,
+    Person,
+    Report,
+)
+
+DEFAULT_REGION = "GB"
+# Ofcom's drama range (07700 900000-900999): reserved for fiction, never a real person's number.
+# libphonenumber calls it invalid; we accept it as a mobile so demos and tests use it safely.
+DRAMA_PREFIX = "7700900"
+
+
+def _is_drama_number(number: phonenumbers.PhoneNumber) -> bool:
+    national = str(number.national_number)
+    return number.country_code == 44 and len(national) == 10 and national.startswith(DRAMA_PREFIX)
+
+
+def normalise_phone(raw: str | None, *, mobile_only: bool = False) -> str | None:
+    """A UK (or international) number in E.164 (`+447700900123`), or None if it is not valid."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        number = phonenumbers.parse(raw.strip(), DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if _is_drama_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if mobile_only and phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_mobile(e164: str | None) -> bool:
+    """True when an E.164 number can receive texts."""
+    if not e164:
+        return False
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    if _is_drama_number(number):
+        return True
+    return phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+def normalise_email(raw: str | None) -> str | None:
+    """A lower-cased, validated email address, or None if it is not valid."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return result.normalized.lower()
+
+
+def find_or_create_person(
+    *,
+    session: Session,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    postcode: str | None = None,
+) -> tuple[Person | None, bool]:
+    """The person these details belong to (matched by normalised phone, then email), created if new.
+
+    Returns (person, matched_existing). With neither phone nor email there is no one to match and
+    no person row is made: (None, False).
+    """
+    phone_e164 = normalise_phone(phone)
+    email_norm = normalise_email(email)
+    if not phone_e164 and not email_norm:
+        return None, False
+    conditions = []
+    if phone_e164:
+        conditions.append(Person.phone_e164 == phone_e164)
+    if email_norm:
+        conditions.append(Person.email_normalised == email_norm)
+    existing = session.exec(
+        select(Person)
+        .where(or_(*conditions), col(Person.erased_at).is_(None))
+        .order_by(col(Person.id))
+        .limit(1)
+    ).first()
+    now = utcnow()
+    if existing is not None:
+        # Fill in what we learn; never overwrite a known detail with a different one silently.
+        if phone_e164 and not existing.phone_e164:
+            existing.phone_e164 = phone_e164
+        if email_norm and not existing.email_normalised:
+            existing.email_normalised = email_norm
+        if name and not existing.name:
+            existing.name = name.strip()[:200]
+        if postcode and not existing.postcode:
+            existing.postcode = postcode[:10]
+        existing.last_contact_at = now
+        session.add(existing)
+        session.flush()
+        return existing, True
+    person = Person(
+        name=(name or "").strip()[:200] or None,
+        phone_e164=phone_e164,
+        email_normalised=email_norm,
+        postcode=(postcode or None) and postcode[:10],
+        last_contact_at=now,
+    )
+    session.add(person)
+    session.flush()
+    return person, False
+
+
+@dataclass(frozen=True)
+class ContactSignals:
+    """What the console shows beside a person: earlier contacts and whether any is still open."""
+
+    recent_contacts: int  # earlier contacts within the repeat-contact window
+    open_contacts: int  # reports or chats still open: "double demand" when this is a new contact
+
+    @property
+    def repeat_contact(self) -> bool:
+        return self.recent_contacts > 0
+
+    @property
+    def double_demand(self) -> bool:
+        return self.open_contacts > 0
+
+
+def contact_signals(
+    *,
+    session: Session,
+    person_id: int,
+    window_days: int,
+    exclude_report_id: int | None = None,
+    exclude_conversation_id: str | None = None,
+) -> ContactSignals:
+    """Count this person's other contacts in the window, and those still open."""
+    since = utcnow() - timedelta(days=window_days)
+    reports = session.exec(
+        select(Report.id, Report.status, Report.received_at).where(
+            Report.person_id == person_id, col(Report.id) != (exclude_report_id or -1)
+        )
+    ).all()
+    chats = session.exec(
+        select(Conversation.id, Conversation.status, Conversation.queued_at).where(
+            Conversation.person_id == person_id, col(Conversation.id) != (exclude_conversation_id or "")
+        )
+    ).all()
+    open_chat = (*WAITING_STATUSES, ConversationStatus.ACTIVE)
+    recent = sum(1 for _, _, at in reports if at >= since) + sum(1 for _, _, at in chats if at >= since)
+    open_count = sum(1 for _, st, _ in reports if st in OPEN_REPORT_STATUSES) + sum(
+        1 for _, st, _ in chats if st in open_chat
+    )
+    return ContactSignals(recent_contacts=recent, open_contacts=open_count)
