@@ -31,6 +31,12 @@ from tests.support.databases import TEST_REDIS_URL, fresh_database, truncate_all
 pytest_plugins = ["tests.support.browser_fixtures"]
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (`@pytest.mark.anyio`) run on asyncio. Keep them out of browser-test modules."""
+    return "asyncio"
+
+
 def make_test_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "test",

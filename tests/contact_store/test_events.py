@@ -82,8 +82,3 @@ async def test_redis_bus_delivers_across_instances(settings: Settings) -> None:
     finally:
         await one.stop()
         await two.stop()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
