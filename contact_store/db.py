@@ -9,6 +9,7 @@ path for short transactions, so the event loop never waits on the database.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -24,6 +25,7 @@ T = TypeVar("T")
 
 # How long a SQLite writer waits for the lock before "database is locked" (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_HOLDS_WRITE_LOCK = "firstcontact.holds_sqlite_write_lock"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -47,12 +49,30 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
             cursor.close()
 
+        # SQLite has one writer at a time. Within this process writers queue on a lock (FIFO-ish,
+        # wakes at once) instead of in SQLite's busy handler, which sleeps in growing steps and
+        # turns contention into long tail latency. Other processes still wait via busy_timeout.
+        write_lock = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin_immediate(conn: Any) -> None:
             # A deferred transaction that reads then writes cannot wait for the lock and fails
             # at once with "database is locked"; IMMEDIATE takes the write lock up front and waits
-            # up to the busy timeout instead. SQLite has one writer at a time either way.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # up to the busy timeout instead.
+            if not write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+                raise TimeoutError("database is busy: gave up waiting for the write lock")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                write_lock.release()
+                raise
+            conn.info[_HOLDS_WRITE_LOCK] = True
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_release(conn: Any) -> None:
+            if conn.info.pop(_HOLDS_WRITE_LOCK, False):
+                write_lock.release()
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
