@@ -82,6 +82,10 @@ def cmd_operator_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if args.workers > 1 and not settings.redis_url:
+        # The in-process bus cannot carry a chat message from one worker to another.
+        _out("Several workers need FIRSTCONTACT_REDIS_URL (the event bus between workers).")
+        return 2
     cmd_db_upgrade(args, settings)
     if args.demo:
         cmd_demo(args, settings, only_if_empty=True)

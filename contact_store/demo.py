@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, func, select
 
+from contact_store.canned import load_shipped_canned_responses
 from contact_store.clock import utcnow
 from contact_store.models import (
     Area,
-    CannedResponse,
     Conversation,
     ConversationStatus,
     Message,
@@ -40,75 +40,6 @@ STAFF = [
     ("aisha", "Aisha Khan", Role.OPERATOR, "Digital Team"),
     ("gareth", "Gareth Jones", Role.OPERATOR, "FCR"),
     ("lucy", "Lucy Brown", Role.OPERATOR, "Resolution Centre"),
-]
-
-CANNED = [
-    (
-        "Greeting",
-        "general",
-        ["hello", "start"],
-        "Hello, you are through to the Digital Team. My name is {name}. How can I help you today?",
-    ),
-    (
-        "Emergency advice",
-        "safety",
-        ["999", "danger", "emergency"],
-        "If you are in danger now or a crime is in progress, please call 999 straight away. "
-        "If you cannot speak, call 999 and press 55 when prompted.",
-    ),
-    (
-        "Burglary prevention",
-        "crime-prevention",
-        ["burglary", "home", "security"],
-        "Lock doors and windows even when you are in, keep keys out of sight and away from the letterbox, "
-        "use timer switches for lights when you are away, and mark valuables with your postcode.",
-    ),
-    (
-        "Vehicle crime prevention",
-        "crime-prevention",
-        ["vehicle", "car", "theft"],
-        "Always lock your vehicle and close the windows, never leave valuables on show, keep keyless fobs "
-        "in a signal-blocking pouch, and consider a steering lock.",
-    ),
-    (
-        "Fraud and scams",
-        "crime-prevention",
-        ["fraud", "scam", "bank"],
-        "Your bank or the police will never ask you to move money or give your PIN. If in doubt, hang up "
-        "and call your bank on a number you trust. Report fraud to Action Fraud on 0300 123 2040.",
-    ),
-    (
-        "Online safety",
-        "crime-prevention",
-        ["online", "social media", "cyber"],
-        "Use strong, separate passwords with two-step verification, keep devices updated, and think before "
-        "sharing personal details or images online. Report online abuse to the platform and to us.",
-    ),
-    (
-        "Domestic abuse support",
-        "support",
-        ["domestic abuse", "support", "refuge"],
-        "You are not alone. The National Domestic Abuse Helpline is free and open 24 hours on 0808 2000 247. "
-        "Men can call Respect on 0808 8010 327. If you are in danger, call 999.",
-    ),
-    (
-        "Victim Support",
-        "support",
-        ["victim", "support"],
-        "Victim Support offers free, confidential help whether or not you report a crime: 08 08 16 89 111.",
-    ),
-    (
-        "Report online",
-        "general",
-        ["report", "online"],
-        "You can report this online at any time and you will get a reference number straight away.",
-    ),
-    (
-        "Closing",
-        "general",
-        ["end", "goodbye"],
-        "Thank you for contacting us. If anything changes, please get back in touch. Take care.",
-    ),
 ]
 
 TOPICS = ["crime", "asb", "lost-property", "road-traffic", "fraud", "information", "other"]
@@ -160,8 +91,7 @@ def seed_demo(*, session: Session, days: int = 28, seed: int = 2611) -> list[Dem
         if role == Role.OPERATOR:
             operators.append(op)
 
-    for title, category, tags, body in CANNED:
-        session.add(CannedResponse(title=title, body=body, category=category, tags=tags))
+    load_shipped_canned_responses(session=session)
 
     people = []
     for i in range(60):
