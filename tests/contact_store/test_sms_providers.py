@@ -130,7 +130,7 @@ def test_twilio_failures_are_classified(
 
 
 def test_twilio_wrong_token_is_permanent(twilio: tuple[FakeServer, Settings]) -> None:
-    fake, settings = twilio
+    _fake, settings = twilio
     settings.twilio_auth_token = "wrong"
     with pytest.raises(PermanentFailure):
         TwilioProvider(settings).send(OUT)
