@@ -36,7 +36,7 @@ def _render(request: Request, session: SessionDep, *, status: int = 200, **value
     return templates.TemplateResponse(
         request,
         "agent_console/sms_log/log.html",
-        template_context(request, outbox=outbox, inbound=inbound, errors={}, values={}, **values),
+        template_context(request, outbox=outbox, inbound=inbound, **({"errors": {}, "values": {}} | values)),
         status_code=status,
     )
 
