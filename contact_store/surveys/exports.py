@@ -18,24 +18,25 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy import column, select
 from sqlmodel import Session, col
 
 from contact_store.models import Area, Operator, SurveyResponse, Team
 from contact_store.settings import Settings
 from contact_store.surveys.questions import SCORE_FIELDS
 from contact_store.surveys.results import Filters, TableRow, response_conditions
+from contact_store.surveys.xlsx import stream_xlsx
 
 # Rows fetched per query: big enough to amortise the round trip, small enough to keep memory flat.
 BATCH_SIZE = 5000
 # Bytes per chunk when streaming the finished XLSX file.
 CHUNK_BYTES = 256 * 1024
 RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+RISKY_FIRST = frozenset("=+-@\t\r")
 
 RESPONSE_HEADER = [
     "Response id",
@@ -56,50 +57,100 @@ RESPONSE_HEADER = [
 
 def neutralise(value: Any) -> Any:
     """A text value made safe from formula injection (others unchanged)."""
-    if isinstance(value, str) and value.startswith(RISKY_PREFIXES):
+    if value and isinstance(value, str) and value[0] in RISKY_FIRST:
         return "'" + value
     return value
+
+
+def _names(session: Session) -> tuple[dict[Any, str], dict[Any, str], dict[Any, str]]:
+    """Team, operator and POD names by id (small tables: read once instead of joining per row)."""
+    teams = {i: neutralise(n) for i, n in session.execute(select(col(Team.id), col(Team.name))).all()}
+    ops = {
+        i: neutralise(n)
+        for i, n in session.execute(select(col(Operator.id), col(Operator.display_name))).all()
+    }
+    areas = {i: neutralise(n) for i, n in session.execute(select(col(Area.id), col(Area.name))).all()}
+    return teams, ops, areas
+
+
+def _to_local(tz: ZoneInfo) -> Callable[[Any], datetime]:
+    """A converter from the stored UTC value (datetime, or ISO text on SQLite) to naive local time.
+
+    The UTC offset is looked up once per hour of data (offsets change on the hour), not per row.
+    """
+    offsets: dict[Any, timedelta] = {}
+
+    def convert(value: Any) -> datetime:
+        if isinstance(value, str):
+            naive = datetime.fromisoformat(value[:19])
+        else:
+            naive = value.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+        key = naive.replace(minute=0, second=0)
+        offset = offsets.get(key)
+        if offset is None:
+            offset = key.replace(tzinfo=UTC).astimezone(tz).utcoffset() or timedelta(0)
+            offsets[key] = offset
+        return naive + offset
+
+    return convert
 
 
 def response_rows(
     *, session: Session, filters: Filters, tz: ZoneInfo, batch_size: int = BATCH_SIZE
 ) -> Iterator[tuple[Any, ...]]:
-    """Every response matching the filters, oldest id first, read in keyset batches."""
-    team, operator, area = aliased(Team), aliased(Operator), aliased(Area)
-    r = SurveyResponse
-    base = (
-        select(
-            col(r.id),
-            col(r.submitted_at),
-            col(r.reference),
-            col(r.channel),
-            col(r.response_channel),
-            col(team.name),
-            col(operator.display_name),
-            col(area.name),
-            col(r.topic),
-            col(r.score_time),
-            col(r.score_resolve),
-            col(r.score_overall),
-            col(r.comment),
-        )
-        .outerjoin(team, col(team.id) == r.team_id)
-        .outerjoin(operator, col(operator.id) == r.operator_id)
-        .outerjoin(area, col(area.id) == r.area_id)
+    """Every response matching the filters, oldest id first, read in keyset batches.
+
+    Text values come back already neutralised against formula injection; the submitted time is a
+    naive datetime in `tz`. Columns are selected untyped so rows skip per-value ORM processing.
+    """
+    table = SurveyResponse.__table__  # type: ignore[attr-defined]
+    names = [
+        "id",
+        "submitted_at",
+        "reference",
+        "channel",
+        "response_channel",
+        "team_id",
+        "operator_id",
+        "area_id",
+        "topic",
+        "score_time",
+        "score_resolve",
+        "score_overall",
+        "comment",
+    ]
+    base: Any = (
+        select(*[column(n) for n in names])
+        .select_from(table)
         .where(*response_conditions(filters))
-        .order_by(col(r.id))
+        .order_by(column("id"))
         .limit(batch_size)
     )
+    teams, ops, areas = _names(session)
+    local = _to_local(tz)
+    conn = session.connection()
     last_id = 0
     while True:
-        batch = session.execute(base.where(col(r.id) > last_id)).all()
+        batch = conn.execute(base.where(col(SurveyResponse.id) > last_id)).all()
         if not batch:
             return
-        for row in batch:
-            submitted: datetime = row[1]
-            yield (row[0], submitted.astimezone(tz).replace(tzinfo=None), *row[2:])
+        for rid, at, ref, chan, rchan, team, op, area, topic, s1, s2, s3, comment in batch:
+            yield (
+                rid,
+                local(at),
+                neutralise(ref),
+                chan,
+                rchan,
+                teams.get(team),
+                ops.get(op),
+                areas.get(area),
+                neutralise(topic),
+                s1,
+                s2,
+                s3,
+                neutralise(comment),
+            )
         last_id = batch[-1][0]
-        session.expunge_all()
 
 
 def table_rows(table: Sequence[TableRow]) -> tuple[list[str], list[list[Any]]]:
@@ -127,24 +178,31 @@ def table_rows(table: Sequence[TableRow]) -> tuple[list[str], list[list[Any]]]:
 
 
 def csv_stream(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], *, flush_every: int = 2000
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    neutralised: bool = False,
+    flush_every: int = 5000,
 ) -> Iterator[bytes]:
-    """CSV bytes (UTF-8 with BOM), yielded every `flush_every` rows."""
+    """CSV bytes (UTF-8 with BOM), yielded every `flush_every` rows.
+
+    Pass `neutralised=True` only for rows whose text is already neutralised (`response_rows`).
+    Datetimes are written as `YYYY-MM-DD HH:MM:SS`.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(header)
-    pending = 0
+    chunk: list[Sequence[Any]] = []
     for row in rows:
-        writer.writerow(
-            [v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else neutralise(v) for v in row]
-        )
-        pending += 1
-        if pending >= flush_every:
+        chunk.append(row if neutralised else [neutralise(v) for v in row])
+        if len(chunk) >= flush_every:
+            writer.writerows(chunk)
+            chunk.clear()
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-            pending = 0
+    writer.writerows(chunk)
     if buffer.tell():
         yield buffer.getvalue().encode("utf-8")
 
@@ -191,7 +249,9 @@ def responses_csv(
     with session_factory() as session:
         header = list(RESPONSE_HEADER)
         header[1] = f"Submitted ({settings.timezone})"
-        yield from csv_stream(header, response_rows(session=session, filters=filters, tz=tz))
+        yield from csv_stream(
+            header, response_rows(session=session, filters=filters, tz=tz), neutralised=True
+        )
 
 
 def responses_xlsx(
@@ -202,6 +262,4 @@ def responses_xlsx(
     with session_factory() as session:
         header = list(RESPONSE_HEADER)
         header[1] = f"Submitted ({settings.timezone})"
-        yield from xlsx_stream(
-            [("Responses", header, response_rows(session=session, filters=filters, tz=tz))]
-        )
+        yield from stream_xlsx("Responses", header, response_rows(session=session, filters=filters, tz=tz))

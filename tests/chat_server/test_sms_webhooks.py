@@ -141,3 +141,12 @@ def test_twilio_refused_without_a_configured_token(client: TestClient, settings:
     form = {"From": "+447700900123", "Body": "hi"}
     r = client.post("/api/v1/sms/twilio/inbound", data=form, headers={"X-Twilio-Signature": "x"})
     assert r.status_code == 403
+
+
+def test_worker_command_is_registered() -> None:
+    from chat_server.cli import build_parser, cmd_serve, cmd_worker
+
+    args = build_parser().parse_args(["worker", "--poll", "0.5"])
+    assert args.func is cmd_worker and args.poll == 0.5
+    serve = build_parser().parse_args(["serve", "--no-sms-worker"])
+    assert serve.func is cmd_serve and serve.no_sms_worker

@@ -6,7 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import Session
 
+from contact_store.clock import utcnow
+from contact_store.db import Store
+from contact_store.models import SmsMessage
+from contact_store.outbox import queue_sms
 from contact_store.settings import Settings
 from contact_store.sms.providers import (
     NotifyProvider,
@@ -18,6 +24,7 @@ from contact_store.sms.providers import (
     reference_for,
     row_id_from_reference,
 )
+from contact_store.sms.worker import run_once
 from tests.conftest import make_test_settings
 from tests.support.sms_fakes import NOTIFY_API_KEY, TWILIO_SID, TWILIO_TOKEN, FakeServer
 
@@ -141,3 +148,32 @@ def test_twilio_timeout_is_temporary(twilio: tuple[FakeServer, Settings]) -> Non
     fake.state.delay_next.append(1.0)
     with pytest.raises(TemporaryFailure):
         TwilioProvider(settings, timeout=0.3).send(OUT)
+
+
+def test_worker_with_notify_fake_sends_once_through_failures_and_a_timeout(
+    notify: tuple[FakeServer, Settings], store: Store, session: Session
+) -> None:
+    """A 500, then a timeout whose request did arrive: the retry looks the reference up and stops."""
+    fake, settings = notify
+    message = queue_sms(
+        session=session,
+        to="07700900123",
+        template="free_text",
+        personalisation={"message": "hi"},
+        kind="update",
+    )
+    assert message is not None
+    session.commit()
+    provider = NotifyProvider(settings, timeout=0.3)
+    fake.state.fail_next.append(500)
+    fake.state.delay_next.append(1.0)
+    for _ in range(3):
+        session.execute(
+            update(SmsMessage).where(SmsMessage.status == "queued").values(next_attempt_at=utcnow())
+        )  # type: ignore[arg-type]
+        session.commit()
+        run_once(store=store, settings=settings, provider=provider, worker_id="w")
+    session.expire_all()
+    row = session.get(SmsMessage, message.id)
+    assert row is not None and row.status == "sent" and row.attempts == 3
+    assert len(fake.state.sent) == 1 and row.provider_message_id == fake.state.sent[0]["id"]

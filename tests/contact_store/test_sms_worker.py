@@ -267,3 +267,31 @@ def test_two_workers_send_every_row_exactly_once(tmp_path: Path, settings: Setti
             assert provider.calls > rows  # failures really happened
         finally:
             engine.dispose()
+
+
+def test_serve_runs_the_worker_in_the_app_lifespan(tmp_path: Path) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from chat_server.app import create_app
+    from tests.conftest import make_test_settings
+
+    with fresh_database(tmp_path, "embedded") as url:
+        settings = make_test_settings(tmp_path, url, sms_worker_embedded=True)
+        app = create_app(settings)
+        with app.state.store.session_scope() as s:
+            row_id = queue_sms(
+                session=s, to=NUMBER, template="free_text", personalisation={"message": "x"}, kind="update"
+            ).id  # type: ignore[union-attr]
+        with TestClient(app):
+            deadline = time.monotonic() + 30
+            status = "queued"
+            while status != SmsStatus.SENT and time.monotonic() < deadline:
+                time.sleep(0.05)
+                with app.state.store.session_scope() as s:
+                    status = s.get(SmsMessage, row_id).status  # type: ignore[union-attr]
+        assert status == SmsStatus.SENT
+        threads = [t.name for t in threading.enumerate()]
+        assert "sms-worker" not in threads  # stopped with the app
+        app.state.store.engine.dispose()
