@@ -44,6 +44,15 @@ def rss_mb(field: str) -> float:
     return 0.0
 
 
+def calibrate() -> float:
+    """Seconds for a fixed pure-Python loop: how loaded/fast the machine was (2 shared cores here)."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - t0, 2)
+
+
 def seed(url: str, rows: int) -> None:
     from sqlalchemy import insert
 
@@ -187,6 +196,7 @@ def main() -> int:
         return 0
     from contact_store.migrate import upgrade_database
 
+    calibration_start = calibrate()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         upgrade_database(url)
@@ -208,14 +218,8 @@ def main() -> int:
                 f"RSS growth {r['rss_growth_mb']} MB (peak {r['peak_rss_mb']} MB)"
             )
     base = results["read"]["rows_per_s"]
-    t0 = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):  # CPU calibration: how loaded/fast this machine was during the run
-        total += i
-    calibration = round(time.perf_counter() - t0, 2)
-    print(
-        f"calibration: a 10M-step Python loop took {calibration} s (about 0.4-0.5 s on an idle modern core)"
-    )
+    calibration = [calibration_start, calibrate()]
+    print(f"calibration: a 10M-step Python loop took {calibration} s at start/end (about 0.4 s when idle)")
     summary = {
         "rows": args.rows,
         "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",

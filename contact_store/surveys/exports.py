@@ -131,7 +131,11 @@ def response_rows(
     conn = session.connection()
     last_id = 0
     while True:
-        batch = conn.execute(base.where(col(SurveyResponse.id) > last_id)).all()
+        result = conn.execute(base.where(col(SurveyResponse.id) > last_id))
+        # Untyped columns need no result processing: take the driver's tuples directly (no Row
+        # objects), which roughly halves the cost of reading a million rows.
+        batch = result.cursor.fetchall() if result.cursor is not None else result.all()
+        result.close()
         if not batch:
             return
         for rid, at, ref, chan, rchan, team, op, area, topic, s1, s2, s3, comment in batch:
