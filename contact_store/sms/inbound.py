@@ -28,7 +28,9 @@ from contact_store.models import (
     ReportEvent,
     SmsMessage,
     SmsStatus,
+    SurveyInvitation,
 )
+from contact_store.models.surveys import InvitationStatus
 from contact_store.people import normalise_phone
 from contact_store.settings import Settings
 
@@ -75,9 +77,6 @@ def open_contact(*, session: Session, person: Person) -> tuple[Report | None, Co
 
 def opt_out(*, session: Session, number: str, person: Person | None) -> Person:
     """Opt the number out: the person (made if unknown) is marked, pending non-essential texts stop."""
-    from contact_store.models import SurveyInvitation
-    from contact_store.models.surveys import InvitationStatus
-
     now = utcnow()
     if person is None:
         person = Person(phone_e164=number)

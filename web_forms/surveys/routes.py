@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from contact_store.errors import NotAuthenticated, NotFound, ValidationFailed
+from contact_store.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from contact_store.models import Conversation
 from contact_store.models.surveys import InvitationStatus
 from contact_store.staff import token_hash
@@ -150,8 +150,6 @@ async def widget_survey_submit(request: Request, conversation_id: str) -> Respon
                 )
             ).first()
             if done is not None:
-                from contact_store.errors import Conflict
-
                 raise Conflict("This survey has already been answered", code="survey_completed")
             raise NotFound("There is no survey for this chat", code="no_survey")
         submit_answers(
