@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chat_server import auth_api, health
+from chat_server import auth_api, health, sms_webhooks
 from chat_server.errors import install_error_handlers
 from contact_store.db import Store, make_engine
 from contact_store.events import make_bus
@@ -67,9 +67,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.bus.start()
+        # --- SMS area: the outbox worker runs in this process when `firstcontact serve` asks. ---
+        sms_worker = None
+        if settings.sms_worker_embedded:
+            from contact_store.sms.worker import start_in_thread
+
+            sms_worker = start_in_thread(store=store, settings=settings)
+        # --- end SMS area ---
         try:
             yield
         finally:
+            if sms_worker is not None:  # SMS area: stop the worker thread
+                sms_worker[1].set()
+                sms_worker[0].join(timeout=15)
             await store.bus.stop()
 
     app = FastAPI(
@@ -88,6 +98,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     app.include_router(health.router)
     app.include_router(auth_api.router)
+    app.include_router(sms_webhooks.router)  # SMS area: provider callbacks
 
     from agent_console.routes import router as console_router
     from web_forms.routes import router as forms_router

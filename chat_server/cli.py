@@ -1,4 +1,4 @@
-"""The `firstcontact` command: serve, db upgrade, operator add, demo."""
+"""The `firstcontact` command: serve, worker, db upgrade, operator add, demo."""
 
 from __future__ import annotations
 
@@ -79,13 +79,37 @@ def cmd_operator_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the SMS outbox worker (and survey dispatch) until interrupted."""
+    import signal
+    import threading
+
+    from contact_store.sms.worker import run_forever
+
+    cmd_db_upgrade(args, settings)
+    store = _store(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    _out(f"SMS worker running (provider: {settings.sms_provider}). Ctrl+C to stop.")
+    run_forever(store=store, settings=settings, stop=stop, poll_seconds=args.poll)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
     import uvicorn
 
     if args.workers > 1 and not settings.redis_url:
         # The in-process bus cannot carry a chat message from one worker to another.
         _out("Several workers need FIRSTCONTACT_REDIS_URL (the event bus between workers).")
         return 2
+    # The SMS outbox worker runs inside each web worker process (claims are atomic, so several
+    # processes are safe); `--no-sms-worker` leaves it to a separate `firstcontact worker`.
+    if not args.no_sms_worker:
+        os.environ["FIRSTCONTACT_SMS_WORKER_EMBEDDED"] = "true"
+        settings.sms_worker_embedded = True
     cmd_db_upgrade(args, settings)
     if args.demo:
         cmd_demo(args, settings, only_if_empty=True)
@@ -117,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="seed demo data first if the store is empty")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-sms-worker", action="store_true", help="do not run the SMS worker in-process")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the SMS outbox worker (sends texts, surveys)")
+    worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls when idle")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -35,6 +35,19 @@ SMS_TEMPLATES: dict[str, str] = {
     ),
     "report_update": "((force)) update on ((reference)): ((message))",
     "free_text": "((message))",
+    # Surveys (non-essential: never sent to a number that replied STOP).
+    "survey_invite": (
+        "((force)): please tell us about your recent contact (ref ((reference))). ((question)) "
+        "Reply 1 (very dissatisfied) to 5 (very satisfied), or answer online: ((link)) "
+        "Reply STOP to opt out."
+    ),
+    "survey_question": "((question)) Reply 1 (very dissatisfied) to 5 (very satisfied).",
+    "survey_comment": "((question)) Reply with your comments, or SKIP.",
+    "survey_reask": (
+        "Sorry, we did not understand that. ((question)) "
+        "Please reply with one number from 1 (very dissatisfied) to 5 (very satisfied)."
+    ),
+    "survey_thanks": "((force)): thank you for your feedback. It helps us improve.",
 }
 
 _PLACEHOLDER = re.compile(r"\(\(([a-z_]+)\)\)")

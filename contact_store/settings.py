@@ -98,12 +98,32 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
     twilio_base_url: str = ""  # empty: Twilio's own; tests point it at a local fake
+    # A 'sending' row older than this belonged to a dead worker and is recovered (far above the
+    # 10 s provider timeout, so a live worker always finishes first).
+    sms_claim_lease_seconds: int = 120
+    # Run the outbox worker inside the web process (`firstcontact serve` turns this on).
+    sms_worker_embedded: bool = False
 
     # Surveys.
     survey_delay_minutes: int = 60
     survey_excluded_topics: list[str] = Field(default_factory=lambda: ["domestic-abuse"])
     survey_excluded_grades: list[int] = Field(default_factory=list)
     survey_min_days_between: int = 30
+    # The Essex questions: three 1-5 scores then free text (score_time, score_resolve, score_overall,
+    # comment). Reword them here; the order and kinds are fixed.
+    survey_questions: list[str] = Field(
+        default_factory=lambda: [
+            "How satisfied were you with the time it took to answer your contact?",
+            "How satisfied were you with the ability of the call handler to resolve your issue?",
+            "How satisfied were you with the overall service provided by the call handler?",
+            "Finally, good and bad, tell us about the overall service that you received.",
+        ],
+        min_length=4,
+        max_length=4,
+    )
+    # How long a survey link works, and how long SMS replies count as survey answers.
+    survey_link_days: int = 14
+    survey_reply_days: int = 7
 
     # Data protection: personal data of contacts closed longer than this is erased by the worker.
     retention_days: int = 730

@@ -10,6 +10,10 @@ from contact_store.ui import template_context, templates_for
 TEMPLATES = Path(__file__).parent / "templates"
 router = APIRouter(tags=["public"])
 
+from web_forms.surveys.routes import router as surveys_router  # noqa: E402  (SMS/surveys area)
+
+router.include_router(surveys_router)
+
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request) -> HTMLResponse:

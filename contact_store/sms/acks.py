@@ -1,0 +1,85 @@
+"""Acknowledgements and operator updates: the texts other areas queue, with their wording in one place.
+
+Call these inside the transaction that creates the report / chat / update (HMIC: acknowledge every
+contact automatically). They return None when there is no mobile number to text.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from contact_store.models import Conversation, Person, Report, SmsMessage
+from contact_store.outbox import queue_sms
+from contact_store.settings import Settings
+
+
+def _mobile(session: Session, person_id: int | None, phone: str | None) -> str | None:
+    if phone:
+        return phone
+    person = session.get(Person, person_id) if person_id else None
+    return person.phone_e164 if person is not None else None
+
+
+def queue_report_ack(
+    *, session: Session, settings: Settings, report: Report, phone: str | None = None
+) -> SmsMessage | None:
+    """The acknowledgement of an online report, with its reference and the response target."""
+    to = _mobile(session, report.person_id, phone)
+    if not to:
+        return None
+    hours = settings.report_target_hours
+    return queue_sms(
+        session=session,
+        to=to,
+        template="report_ack",
+        kind="ack",
+        report_id=report.id,
+        person_id=report.person_id,
+        personalisation={
+            "force": settings.force_name,
+            "reference": report.reference,
+            "target": f"{hours} hours" if hours != 1 else "1 hour",
+        },
+    )
+
+
+def queue_chat_ack(
+    *,
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    reference: str,
+    phone: str | None = None,
+) -> SmsMessage | None:
+    """The acknowledgement of a live chat, with the reference the visitor was given."""
+    to = _mobile(session, conversation.person_id, phone)
+    if not to:
+        return None
+    return queue_sms(
+        session=session,
+        to=to,
+        template="chat_ack",
+        kind="ack",
+        conversation_id=conversation.id,
+        person_id=conversation.person_id,
+        personalisation={"force": settings.force_name, "reference": reference},
+    )
+
+
+def queue_report_update(
+    *, session: Session, settings: Settings, report: Report, message: str, operator_id: int | None
+) -> SmsMessage | None:
+    """An operator's update on a report (essential: sent even to numbers that opted out of surveys)."""
+    to = _mobile(session, report.person_id, None)
+    if not to:
+        return None
+    return queue_sms(
+        session=session,
+        to=to,
+        template="report_update",
+        kind="update",
+        report_id=report.id,
+        person_id=report.person_id,
+        operator_id=operator_id,
+        personalisation={"force": settings.force_name, "reference": report.reference, "message": message},
+    )

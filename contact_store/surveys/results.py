@@ -1,0 +1,235 @@
+"""Survey results for managers: the Figure 18 table, trends and comments.
+
+Definitions (shown beside the figures on the results page):
+- Satisfied % (top-two-box) = answers of 4 or 5 ÷ valid answers (1-5) to that question.
+- n = valid answers to that question; unanswered questions are not counted.
+- Mean = average of the valid 1-5 answers.
+- Total = all three score questions pooled: answers of 4-5 ÷ all valid answers.
+- Response rate = responses submitted in the period ÷ invitations sent in the period (sent by text
+  or offered in the chat widget; excluded invitations are never counted).
+- The period is by submission date (responses) and sending date (invitations), in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
+from sqlmodel import select as sm_select
+
+from contact_store.models import SurveyInvitation, SurveyResponse, Team
+from contact_store.surveys.questions import SCORE_FIELDS
+
+# Comments shown per page on the results page.
+COMMENTS_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None = None  # inclusive
+    end: date | None = None  # inclusive
+    team_id: int | None = None
+    channel: str | None = None
+    operator_id: int | None = None
+    area_id: int | None = None
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        lo = datetime.combine(self.start, time.min, tzinfo=UTC) if self.start else None
+        hi = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC) if self.end else None
+        return lo, hi
+
+
+def response_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE conditions on SurveyResponse for these filters."""
+    lo, hi = filters.bounds()
+    conds: list[ColumnElement[bool]] = []
+    if lo is not None:
+        conds.append(col(SurveyResponse.submitted_at) >= lo)
+    if hi is not None:
+        conds.append(col(SurveyResponse.submitted_at) < hi)
+    if filters.team_id is not None:
+        conds.append(col(SurveyResponse.team_id) == filters.team_id)
+    if filters.channel:
+        conds.append(col(SurveyResponse.channel) == filters.channel)
+    if filters.operator_id is not None:
+        conds.append(col(SurveyResponse.operator_id) == filters.operator_id)
+    if filters.area_id is not None:
+        conds.append(col(SurveyResponse.area_id) == filters.area_id)
+    return conds
+
+
+def invitation_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    lo, hi = filters.bounds()
+    conds: list[ColumnElement[bool]] = [col(SurveyInvitation.sent_at).is_not(None)]
+    if lo is not None:
+        conds.append(col(SurveyInvitation.sent_at) >= lo)
+    if hi is not None:
+        conds.append(col(SurveyInvitation.sent_at) < hi)
+    if filters.team_id is not None:
+        conds.append(col(SurveyInvitation.team_id) == filters.team_id)
+    if filters.channel:
+        conds.append(col(SurveyInvitation.channel) == filters.channel)
+    if filters.operator_id is not None:
+        conds.append(col(SurveyInvitation.operator_id) == filters.operator_id)
+    if filters.area_id is not None:
+        conds.append(col(SurveyInvitation.area_id) == filters.area_id)
+    return conds
+
+
+@dataclass
+class Figures:
+    """One question's figures for one row of the table."""
+
+    n: int = 0
+    satisfied: int = 0
+    total: int = 0  # sum of scores, for the mean
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.satisfied / self.n if self.n else None
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    def add(self, other: Figures) -> None:
+        self.n += other.n
+        self.satisfied += other.satisfied
+        self.total += other.total
+
+
+@dataclass
+class TableRow:
+    label: str
+    team_id: int | None
+    responses: int = 0
+    invitations: int = 0
+    questions: dict[str, Figures] = field(default_factory=lambda: {f: Figures() for f in SCORE_FIELDS})
+
+    @property
+    def pooled(self) -> Figures:
+        total = Figures()
+        for figures in self.questions.values():
+            total.add(figures)
+        return total
+
+    @property
+    def response_rate(self) -> float | None:
+        return 100.0 * self.responses / self.invitations if self.invitations else None
+
+
+def _score_columns() -> list[Any]:
+    columns: list[Any] = []
+    for name in SCORE_FIELDS:
+        column = getattr(SurveyResponse, name)
+        columns += [
+            func.count(column),
+            func.coalesce(func.sum(case((column >= 4, 1), else_=0)), 0),
+            func.coalesce(func.sum(column), 0),
+        ]
+    return columns
+
+
+def _fill(row: TableRow, values: Any) -> None:
+    for i, name in enumerate(SCORE_FIELDS):
+        n, sat, tot = values[3 * i : 3 * i + 3]
+        row.questions[name] = Figures(n=int(n or 0), satisfied=int(sat or 0), total=int(tot or 0))
+
+
+def figure18(*, session: Session, filters: Filters) -> list[TableRow]:
+    """Per team (by name) then a Total row: satisfied %, n, mean per question, responses, rate."""
+    query = (
+        select(col(SurveyResponse.team_id), func.count(), *_score_columns())
+        .where(*response_conditions(filters))
+        .group_by(col(SurveyResponse.team_id))
+    )
+    invitations = dict(
+        session.execute(
+            select(col(SurveyInvitation.team_id), func.count())
+            .where(*invitation_conditions(filters))
+            .group_by(col(SurveyInvitation.team_id))
+        ).all()
+    )
+    names = {t.id: t.name for t in session.exec(sm_select(Team)).all()}
+    rows: dict[int | None, TableRow] = {}
+    for values in session.execute(query).all():
+        team_id = values[0]
+        row = TableRow(label=names.get(team_id, "No team"), team_id=team_id, responses=int(values[1]))
+        _fill(row, values[2:])
+        rows[team_id] = row
+    for team_id, count in invitations.items():
+        row = rows.setdefault(team_id, TableRow(label=names.get(team_id, "No team"), team_id=team_id))
+        row.invitations = int(count)
+    ordered = sorted(rows.values(), key=lambda r: (r.team_id is None, r.label.lower()))
+    total = TableRow(label="Total", team_id=None)
+    for row in ordered:
+        total.responses += row.responses
+        total.invitations += row.invitations
+        for name in SCORE_FIELDS:
+            total.questions[name].add(row.questions[name])
+    return [*ordered, total]
+
+
+@dataclass
+class TrendPoint:
+    period: date
+    responses: int
+    questions: dict[str, Figures]
+
+    @property
+    def pooled(self) -> Figures:
+        total = Figures()
+        for figures in self.questions.values():
+            total.add(figures)
+        return total
+
+
+def _bucket(session: Session, grain: str) -> Any:
+    column = col(SurveyResponse.submitted_at)
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc(grain, func.timezone("UTC", column)), Date)
+    if grain == "week":
+        return func.date(column, "weekday 0", "-6 days")  # the Monday of the week
+    return func.strftime("%Y-%m-01", column)
+
+
+def trend(*, session: Session, filters: Filters, grain: str = "week") -> list[TrendPoint]:
+    """Responses and satisfaction per week (starting Monday) or month, oldest first."""
+    grain = "month" if grain == "month" else "week"
+    bucket = _bucket(session, grain).label("period")
+    query = (
+        select(bucket, func.count(), *_score_columns())
+        .where(*response_conditions(filters))
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    points: list[TrendPoint] = []
+    for values in session.execute(query).all():
+        period = values[0] if isinstance(values[0], date) else date.fromisoformat(str(values[0])[:10])
+        row = TableRow(label="", team_id=None)
+        _fill(row, values[2:])
+        points.append(TrendPoint(period=period, responses=int(values[1]), questions=row.questions))
+    return points
+
+
+def search_comments(
+    *, session: Session, filters: Filters, q: str = "", page: int = 1
+) -> tuple[list[SurveyResponse], int]:
+    """Responses with a comment (newest first), optionally containing `q`; and the total count."""
+    conds = [*response_conditions(filters), col(SurveyResponse.comment).is_not(None)]
+    if q.strip():
+        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conds.append(col(SurveyResponse.comment).ilike(f"%{escaped}%", escape="\\"))
+    total = int(session.execute(select(func.count()).select_from(SurveyResponse).where(*conds)).scalar_one())
+    rows = session.exec(
+        sm_select(SurveyResponse)
+        .where(*conds)
+        .order_by(col(SurveyResponse.submitted_at).desc(), col(SurveyResponse.id).desc())
+        .offset(max(0, page - 1) * COMMENTS_PAGE_SIZE)
+        .limit(COMMENTS_PAGE_SIZE)
+    ).all()
+    return list(rows), total

@@ -1,0 +1,160 @@
+"""The public survey: a short accessible page from a signed link, and the chat widget's survey API.
+
+Web link: `/survey/<token>` where token = itsdangerous URLSafeTimedSerializer(secret key,
+salt "fc-survey-link") of the invitation id, valid for `survey_link_days`.
+
+Widget API (for the chat widget when a chat ends), authorised by the chat's visitor token
+(`Authorization: Bearer <visitor token>`, checked against Conversation.token_hash):
+- `GET /api/v1/chats/{id}/survey` -> 200 {"questions": [{"field", "text", "kind"}...]} when the chat
+  has an open survey; 404 when there is none (excluded, already answered, or not scheduled).
+- `POST /api/v1/chats/{id}/survey` with {"score_time": 1-5, "score_resolve": 1-5,
+  "score_overall": 1-5, "comment": "..."} -> 201 {"status": "completed"}; 422 with field errors;
+  409 if already answered. The SMS invitation is then never sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from contact_store.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from contact_store.models import Conversation
+from contact_store.models.surveys import InvitationStatus
+from contact_store.staff import token_hash
+from contact_store.surveys.questions import SCORE_LABELS, questions
+from contact_store.surveys.service import (
+    OPEN_STATUSES,
+    invitation_for_conversation,
+    invitation_from_token,
+    submit_answers,
+    validate_answers,
+)
+from contact_store.ui import template_context, templates_for
+from contact_store.web import SessionDep, SettingsDep
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+router = APIRouter(tags=["surveys"])
+
+
+def _render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
+    templates = templates_for(request, TEMPLATES)
+    return templates.TemplateResponse(
+        request, f"web_forms/surveys/{name}", template_context(request, **values), status_code=status
+    )
+
+
+@router.get("/survey/{token}", response_class=HTMLResponse, include_in_schema=False)
+def survey_page(request: Request, token: str, session: SessionDep, settings: SettingsDep) -> Response:
+    invitation = invitation_from_token(session=session, settings=settings, token=token)
+    if invitation.status == InvitationStatus.COMPLETED:
+        return _render(request, "done.html", already=True)
+    if invitation.status not in OPEN_STATUSES:
+        raise NotFound("This survey is closed")
+    return _render(
+        request,
+        "form.html",
+        questions=questions(settings),
+        labels=SCORE_LABELS,
+        values={},
+        errors={},
+        reference=invitation.reference,
+    )
+
+
+@router.post("/survey/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def survey_submit(request: Request, token: str, settings: SettingsDep) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    store = request.app.state.store
+
+    def _work(*, session: Any) -> tuple[str, dict[str, Any]]:
+        invitation = invitation_from_token(session=session, settings=settings, token=token)
+        if invitation.status == InvitationStatus.COMPLETED:
+            return "done", {"already": True}
+        scores, comment, errors = validate_answers(form)
+        if errors:
+            return "form", {"errors": errors, "reference": invitation.reference}
+        submit_answers(
+            session=session, invitation=invitation, scores=scores, comment=comment, response_channel="web"
+        )
+        return "done", {"already": False}
+
+    outcome, values = await store.run_db(_work)
+    if outcome == "form":
+        return _render(
+            request,
+            "form.html",
+            status=422,
+            questions=questions(settings),
+            labels=SCORE_LABELS,
+            values=form,
+            **values,
+        )
+    return _render(request, "done.html", **values)
+
+
+def _conversation_for_visitor(request: Request, session: Any, conversation_id: str) -> Conversation:
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    conversation = session.get(Conversation, conversation_id)
+    if not token:
+        raise NotAuthenticated("Send the chat's visitor token as a bearer token")
+    if conversation is None or not hmac.compare_digest(conversation.token_hash, token_hash(token)):
+        raise NotFound("No such chat")
+    return conversation
+
+
+@router.get("/api/v1/chats/{conversation_id}/survey")
+def widget_survey(
+    request: Request, conversation_id: str, session: SessionDep, settings: SettingsDep
+) -> Response:
+    conversation = _conversation_for_visitor(request, session, conversation_id)
+    invitation = invitation_for_conversation(session=session, conversation_id=conversation.id)
+    if invitation is None:
+        raise NotFound("There is no survey for this chat", code="no_survey")
+    return JSONResponse(
+        {
+            "questions": [{"field": q.field, "text": q.text, "kind": q.kind} for q in questions(settings)],
+            "scale": {str(k): v for k, v in SCORE_LABELS.items()},
+        }
+    )
+
+
+@router.post("/api/v1/chats/{conversation_id}/survey", status_code=201)
+async def widget_survey_submit(request: Request, conversation_id: str) -> Response:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise ValidationFailed("The body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object")
+    scores, comment, errors = validate_answers(body)
+    if errors:
+        raise ValidationFailed("Some answers are missing or not valid", fields=errors)
+
+    def _work(*, session: Any) -> None:
+        conversation = _conversation_for_visitor(request, session, conversation_id)
+        invitation = invitation_for_conversation(session=session, conversation_id=conversation.id)
+        if invitation is None:
+            from sqlmodel import select
+
+            from contact_store.models import SurveyInvitation
+
+            done = session.exec(
+                select(SurveyInvitation).where(
+                    SurveyInvitation.conversation_id == conversation.id,
+                    SurveyInvitation.status == InvitationStatus.COMPLETED,
+                )
+            ).first()
+            if done is not None:
+                raise Conflict("This survey has already been answered", code="survey_completed")
+            raise NotFound("There is no survey for this chat", code="no_survey")
+        submit_answers(
+            session=session, invitation=invitation, scores=scores, comment=comment, response_channel="widget"
+        )
+
+    await request.app.state.store.run_db(_work)
+    return JSONResponse({"status": "completed"}, status_code=201)
