@@ -21,7 +21,7 @@ from contact_store.settings import Settings
 from contact_store.web import SessionDep, SettingsDep
 from web_forms.catalogue import FormDefinition, Page, QuestionType, catalogue
 from web_forms.deps import check_rate, get_form
-from web_forms.i18n import translator
+from web_forms.i18n import Translate, translator
 from web_forms.journey import service
 from web_forms.journey.answers import date_parts, display_answer, raw_from_form, validate_page, visible_pages
 from web_forms.pages import page_language, render
@@ -265,7 +265,7 @@ def show_page(
 
 
 def _store_files(
-    session: Session, settings: Settings, form_session: FormSession, data: FormData, qid: str
+    session: Session, settings: Settings, form_session: FormSession, data: FormData, qid: str, _: Translate
 ) -> str | None:
     for item in data.getlist(qid):
         if not isinstance(item, UploadFile) or not item.filename:
@@ -281,8 +281,21 @@ def _store_files(
                 max_files=settings.upload_max_files,
             )
         except ValidationFailed as exc:
-            return exc.message
+            return _upload_problem(exc.code, settings, _)
     return None
+
+
+def _upload_problem(code: str, settings: Settings, _: Translate) -> str:
+    """The message, in the page's language, for a refused upload."""
+    if code == "file_count":
+        return _("You can upload up to {count} files").format(count=settings.upload_max_files)
+    if code == "file_size":
+        return _("The selected file must be smaller than {size}MB").format(
+            size=settings.upload_max_bytes // (1024 * 1024)
+        )
+    if code == "file_empty":
+        return _("The selected file is empty")
+    return _("The selected file must be a JPG, PNG, HEIC, PDF, MP4 or MOV")
 
 
 def _save_page(
@@ -309,9 +322,9 @@ def _save_page(
                 evidence_id=int(removing),
             )
             return _question_page(request, session, settings, form, page, form_session, change=change)
-        problem = _store_files(session, settings, form_session, data, evidence_q.id)
+        problem = _store_files(session, settings, form_session, data, evidence_q.id, _)
         if problem:
-            errors = {evidence_q.id: _(problem)}
+            errors = {evidence_q.id: problem}
             return _question_page(
                 request, session, settings, form, page, form_session, change=change, raw={}, errors=errors
             )
