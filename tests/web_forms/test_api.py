@@ -61,7 +61,7 @@ def test_422_lists_field_errors_and_stores_nothing(client: TestClient, session: 
 def test_422_in_welsh(client: TestClient) -> None:
     response = client.post("/api/v1/forms/crime/submissions", json={"answers": {}, "language": "cy"})
     assert response.status_code == 422
-    assert response.json()["error"]["fields"]["incident_date"] == "Rhowch y dyddiad"
+    assert response.json()["error"]["fields"]["incident_date"] == "Rhowch y dyddiad y digwyddodd"
 
 
 def test_malformed_bodies_are_422_not_500(client: TestClient) -> None:

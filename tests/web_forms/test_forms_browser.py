@@ -90,7 +90,7 @@ def test_crime_journey_on_a_phone_with_the_keyboard(phone_page: Page, live_serve
     page.keyboard.press("Enter")
     summary = page.locator(".govuk-error-summary")
     expect(summary).to_be_focused()
-    expect(summary).to_contain_text("Select an option")
+    expect(summary).to_contain_text("Select what kind of crime you are reporting")
     assert page.title().startswith("Error:")
     assert_no_axe_violations(page, context="crime error summary")
     screenshot(page, "forms-crime-error-phone")
@@ -171,7 +171,7 @@ def test_domestic_abuse_without_javascript(no_js_page: Page, live_server: LiveSe
     page.goto(live_server.base_url + "/report/domestic-abuse")
     page.get_by_role("button", name="Start now").click()
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator(".govuk-error-summary")).to_contain_text("Select an option")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Select if you are safe right now")
     answers = full_answers(form) | {"safe_to_text": "no"}
     walk_to_check(page, form, answers)
     screenshot(page, "forms-da-check-nojs")

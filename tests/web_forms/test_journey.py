@@ -96,7 +96,7 @@ def test_errors_are_summarised_and_answers_kept(client: TestClient) -> None:
     ("page_id", "data", "message"),
     [
         ("what", {"description": "bad \x00 byte"}, "must not contain control characters"),
-        ("what", {"description": "   "}, "Enter what happened"),
+        ("what", {"description": "   "}, "Tell us what happened"),
         (
             "when",
             {"incident_date-day": "1", "incident_date-month": "1", "incident_date-year": "2999"},
@@ -340,7 +340,7 @@ def test_welsh_by_accept_language_and_switch_link(client: TestClient) -> None:
     assert "Rhoi gwybod am drosedd" in switched.text
     client.post("/report/crime/start")
     error = client.post("/report/crime/when", data={})
-    assert "Mae problem wedi codi" in error.text and "Rhowch y dyddiad" in error.text
+    assert "Mae problem wedi codi" in error.text and "Rhowch y dyddiad y digwyddodd" in error.text
     assert (
         client.get("/language?lang=en&next=//evil.example", follow_redirects=False).headers["location"] == "/"
     )

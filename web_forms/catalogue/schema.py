@@ -57,6 +57,8 @@ class Question(_Strict):
     autocomplete: str | None = None
     # Shown on "Check your answers" (defaults to the label).
     summary_label: str | None = None
+    # The error when a required answer is missing, e.g. "Enter your full name" (a generic one if unset).
+    error_required: str | None = None
 
     @property
     def limit(self) -> int:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+import phonenumbers
+
 from contact_store.clock import utcnow
 from contact_store.people import normalise_email, normalise_phone
 from web_forms.catalogue import FormDefinition, Page, Question, QuestionType
@@ -99,6 +101,21 @@ def _parse_date(raw: Any, _: Translate, q: Question) -> tuple[str | None, str | 
 
 def clean_answer(q: Question, raw: Any, _: Translate) -> tuple[Any, str | None]:
     """(clean value or None when unanswered, error message or None)."""
+    value, error = _clean_answer(q, raw, _)
+    if error and value is None and q.error_required and _is_blank(raw):
+        return None, _(q.error_required)
+    return value, error
+
+
+def _is_blank(raw: Any) -> bool:
+    if isinstance(raw, str):
+        return not raw.strip()
+    if isinstance(raw, Mapping):
+        return not any(str(v or "").strip() for v in raw.values())
+    return raw in (None, [])
+
+
+def _clean_answer(q: Question, raw: Any, _: Translate) -> tuple[Any, str | None]:
     if q.type == QuestionType.EVIDENCE:
         return None, None
     if q.type == QuestionType.DATE:
@@ -211,7 +228,23 @@ def display_answer(q: Question, value: Any, lang: str, _: Translate) -> str | li
             return long_date(date.fromisoformat(value), lang)
         except (TypeError, ValueError):
             return str(value)
+    if q.type == QuestionType.PHONE:
+        return _national(str(value))
     return str(value)
+
+
+def _national(e164: str) -> str:
+    """A UK number as people write it (07700 900123); other countries in international form."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 44
+        else (phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    )
+    return phonenumbers.format_number(number, style)
 
 
 def date_parts(value: Any) -> dict[str, str]:
