@@ -176,6 +176,12 @@ async def timed(tally: Tally, coro: Any) -> httpx.Response | None:
     return response
 
 
+def person() -> dict[str, str]:
+    """A caller from a pool of 1,000 drama-range numbers: mostly new people, some repeat contacts."""
+    n = secrets.randbelow(1000)
+    return {"phone": f"07700 900{n:03d}", "email": f"bench{n}@example.com"}
+
+
 async def baseline_user(client: httpx.AsyncClient, tally: Tally, stop: float) -> None:
     while time.perf_counter() < stop:
         response = await timed(tally, client.get("/api/v1/forms"))
@@ -184,8 +190,8 @@ async def baseline_user(client: httpx.AsyncClient, tally: Tally, stop: float) ->
 
 
 async def api_user(client: httpx.AsyncClient, tally: Tally, stop: float) -> None:
-    body = {"answers": API_ANSWERS}
     while time.perf_counter() < stop:
+        body = {"answers": API_ANSWERS | person()}
         key = uuid.uuid4().hex
         response = await timed(
             tally, client.post("/api/v1/forms/crime/submissions", json=body, headers={"Idempotency-Key": key})
@@ -205,6 +211,8 @@ async def html_user(base: str, tally: Tally, stop: float) -> None:
                 continue
             ok = True
             for page_id, data in HTML_PAGES:
+                if page_id == "contact":
+                    data = data | person()
                 response = await timed(tally, client.post(f"/report/crime/{page_id}", data=data))
                 if response is None or response.status_code != 303:
                     tally.error("page_not_accepted")

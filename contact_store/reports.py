@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from contact_store.clock import utcnow
 from contact_store.events import channels, emit
-from contact_store.models import Area, Report, ReportEvent, ReportStatus, Team
+from contact_store.models import Area, Conversation, Report, ReportEvent, ReportStatus, Team
 from contact_store.outbox import queue_sms
-from contact_store.people import contact_signals, find_or_create_person
+from contact_store.people import find_or_create_person
 from contact_store.references import unique_report_reference
 from contact_store.settings import Settings
 
@@ -78,6 +80,34 @@ def area_for_postcode(*, session: Session, postcode: str | None) -> Area | None:
     return best[1] if best else None
 
 
+def is_repeat_contact(
+    *, session: Session, person_id: int, window_days: int, report_id: int | None = None
+) -> bool:
+    """True when the person contacted us (report or chat) in the window, other than `report_id`.
+
+    Two indexed EXISTS-style lookups, so the cost does not grow with a person's history (the
+    console's `people.contact_signals` counts everything, for display).
+    """
+    since = utcnow() - timedelta(days=window_days)
+    earlier_report = session.exec(
+        select(Report.id)
+        .where(
+            Report.person_id == person_id,
+            col(Report.id) != (report_id or -1),
+            col(Report.received_at) >= since,
+        )
+        .limit(1)
+    ).first()
+    if earlier_report is not None:
+        return True
+    earlier_chat = session.exec(
+        select(Conversation.id)
+        .where(Conversation.person_id == person_id, col(Conversation.queued_at) >= since)
+        .limit(1)
+    ).first()
+    return earlier_chat is not None
+
+
 def one_line(text: str, limit: int = SUMMARY_MAX) -> str:
     """Collapse whitespace and cut to `limit` characters with an ellipsis."""
     flat = " ".join(text.split())
@@ -95,6 +125,12 @@ def create_report(*, session: Session, settings: Settings, report_in: ReportCrea
     )
     team = team_by_name(session=session, name=report_in.team_name)
     area = area_for_postcode(session=session, postcode=report_in.area_postcode or report_in.postcode)
+    # Decided before the report exists, so it is one INSERT and no UPDATE.
+    repeat = (
+        person is not None
+        and person.id is not None
+        and is_repeat_contact(session=session, person_id=person.id, window_days=settings.repeat_contact_days)
+    )
     report = Report(
         reference=unique_report_reference(session=session),
         form_slug=report_in.form_slug,
@@ -109,19 +145,11 @@ def create_report(*, session: Session, settings: Settings, report_in: ReportCrea
         person_id=person.id if person else None,
         team_id=team.id if team else None,
         area_id=area.id if area else None,
+        repeat_contact=repeat,
     )
     session.add(report)
     session.flush()
     assert report.id is not None
-    if person is not None and person.id is not None:
-        signals = contact_signals(
-            session=session,
-            person_id=person.id,
-            window_days=settings.repeat_contact_days,
-            exclude_report_id=report.id,
-        )
-        report.repeat_contact = signals.repeat_contact
-        session.add(report)
     session.add(
         ReportEvent(
             report_id=report.id,

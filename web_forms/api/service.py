@@ -8,9 +8,11 @@ Protocol
   same transaction; any later request with the same key and the same body gets that stored answer
   again (with `Idempotent-Replayed: true`), never a second report. The same key with a different
   body is refused with 409.
-- Concurrent duplicates: the record is inserted before the report, inside a savepoint. The unique
-  constraint on (scope, key) makes the second insert wait for the first transaction (PostgreSQL) or
-  the writer lock serialises them (SQLite); the loser rolls back its savepoint and replays.
+- Concurrent duplicates: on PostgreSQL the record is inserted before the report, inside a
+  savepoint; the unique constraint on (scope, key) makes the second insert wait for the first
+  transaction, and the loser rolls back its savepoint and replays. On SQLite every write
+  transaction holds the single writer lock from its first statement (BEGIN IMMEDIATE), so the
+  lookup already saw any earlier key and the record is written once, after the report.
 - Invalid answers get 422 with per-field errors and store nothing (not even the key), so the
   client can fix the answers and retry with the same key.
 """
@@ -96,7 +98,10 @@ def submit(
     if errors:
         raise ValidationFailed(translator(language)("Some answers are not valid"), fields=errors)
     record: IdempotencyRecord | None = None
-    if idempotency_key:
+    # SQLite: this transaction holds the only write lock (BEGIN IMMEDIATE) since before the lookup
+    # above, so no one can have inserted the key since; the record is written once, at the end.
+    serialised = session.get_bind().dialect.name == "sqlite"
+    if idempotency_key and not serialised:
         record = IdempotencyRecord(
             scope=scope,
             key=idempotency_key,
@@ -119,7 +124,10 @@ def submit(
         report_in=report_create(form=form, values=values, channel="api", language=language),
     )
     body = receipt(report, form)
-    if record is not None:
+    if idempotency_key:
+        record = record or IdempotencyRecord(
+            scope=scope, key=idempotency_key, request_hash=fingerprint, status_code=201, response=body
+        )
         record.status_code = 201
         record.response = body
         session.add(record)
