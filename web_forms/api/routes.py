@@ -8,10 +8,11 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from contact_store.errors import AppError
-from contact_store.web import SessionDep, SettingsDep
+from contact_store.web import SettingsDep
 from web_forms.api import service
 from web_forms.api.schemas import FormList, FormSummary, SubmissionIn, SubmissionOut
 from web_forms.catalogue import catalogue
+from web_forms.db import FormsSessionDep
 from web_forms.deps import check_rate, get_form
 
 router = APIRouter(prefix="/api/v1/forms", tags=["forms"])
@@ -54,7 +55,7 @@ def submit(
     request: Request,
     slug: str,
     submission: SubmissionIn,
-    session: SessionDep,
+    session: FormsSessionDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:

@@ -15,11 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from contact_store import evidence as evidence_service
-from contact_store.errors import NotFound, ValidationFailed
+from contact_store.errors import AppError, NotFound, ValidationFailed
 from contact_store.models import FormSession, Report
 from contact_store.settings import Settings
-from contact_store.web import SessionDep, SettingsDep
+from contact_store.web import SettingsDep
 from web_forms.catalogue import FormDefinition, Page, QuestionType, catalogue
+from web_forms.db import FormsSessionDep, unit_of_work
 from web_forms.deps import check_rate, get_form
 from web_forms.i18n import Translate, translator
 from web_forms.journey import service
@@ -33,6 +34,8 @@ FORM_COOKIE = "fc_form"
 EXIT_URL = "https://www.bbc.co.uk/weather"
 # Form fields a question page may carry beyond its questions (buttons, removal of a file).
 MAX_EXTRA_FIELDS = 20
+# Room for the text fields and multipart framing around the largest allowed set of files.
+FORM_OVERHEAD_BYTES = 1024 * 1024
 
 
 def _token(request: Request) -> str | None:
@@ -68,7 +71,7 @@ def safety_page(request: Request, slug: str) -> Response:
 
 
 @router.post("/report/{slug}/start")
-def start(request: Request, slug: str, session: SessionDep, settings: SettingsDep) -> Response:
+def start(request: Request, slug: str, session: FormsSessionDep, settings: SettingsDep) -> Response:
     """Begin a journey: a new server-side form session, then the first page."""
     form = get_form(slug)
     form_session, token = service.start(session=session, form=form, language=page_language(request))
@@ -86,7 +89,7 @@ def start(request: Request, slug: str, session: SessionDep, settings: SettingsDe
 
 
 @router.get("/report/{slug}/exit")
-def quick_exit(request: Request, slug: str, session: SessionDep, settings: SettingsDep) -> Response:
+def quick_exit(request: Request, slug: str, session: FormsSessionDep, settings: SettingsDep) -> Response:
     """Quick exit: end the form session (answers and files gone), then leave for a neutral site."""
     form = get_form(slug)
     form_session = service.find(session=session, form=form, token=_token(request))
@@ -124,7 +127,7 @@ def _check_rows(
 
 
 @router.get("/report/{slug}/check")
-def check_answers(request: Request, slug: str, session: SessionDep) -> Response:
+def check_answers(request: Request, slug: str, session: FormsSessionDep) -> Response:
     """Check your answers, with a Change link for each."""
     form = get_form(slug)
     form_session = service.find(session=session, form=form, token=_token(request))
@@ -149,7 +152,7 @@ def check_answers(request: Request, slug: str, session: SessionDep) -> Response:
 def submit(
     request: Request,
     slug: str,
-    session: SessionDep,
+    session: FormsSessionDep,
     settings: SettingsDep,
     submit_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
@@ -178,7 +181,7 @@ def submit(
 
 
 @router.get("/report/{slug}/done")
-def confirmation(request: Request, slug: str, session: SessionDep) -> Response:
+def confirmation(request: Request, slug: str, session: FormsSessionDep) -> Response:
     """The confirmation panel with the reference and what happens next."""
     form = get_form(slug)
     form_session = service.find(session=session, form=form, token=_token(request), include_ended=True)
@@ -248,7 +251,7 @@ def _question_page(
 
 @router.get("/report/{slug}/{page_id}")
 def show_page(
-    request: Request, slug: str, page_id: str, session: SessionDep, settings: SettingsDep
+    request: Request, slug: str, page_id: str, session: FormsSessionDep, settings: SettingsDep
 ) -> Response:
     """One page of questions, filled with the answers given so far."""
     form = get_form(slug)
@@ -341,19 +344,33 @@ def _save_page(
     return _redirect(f"{_base(form)}/{upcoming.id if upcoming else 'check'}")
 
 
-@router.post("/report/{slug}/{page_id}")
-async def save_page(
-    request: Request, slug: str, page_id: str, session: SessionDep, settings: SettingsDep
+def _save_page_in_unit_of_work(
+    request: Request, settings: Settings, form: FormDefinition, page: Page, data: FormData
 ) -> Response:
+    # The body was read before: the write gate is never held while a client uploads.
+    with unit_of_work(request.app.state.store) as session:
+        return _save_page(request, session, settings, form, page, data)
+
+
+@router.post("/report/{slug}/{page_id}")
+async def save_page(request: Request, slug: str, page_id: str, settings: SettingsDep) -> Response:
     """Validate one page: errors re-render it with a summary and every answer kept."""
     form = get_form(slug)
     page = form.page(page_id)
     if page is None:
         raise NotFound("There is no page at this address")
+    length = request.headers.get("content-length", "")
+    if (
+        length.isdigit()
+        and int(length) > settings.upload_max_files * settings.upload_max_bytes + FORM_OVERHEAD_BYTES
+    ):
+        raise AppError(
+            "The files you sent are too large. Each file must be smaller than the limit.", status_code=413
+        )
     data = await request.form(
         max_files=settings.upload_max_files, max_fields=len(page.questions) * 3 + MAX_EXTRA_FIELDS
     )
     try:
-        return await run_in_threadpool(_save_page, request, session, settings, form, page, data)
+        return await run_in_threadpool(_save_page_in_unit_of_work, request, settings, form, page, data)
     finally:
         await data.close()
