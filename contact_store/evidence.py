@@ -184,8 +184,10 @@ def attach_to_report(*, session: Session, form_session_id: str, report_id: int) 
     return files
 
 
-def open_evidence(*, session: Session, evidence_id: int, upload_dir: Path) -> EvidenceFile:
+def open_evidence(*, session: Session, evidence_id: int, upload_dir: Path | None = None) -> EvidenceFile:
     """The stored file of an evidence row, for staff; NotFound if the row or its file is missing.
+
+    `upload_dir` defaults to the process settings' (pass `settings.upload_dir` from the app's own).
 
     Access control is the caller's: only call this after checking the member of staff may see
     the report the evidence belongs to. Files not yet attached to a report are never served.
@@ -193,6 +195,10 @@ def open_evidence(*, session: Session, evidence_id: int, upload_dir: Path) -> Ev
     evidence = session.get(Evidence, evidence_id)
     if evidence is None or evidence.report_id is None:
         raise NotFound("No such evidence")
+    if upload_dir is None:
+        from contact_store.settings import get_settings
+
+        upload_dir = get_settings().upload_dir
     path = upload_dir / evidence.stored_name
     if not path.is_file():
         logger.error("evidence %s has no stored file", evidence_id)

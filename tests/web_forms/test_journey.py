@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from contact_store.errors import NotFound
+from contact_store.evidence import list_for_report, open_evidence
 from contact_store.models import Evidence, FormSession, Person, Report, SmsMessage
 from tests.builders import make_area, make_person, make_team
 from tests.web_forms.helpers import complete_journey, form_fields, full_answers
@@ -263,6 +265,27 @@ def test_upload_evidence_and_attach_to_report(client: TestClient, session: Sessi
     client.post("/report/crime/submit", data={"submit_token": token})
     session.refresh(evidence)
     assert evidence.report_id is not None
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    stored = open_evidence(session=session, evidence_id=evidence.id or 0, upload_dir=settings.upload_dir)
+    with stored.open() as fh:
+        assert fh.read() == PNG
+    assert stored.path.parent == settings.upload_dir
+    assert list_for_report(session=session, report_id=evidence.report_id) == [evidence]
+
+
+def test_open_evidence_refuses_unsubmitted_files(client: TestClient, session: Session) -> None:
+    _to_evidence_page(client)
+    client.post("/report/crime/evidence", data={"action": "upload"}, files={"evidence": ("a.png", PNG)})
+    evidence = session.exec(select(Evidence)).one()
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    with pytest.raises(NotFound):
+        open_evidence(session=session, evidence_id=evidence.id or 0, upload_dir=settings.upload_dir)
+    with pytest.raises(NotFound):
+        open_evidence(session=session, evidence_id=999_999, upload_dir=settings.upload_dir)
+    # Quick exit deletes the files of the journey.
+    client.get("/report/crime/exit")
+    assert session.exec(select(Evidence)).all() == []
+    assert list(settings.upload_dir.iterdir()) == []
 
 
 def complete_journey_from(client: TestClient, slug: str) -> str:
