@@ -262,6 +262,40 @@ async def run_scenario(name: str, base: str, concurrency: int, duration: float) 
     }
 
 
+def service_time(url: str, tmp: Path, n: int = 200) -> dict[str, float]:
+    """Serial submissions straight through the service (no HTTP): the per-report cost floor."""
+    from contact_store.db import Store, make_engine
+    from contact_store.events import InProcessBus
+    from contact_store.settings import Settings
+    from web_forms.api import service
+    from web_forms.catalogue import catalogue
+
+    settings = Settings(env="test", data_dir=tmp, database_url=url, secret_key=secrets.token_urlsafe(40))
+    engine = make_engine(url)
+    store = Store(engine, InProcessBus())
+    form = catalogue()["crime"]
+    timings = []
+    for _ in range(n):
+        start = time.perf_counter()
+        with store.session_scope() as session:
+            service.submit(
+                session=session,
+                settings=settings,
+                form=form,
+                answers=API_ANSWERS | person(),
+                language="en",
+                idempotency_key=uuid.uuid4().hex,
+            )
+        timings.append(time.perf_counter() - start)
+    engine.dispose()
+    timings.sort()
+    return {
+        "p50_ms": round(timings[n // 2] * 1000, 2),
+        "p99_ms": round(timings[int(n * 0.99)] * 1000, 2),
+        "per_second_one_thread": round(n / sum(timings), 1),
+    }
+
+
 def count_rows(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -279,7 +313,13 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=os.environ.get("FIRSTCONTACT_BENCH_PG_URL", DEFAULT_PG))
     args = parser.parse_args()
-    results: dict[str, Any] = {"duration_s": args.duration, "concurrency": args.concurrency, "backends": {}}
+    results: dict[str, Any] = {
+        "duration_s": args.duration,
+        "concurrency": args.concurrency,
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "backends": {},
+    }
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fc-bench-") as tmp_name:
             tmp = Path(tmp_name)
@@ -296,6 +336,13 @@ def main() -> None:
                         f"p99 {f['p99_ms']:6.1f} ms  errors {f['errors'] or 0}",
                         flush=True,
                     )
+                figures["service"] = service_time(url, tmp)
+                print(
+                    f"{backend:10} service  {figures['service']['per_second_one_thread']:8.1f}/s  "
+                    f"(one thread, no HTTP)  p50 {figures['service']['p50_ms']:6.1f} ms  "
+                    f"p99 {figures['service']['p99_ms']:6.1f} ms",
+                    flush=True,
+                )
                 log = (tmp / "server.log").read_text()
                 figures["database_is_locked"] = log.count("database is locked")
                 figures["server_errors_logged"] = log.count("Traceback")
@@ -311,6 +358,8 @@ def main() -> None:
                     flush=True,
                 )
                 results["backends"][backend] = figures
+    results["load_average_at_end"] = os.getloadavg()
+    print(f"load average start {results['load_average_at_start']}, end {results['load_average_at_end']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"written {RESULTS.relative_to(ROOT)}")

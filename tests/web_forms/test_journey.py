@@ -210,6 +210,10 @@ def test_domestic_abuse_texts_only_when_safe(client: TestClient, session: Sessio
     report = session.exec(select(Report).where(Report.reference == unsafe)).one()
     assert report.sensitive is True
     assert session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all() == []
+    # The confirmation is shown once: history cannot lead back to it on a shared device.
+    assert client.get("/report/domestic-abuse/done", follow_redirects=False).headers["location"] == (
+        "/report/domestic-abuse"
+    )
     safe = send(client, "domestic-abuse", full_answers(form) | {"safe_to_text": "yes"})
     report = session.exec(select(Report).where(Report.reference == safe)).one()
     assert len(session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()) == 1

@@ -188,7 +188,11 @@ def confirmation(request: Request, slug: str, session: FormsSessionDep) -> Respo
     report = session.get(Report, form_session.report_id) if form_session and form_session.report_id else None
     if report is None:
         return _redirect(_base(form))
-    return render(request, "web_forms/done.html", form=form, reference=report.reference, no_store=True)
+    response = render(request, "web_forms/done.html", form=form, reference=report.reference, no_store=True)
+    if form.sensitive:
+        # On a shared device, the browser history must not lead back to proof of a report.
+        response.delete_cookie(FORM_COOKIE, path=_base(form))
+    return response
 
 
 def _fields(page: Page, stored: dict[str, Any], raw: dict[str, Any] | None) -> dict[str, Any]:
