@@ -10,6 +10,11 @@ from web_forms.catalogue import FormDefinition, QuestionType, catalogue
 from web_forms.journey.answers import visible_pages
 
 PHONE = "07700 900123"  # Ofcom drama range: never a real person
+# The smallest valid PNG (1x1 pixel).
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 def sample_answer(form: FormDefinition, qid: str) -> Any:

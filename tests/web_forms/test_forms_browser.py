@@ -14,7 +14,7 @@ from sqlmodel import select
 from contact_store.models import FormSession, Person, Report
 from tests.conftest import LiveServer
 from tests.support.browser import AXE_PATH, assert_no_axe_violations, screenshot
-from tests.web_forms.helpers import full_answers
+from tests.web_forms.helpers import PNG, full_answers
 from web_forms.catalogue import FormDefinition, QuestionType, catalogue
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,13 @@ def current_page_id(page: Page) -> str:
 
 
 def walk_to_check(
-    page: Page, form: FormDefinition, answers: dict[str, Any], *, axe: bool = False, shots: str = ""
+    page: Page,
+    form: FormDefinition,
+    answers: dict[str, Any],
+    *,
+    axe: bool = False,
+    shots: str = "",
+    upload: bool = False,
 ) -> None:
     """From the first question page, answer every page until "Check your answers"."""
     for step in range(len(form.pages) + 1):
@@ -68,6 +74,29 @@ def walk_to_check(
             assert_no_axe_violations(page, context=f"{form.slug}/{page_id}")
         if shots:
             screenshot(page, f"{shots}-{step:02d}-{page_id}")
+        if upload and page_id == "evidence":
+            # A wrong file first (error state), then a real one (the list with Remove buttons).
+            page.locator("#evidence").set_input_files(
+                files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image" * 20}]
+            )
+            page.get_by_role("button", name="Upload file").click()
+            expect(page.locator(".govuk-error-summary")).to_contain_text("must be a JPG, PNG")
+            if axe:
+                assert_no_axe_violations(page, context=f"{form.slug}/evidence with error")
+            page.locator("#evidence").set_input_files(
+                files=[{"name": "bike.png", "mimeType": "image/png", "buffer": PNG}]
+            )
+            page.get_by_role("button", name="Upload file").click()
+            page.get_by_role("button", name="Remove bike.png").click()
+            expect(page.get_by_text("Files added")).to_have_count(0)
+            page.locator("#evidence").set_input_files(
+                files=[{"name": "bike.png", "mimeType": "image/png", "buffer": PNG}]
+            )
+            page.get_by_role("button", name="Upload file").click()
+            expect(page.get_by_role("button", name="Remove bike.png")).to_be_visible()
+            if axe:
+                assert_no_axe_violations(page, context=f"{form.slug}/evidence with a file")
+            screenshot(page, f"forms-{form.slug}-evidence-with-file")
         fill_page(page, form, page_id, answers)
         page.get_by_role("button", name="Continue").click()
         page.wait_for_url(lambda url, pid=page_id: not url.split("?")[0].endswith(f"/{pid}"))
@@ -227,7 +256,7 @@ def test_axe_on_every_page_of_every_form(page: Page, live_server: LiveServer, sl
     page.get_by_role("button", name="Continue").click()
     expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert_no_axe_violations(page, context=f"{slug} first page with errors")
-    walk_to_check(page, form, full_answers(form), axe=True)
+    walk_to_check(page, form, full_answers(form), axe=True, upload=slug == "crime")
     assert_no_axe_violations(page, context=f"{slug} check your answers")
     page.get_by_role("button", name="Send report").click()
     expect(page.locator(".govuk-panel--confirmation")).to_be_visible()

@@ -13,13 +13,8 @@ from contact_store.errors import NotFound
 from contact_store.evidence import list_for_report, open_evidence
 from contact_store.models import Evidence, FormSession, Person, Report, SmsMessage
 from tests.builders import make_area, make_person, make_team
-from tests.web_forms.helpers import complete_journey, form_fields, full_answers
+from tests.web_forms.helpers import PNG, complete_journey, form_fields, full_answers
 from web_forms.catalogue import catalogue
-
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
-)
 
 
 def submit_token(html: str) -> str:
