@@ -397,3 +397,23 @@ def test_phone_is_normalised(client: TestClient, session: Session) -> None:
     reference = send(client, "crime", full_answers(form) | {"phone": "+44 7700 900 123"})
     report = session.exec(select(Report).where(Report.reference == reference)).one()
     assert report.answers["phone"] == "+447700900123"
+
+
+def test_purge_idle_form_sessions(client: TestClient, session: Session) -> None:
+    from datetime import timedelta
+
+    from contact_store.clock import utcnow
+    from web_forms.journey import service
+
+    _to_evidence_page(client)
+    client.post("/report/crime/evidence", data={"action": "upload"}, files={"evidence": ("a.png", PNG)})
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    assert service.purge_idle(session=session, upload_dir=settings.upload_dir) == 0
+    stored = session.exec(select(FormSession)).one()
+    stored.updated_at = utcnow() - service.FORM_SESSION_IDLE - timedelta(minutes=1)
+    session.add(stored)
+    session.flush()
+    assert service.purge_idle(session=session, upload_dir=settings.upload_dir) == 1
+    assert session.exec(select(FormSession)).all() == []
+    assert session.exec(select(Evidence)).all() == []
+    assert list(settings.upload_dir.iterdir()) == []

@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, and_, col, or_, select
 
 from contact_store import evidence as evidence_service
 from contact_store.clock import utcnow
@@ -157,3 +157,26 @@ def submit(
     session.add(form_session)
     session.flush()
     return report
+
+
+def purge_idle(*, session: Session, upload_dir: Path, keep_ended: timedelta = timedelta(days=1)) -> int:
+    """Delete abandoned journeys (idle past FORM_SESSION_IDLE) with their unsubmitted files, and
+    ended sessions older than `keep_ended`. For a periodic worker; returns how many were deleted."""
+    now = utcnow()
+    stale = session.exec(
+        select(FormSession).where(
+            or_(
+                and_(
+                    col(FormSession.ended_at).is_(None), col(FormSession.updated_at) < now - FORM_SESSION_IDLE
+                ),
+                col(FormSession.ended_at) < now - keep_ended,
+            )
+        )
+    ).all()
+    for form_session in stale:
+        evidence_service.discard_for_form_session(
+            session=session, upload_dir=upload_dir, form_session_id=form_session.id
+        )
+        session.delete(form_session)
+    session.flush()
+    return len(stale)
