@@ -112,7 +112,7 @@ def database(kind: str, pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def server(url: str, tmp: Path):  # type: ignore[no-untyped-def]
+def server(url: str, tmp: Path, workers: int = 1):  # type: ignore[no-untyped-def]
     port = free_port()
     env = os.environ | {
         "FIRSTCONTACT_ENV": "test",
@@ -360,11 +360,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--concurrency", type=int, default=32, help="virtual users")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--pg-url", default=os.environ.get("FIRSTCONTACT_BENCH_PG_URL", DEFAULT_PG))
     args = parser.parse_args()
     results: dict[str, Any] = {
         "duration_s": args.duration,
         "concurrency": args.concurrency,
+        "workers": args.workers,
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "backends": {},
@@ -372,7 +374,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fc-bench-") as tmp_name:
             tmp = Path(tmp_name)
-            with database(backend, args.pg_url, tmp) as url, server(url, tmp) as base:
+            with database(backend, args.pg_url, tmp) as url, server(url, tmp, args.workers) as base:
                 figures: dict[str, Any] = {}
                 for scenario in ("baseline", "api", "html"):
                     figures[scenario] = asyncio.run(
