@@ -21,7 +21,12 @@ def _mobile(session: Session, person_id: int | None, phone: str | None) -> str |
 
 
 def queue_report_ack(
-    *, session: Session, settings: Settings, report: Report, phone: str | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    report: Report,
+    phone: str | None = None,
+    target: str | None = None,
 ) -> SmsMessage | None:
     """The acknowledgement of an online report, with its reference and the response target."""
     to = _mobile(session, report.person_id, phone)
@@ -38,7 +43,7 @@ def queue_report_ack(
         personalisation={
             "force": settings.force_name,
             "reference": report.reference,
-            "target": f"{hours} hours" if hours != 1 else "1 hour",
+            "target": target or (f"{hours} hours" if hours != 1 else "1 hour"),
         },
     )
 

@@ -1,0 +1,1 @@
+"""The JSON API for integrators: form definitions and submissions."""

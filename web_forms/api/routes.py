@@ -1,0 +1,76 @@
+"""JSON API for integrators (a force website, a mobile app): definitions and submissions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from contact_store.errors import AppError
+from contact_store.web import SessionDep, SettingsDep
+from web_forms.api import service
+from web_forms.api.schemas import FormList, FormSummary, SubmissionIn, SubmissionOut
+from web_forms.catalogue import catalogue
+from web_forms.deps import check_rate, get_form
+
+router = APIRouter(prefix="/api/v1/forms", tags=["forms"])
+
+# A submission is text answers only; anything bigger is not a report (files go through the web form).
+MAX_BODY_BYTES = 256 * 1024
+
+
+@router.get("", response_model=FormList)
+def list_forms() -> FormList:
+    """Every form this service accepts."""
+    return FormList(
+        forms=[
+            FormSummary(
+                slug=f.slug,
+                title=f.title,
+                description=f.description,
+                sensitive=f.sensitive,
+                url=f"/report/{f.slug}",
+                definition=f"/api/v1/forms/{f.slug}",
+            )
+            for f in catalogue().values()
+        ]
+    )
+
+
+@router.get("/{slug}")
+def form_definition(slug: str) -> dict[str, Any]:
+    """A form's full definition: pages, questions, types, validation and conditions."""
+    return get_form(slug).public()
+
+
+@router.post(
+    "/{slug}/submissions",
+    status_code=201,
+    response_model=SubmissionOut,
+    responses={409: {"description": "Idempotency-Key reused"}, 422: {}, 429: {}},
+)
+def submit(
+    request: Request,
+    slug: str,
+    submission: SubmissionIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    """File a report (201 with its reference). Retry safely with the same Idempotency-Key."""
+    form = get_form(slug)
+    length = request.headers.get("content-length", "0")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise AppError("The request is too large", status_code=413, code="too_large")
+    check_rate(request, "Too many submissions from this address. Wait and try again.")
+    result = service.submit(
+        session=session,
+        settings=settings,
+        form=form,
+        answers=submission.answers,
+        language=submission.language,
+        idempotency_key=(idempotency_key or "").strip() or None,
+    )
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSONResponse(result.body, status_code=result.status_code, headers=headers)

@@ -1,0 +1,40 @@
+"""Small request helpers shared by the HTML journey and the JSON API."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from contact_store.errors import NotFound, RateLimited
+from web_forms.catalogue import FormDefinition, catalogue
+from web_forms.ratelimit import TokenBucketLimiter
+
+
+def get_form(slug: str) -> FormDefinition:
+    """The form with this slug, or 404."""
+    form = catalogue().get(slug)
+    if form is None:
+        raise NotFound("There is no form at this address")
+    return form
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy, run uvicorn with
+    --proxy-headers and --forwarded-allow-ips so this is the real client)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limiter(request: Request) -> TokenBucketLimiter:
+    """This worker's submission rate limiter (built on first use from the settings)."""
+    state = request.app.state
+    existing: TokenBucketLimiter | None = getattr(state, "forms_rate_limiter", None)
+    if existing is None:
+        existing = TokenBucketLimiter(state.settings.api_submissions_per_minute)
+        state.forms_rate_limiter = existing
+    return existing
+
+
+def check_rate(request: Request, message: str) -> None:
+    """Raise 429 with Retry-After when this address has used its submissions for now."""
+    wait = limiter(request).take(client_address(request))
+    if wait > 0:
+        raise RateLimited(message, headers={"Retry-After": TokenBucketLimiter.retry_after_header(wait)})
