@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
+from agent_console.admin.routes import router as admin_router
 from agent_console.auth.routes import router as auth_router
+from agent_console.people.routes import router as people_router
+from agent_console.staffing.routes import router as staffing_router
+from agent_console.triage.routes import router as triage_router
+from agent_console.wallboard.routes import router as wallboard_router
 
 router = APIRouter()
 router.include_router(auth_router)
+router.include_router(triage_router)
+router.include_router(wallboard_router)
+router.include_router(people_router)
+router.include_router(admin_router)
+router.include_router(staffing_router)
