@@ -81,21 +81,25 @@ def person_history(
             continue
         items.append(HistoryItem("chat", at, "Live chat", status, topic, conversation_id=cid))
     inbound = session.exec(
-        select(InboundSms.received_at, InboundSms.body, InboundSms.handled_as)
+        select(InboundSms.received_at, InboundSms.body, InboundSms.handled_as, InboundSms.report_id)
         .where(InboundSms.person_id == person_id)
         .order_by(col(InboundSms.received_at).desc())
         .limit(limit)
     ).all()
-    for at, body, handled in inbound:
+    for at, body, handled, rid in inbound:
+        if rid is not None and rid == exclude_report_id:
+            continue
         items.append(HistoryItem("sms_in", at, "Text received", handled or "", body[:200]))
     outbound = session.exec(
-        select(SmsMessage.created_at, SmsMessage.body, SmsMessage.status, SmsMessage.kind)
+        select(SmsMessage.created_at, SmsMessage.body, SmsMessage.status, SmsMessage.report_id)
         .where(SmsMessage.person_id == person_id)
         .order_by(col(SmsMessage.created_at).desc())
         .limit(limit)
     ).all()
-    for at, body, status, kind in outbound:
-        items.append(HistoryItem("sms_out", at, f"Text sent ({kind})", status, body[:200]))
+    for at, body, status, rid in outbound:
+        if rid is not None and rid == exclude_report_id:
+            continue  # texts about the contact in view are in its own timeline
+        items.append(HistoryItem("sms_out", at, "Text sent", status, body[:200]))
     items.sort(key=lambda i: i.at, reverse=True)
     signals = contact_signals(
         session=session,

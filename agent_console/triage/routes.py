@@ -139,6 +139,7 @@ def _detail(
         grades=service.GRADE_LABELS,
         thrive_keys=service.THRIVE_KEYS,
         update_texts=service.UPDATE_TEXTS,
+        event_labels=service.EVENT_LABELS,
         operators=operators,
         can_assign=has_role(ctx.operator, Role.SUPERVISOR),
         errors=errors or {},

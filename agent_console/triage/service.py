@@ -47,6 +47,15 @@ GRADE_LABELS = {
     4: "4 – Scheduled appointment",
     5: "5 – Resolved without attendance",
 }
+EVENT_LABELS = {
+    "note": "Note",
+    "status": "Status",
+    "grade": "Grade and THRIVE",
+    "assign": "Assignment",
+    "sms": "Text sent",
+    "inbound_sms": "Text received",
+    "erased": "Erased",
+}
 # Ready-made update texts; the reporter receives "<force> update on <reference>: <text>".
 UPDATE_TEXTS = {
     "started": "we have started looking at your report. We will contact you if we need anything more.",
