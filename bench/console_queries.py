@@ -19,8 +19,8 @@ Usage: python -m bench.console_queries [--contacts 1000000] [--people 100000] [-
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import random
 import secrets
 import sqlite3
@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 
 from agent_console.triage.service import TriageFilters, list_reports
 from contact_store.migrate import upgrade_database
-from contact_store.models import Conversation, Operator, Report, WAITING_STATUSES
+from contact_store.models import WAITING_STATUSES, Conversation, Operator, Report
 from contact_store.person_history import person_history
 from contact_store.settings import Settings
 
@@ -140,19 +140,22 @@ CONV_COLS = (
 )
 
 
+EPOCH = "'2026-01-01 00:00:00'"
+
+
 def _org_sql() -> list[str]:
     stmts = [
-        f"INSERT INTO team (id, name, default_max_chats, created_at) VALUES ({i}, 'Team {i}', 3, '2026-01-01 00:00:00')"
+        f"INSERT INTO team (id, name, default_max_chats, created_at) VALUES ({i}, 'Team {i}', 3, {EPOCH})"
         for i in (1, 2, 3)
     ]
     stmts += [
-        f"INSERT INTO area (id, name, postcode_prefixes, created_at) VALUES ({i}, 'Area {i}', '[]', '2026-01-01 00:00:00')"
+        f"INSERT INTO area (id, name, postcode_prefixes, created_at) VALUES ({i}, 'Area {i}', '[]', {EPOCH})"
         for i in (1, 2, 3)
     ]
     stmts += [
-        f"INSERT INTO operator (id, username, display_name, password_hash, role, team_id, skills, status, is_active, "
-        f"failed_sign_ins, created_at) VALUES ({i}, 'op{i}', 'Operator {i}', 'x', "
-        f"'{'supervisor' if i == 1 else 'operator'}', {1 + i % 3}, '[]', 'available', true, 0, '2026-01-01 00:00:00')"
+        "INSERT INTO operator (id, username, display_name, password_hash, role, team_id, skills, status, "
+        f"is_active, failed_sign_ins, created_at) VALUES ({i}, 'op{i}', 'Operator {i}', 'x', "
+        f"'{'supervisor' if i == 1 else 'operator'}', {1 + i % 3}, '[]', 'available', true, 0, {EPOCH})"
         for i in range(1, 41)
     ]
     return stmts
@@ -300,8 +303,8 @@ def run_queries(url: str, people: int, settings: Settings) -> dict[str, dict[str
             base = results.get("baseline_pk_lookup", {}).get("p95_ms") or 1
             results[name]["p95_vs_baseline"] = round(results[name]["p95_ms"] / base, 1)
             print(
-                f"  {name:<30} p50 {results[name]['p50_ms']:>8.2f} ms   p95 {results[name]['p95_ms']:>8.2f} ms"
-                f"   max {results[name]['max_ms']:>8.2f} ms",
+                f"  {name:<30} p50 {results[name]['p50_ms']:>8.2f} ms"
+                f"   p95 {results[name]['p95_ms']:>8.2f} ms   max {results[name]['max_ms']:>8.2f} ms",
                 flush=True,
             )
     engine.dispose()
@@ -334,7 +337,8 @@ def main() -> None:
     start = time.perf_counter()
     data = _rows(args.contacts, args.people, now)
     print(
-        f"generated {args.contacts:,} contacts and {args.people:,} people in {time.perf_counter() - start:.1f} s"
+        f"generated {args.contacts:,} contacts and {args.people:,} people"
+        f" in {time.perf_counter() - start:.1f} s"
     )
     out: dict[str, Any] = {
         "contacts": args.contacts,
@@ -380,7 +384,8 @@ def main() -> None:
     out["load_average_at_end"] = os.getloadavg()
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(
-        f"worst p95 {worst:.2f} ms (target < 50 ms): {'met' if worst < 50 else 'NOT met'}; written to {RESULTS}"
+        f"worst p95 {worst:.2f} ms (target < 50 ms): {'met' if worst < 50 else 'NOT met'};"
+        f" written to {RESULTS}"
     )
 
 
