@@ -15,6 +15,7 @@ from tests.conftest import LiveServer
 from tests.support.browser import assert_no_axe_violations, screenshot
 
 pytestmark = pytest.mark.browser
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 def _sign_in(page: Page, live_server: LiveServer, username: str, next_path: str) -> None:
@@ -93,6 +94,8 @@ def test_triage_claim_grade_and_text_update(page: Page, live_server: LiveServer)
     screenshot(page, "console-triage-list")
     page.get_by_role("link", name=ref).click()
     expect(page.get_by_text("My bike was stolen")).to_be_visible()
+    expect(page.get_by_text(XSS)).to_be_visible()  # shown as text...
+    assert page.evaluate("window.__xss") is None  # ...never run
     expect(page.get_by_text("Repeat contact").first).to_be_visible()
     page.get_by_role("button", name="Claim this report").click()
     expect(page.locator("#report-assignee")).to_have_text("Priya Shah")

@@ -169,3 +169,13 @@ def test_csrf_missing_or_wrong_is_refused(
     assert client.post(_fill(path, world), data=body, follow_redirects=False).status_code == 403
     wrong = body | {"csrf_token": "not-the-token"}
     assert client.post(_fill(path, world), data=wrong, follow_redirects=False).status_code == 403
+
+
+def test_wallboard_stream_needs_a_supervisor(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """The live stream itself is exercised in Chromium (test_console_browser); here its guard."""
+    r = client.get("/console/wallboard/stream", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/sign-in")
+    sign_in_as(client, session, settings, role=Role.OPERATOR)
+    assert client.get("/console/wallboard/stream", follow_redirects=False).status_code == 403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -184,3 +185,17 @@ def test_evidence_is_an_attachment_with_nosniff_and_never_leaves_the_upload_dir(
     assert "sandbox" in r.headers["content-security-policy"]
     assert client.get(f"/console/reports/{report.id}/evidence/{evil.id}").status_code == 403
     assert client.get(f"/console/reports/{other.id}/evidence/{good.id}").status_code == 404
+
+
+def test_count_is_capped_beyond_the_page(
+    client: TestClient, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_console.triage import service
+
+    monkeypatch.setattr(service, "COUNT_CAP", 2)
+    session.add_all([Report(reference=f"FC-CAP-{i:04d}", form_slug="crime", answers={}) for i in range(30)])
+    sign_in_as(client, session, settings, role=Role.SUPERVISOR)
+    page = client.get("/console/reports").text
+    assert "more than 27 matching" in page and "Page 1 of 2+" in page
+    page2 = client.get("/console/reports?page=2").text
+    assert "30 matching" in page2 and "more than" not in page2
