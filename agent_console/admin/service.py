@@ -147,7 +147,7 @@ def find_people(*, session: Session, query: str) -> list[Person]:
     ref = session.exec(select(Report.person_id).where(Report.reference == query.upper())).first()
     if ref:
         conditions.append(Person.id == ref)
-    if query.isdigit():
+    if query.isdigit() and len(query) <= 9:  # a person number, not a phone number (int4 range)
         conditions.append(Person.id == int(query))
     if len(query) >= 3 and not phone and not email:
         conditions.append(col(Person.name).ilike(f"%{query}%"))
