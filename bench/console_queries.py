@@ -331,6 +331,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--keep-sqlite", type=Path, help="build the SQLite store at this path and keep it")
     args = parser.parse_args()
     now = datetime.now(UTC)
     settings = Settings(env="test", data_dir=Path(tempfile.gettempdir()))
@@ -349,7 +350,7 @@ def main() -> None:
         "load_average_at_start": os.getloadavg(),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
+        path = args.keep_sqlite or Path(tmp) / "bench.db"
         url = f"sqlite:///{path}"
         upgrade_database(url)
         start = time.perf_counter()
