@@ -32,9 +32,11 @@ from contact_store.models import (
 
 def _row(obj: SQLModel, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in obj.model_dump().items():
-        if key in drop:
+    dumped = obj.model_dump()
+    for key in type(obj).model_fields:  # the model's own field order, as in the code
+        if key in drop or key not in dumped:
             continue
+        value = dumped[key]
         out[key] = value.isoformat() if isinstance(value, datetime) else value
     return out
 
