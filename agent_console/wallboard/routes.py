@@ -28,7 +28,7 @@ from contact_store import audit, staff
 from contact_store.errors import AppError
 from contact_store.events import channels
 from contact_store.models import Operator
-from contact_store.supervision import SETTABLE_STATUSES, set_operator_status
+from contact_store.supervision import SETTABLE_STATUSES, reassign_conversation, set_operator_status
 from contact_store.web import (
     CSRF_FORM_FIELD,
     SessionDep,
@@ -137,5 +137,35 @@ def operator_status(
         object_id=operator_id,
         ip=client_ip(request),
         detail={"status": status},
+    )
+    return RedirectResponse("/console/wallboard", status_code=303)
+
+
+@router.post("/chats/{conversation_id}/assign")
+def reassign_chat(
+    request: Request,
+    conversation_id: str,
+    ctx: SupervisorOnly,
+    session: SessionDep,
+    csrf_token: Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
+    operator_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    check_csrf(ctx, csrf_token)
+    target = int(operator_id) if operator_id.isdigit() else 0
+    conv = reassign_conversation(
+        session=session,
+        conversation_id=conversation_id[:36],
+        to_operator_id=target,
+        by_operator_id=ctx.operator.id,
+    )
+    audit.record(
+        session=session,
+        operator_id=ctx.operator.id,
+        action="conversation.reassign",
+        object_type="conversation",
+        object_id=conversation_id[:36],
+        person_id=conv.person_id,
+        ip=client_ip(request),
+        detail={"to": target},
     )
     return RedirectResponse("/console/wallboard", status_code=303)

@@ -10,11 +10,14 @@ from sqlmodel import Session, col, select
 from agent_console.common import duration, local_time, percent
 from contact_store.clock import utcnow
 from contact_store.metrics import PeriodFigures, wallboard
-from contact_store.models import OPEN_REPORT_STATUSES, Operator, Report
+from contact_store.models import OPEN_REPORT_STATUSES, Conversation, ConversationStatus, Operator, Report
 from contact_store.settings import Settings
 
-# The wallboard lists the oldest open reports so a supervisor can move them; a screenful is enough.
+# The wallboard lists the oldest open reports and live chats so a supervisor can move them;
+# a screenful of each is enough (the figures above count them all).
 OLDEST_REPORTS_SHOWN = 8
+CHATS_SHOWN = 10
+LIVE_CHAT_STATUSES = (ConversationStatus.QUEUED, ConversationStatus.OFFERED, ConversationStatus.ACTIVE)
 
 
 def _period(p: PeriodFigures) -> dict[str, str]:
@@ -37,6 +40,12 @@ def snapshot(*, session: Session, settings: Settings, now: datetime | None = Non
         .where(col(Report.status).in_(OPEN_REPORT_STATUSES))
         .order_by(col(Report.received_at))
         .limit(OLDEST_REPORTS_SHOWN)
+    ).all()
+    chats = session.exec(
+        select(Conversation)
+        .where(col(Conversation.status).in_(LIVE_CHAT_STATUSES))
+        .order_by(col(Conversation.queued_at))
+        .limit(CHATS_SHOWN)
     ).all()
     target_h = settings.report_target_hours
     return {
@@ -62,6 +71,18 @@ def snapshot(*, session: Session, settings: Settings, now: datetime | None = Non
                 "since": duration((now - o.status_since).total_seconds()) if o.status_since else "–",
             }
             for o in wb.operators
+        ],
+        "chats": [
+            {
+                "id": c.id,
+                "label": f"{c.topic or 'Chat'} ({c.id[:8]})",
+                "status": c.status,
+                "since": duration(now - (c.assigned_at or c.queued_at)),
+                "assignee_id": c.assignee_id,
+                "assignee": names.get(c.assignee_id, "Nobody") if c.assignee_id else "Nobody",
+                "danger": c.danger_flag,
+            }
+            for c in chats
         ],
         "reports": [
             {

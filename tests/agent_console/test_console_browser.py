@@ -10,7 +10,15 @@ from playwright.sync_api import Page, expect
 from contact_store.clock import utcnow
 from contact_store.events import channels, emit
 from contact_store.models import Operator, OperatorStatus, Role
-from tests.builders import DEFAULT_PASSWORD, make_area, make_operator, make_person, make_report, make_team
+from tests.builders import (
+    DEFAULT_PASSWORD,
+    make_area,
+    make_conversation,
+    make_operator,
+    make_person,
+    make_report,
+    make_team,
+)
 from tests.conftest import LiveServer
 from tests.support.browser import assert_no_axe_violations, screenshot
 
@@ -63,6 +71,17 @@ def test_wallboard_changes_without_reload(page: Page, live_server: LiveServer) -
     page.get_by_label("Status for Olu Operator").select_option("available")
     page.locator("#operators").get_by_role("button", name="Set").click()
     expect(page.locator('[data-field="available"]')).to_have_text("1")
+
+    # A chat arrives: the queue figure and the chat list change; the supervisor gives it to Olu.
+    with live_server.store.session_scope() as s:
+        conv = make_conversation(s, topic="burglary")
+        emit(s, channels.QUEUE, {"type": "conversation.queued", "conversation_id": conv.id})
+    expect(page.locator('[data-field="waiting"]')).to_have_text("1")
+    expect(page.locator("#chats")).to_contain_text("burglary")
+    page.locator("#chats").get_by_role("combobox").select_option(label="Olu Operator")
+    page.locator("#chats").get_by_role("button", name="Give").click()
+    expect(page.locator('[data-field="in_progress"]')).to_have_text("1")
+    expect(page.locator("#chats")).to_contain_text("Olu Operator")
 
     page.set_viewport_size({"width": 1920, "height": 1080})
     assert_no_axe_violations(page, context="wallboard 1920")

@@ -108,3 +108,27 @@ def test_reassign_conversation_is_atomic_and_recorded(session: Session) -> None:
         reassign_conversation(
             session=session, conversation_id=ended.id, to_operator_id=b.id or 0, by_operator_id=None
         )
+
+
+def test_supervisor_gives_a_waiting_chat_to_an_operator(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    op = make_operator(session, status=OperatorStatus.AVAILABLE, display_name="Kim")
+    conv = make_conversation(session, topic="burglary")
+    _, csrf = sign_in_as(client, session, settings, role=Role.SUPERVISOR)
+    chats = client.get("/console/wallboard/data").json()["chats"]
+    assert [(c["id"], c["assignee"]) for c in chats] == [(conv.id, "Nobody")]
+    r = client.post(
+        f"/console/wallboard/chats/{conv.id}/assign",
+        data={"csrf_token": csrf, "operator_id": str(op.id)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    chats = client.get("/console/wallboard/data").json()["chats"]
+    assert chats[0]["assignee"] == "Kim" and chats[0]["status"] == "active"
+    audit_row = session.exec(select(AuditEvent).where(AuditEvent.action == "conversation.reassign")).one()
+    assert audit_row.object_id == conv.id
+    bad = client.post(
+        f"/console/wallboard/chats/{conv.id}/assign", data={"csrf_token": csrf, "operator_id": ""}
+    )
+    assert bad.status_code == 422

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from contact_store.models import Evidence, Role
 from contact_store.settings import Settings
 from tests.agent_console.helpers import sign_in_as
-from tests.builders import make_operator, make_person, make_report
+from tests.builders import make_conversation, make_operator, make_person, make_report
 
 BELOW = {Role.SUPERVISOR: Role.OPERATOR, Role.MANAGER: Role.SUPERVISOR, Role.ADMIN: Role.MANAGER}
 
@@ -22,6 +22,7 @@ class World:
     evidence_id: int
     person_id: int
     operator_id: int
+    conversation_id: str
 
 
 @pytest.fixture
@@ -40,8 +41,9 @@ def world(session: Session, settings: Settings) -> World:
     )
     session.add(ev)
     target = make_operator(session)
+    conv = make_conversation(session, person_id=person.id)
     session.commit()
-    return World(report.id or 0, ev.id or 0, person.id or 0, target.id or 0)
+    return World(report.id or 0, ev.id or 0, person.id or 0, target.id or 0, conv.id)
 
 
 # (method, path template, minimum role, form data for a valid request, expected status when allowed)
@@ -60,6 +62,7 @@ ROUTES = [
     ("GET", "/console/wallboard", Role.SUPERVISOR, None, 200),
     ("GET", "/console/wallboard/data", Role.SUPERVISOR, None, 200),
     ("POST", "/console/wallboard/operators/{o}/status", Role.SUPERVISOR, {"status": "away"}, 303),
+    ("POST", "/console/wallboard/chats/{c}/assign", Role.SUPERVISOR, {"operator_id": "{o}"}, 303),
     ("GET", "/console/staffing", Role.MANAGER, None, 200),
     ("GET", "/console/admin/operators", Role.ADMIN, None, 200),
     ("GET", "/console/admin/operators/new", Role.ADMIN, None, 200),
@@ -91,7 +94,7 @@ IDS = [f"{m} {p}" for m, p, *_ in ROUTES]
 
 
 def _fill(text: str, w: World) -> str:
-    return text.format(r=w.report_id, e=w.evidence_id, p=w.person_id, o=w.operator_id)
+    return text.format(r=w.report_id, e=w.evidence_id, p=w.person_id, o=w.operator_id, c=w.conversation_id)
 
 
 def _call(client: TestClient, method: str, path: str, data: dict[str, str] | None):  # type: ignore[no-untyped-def]

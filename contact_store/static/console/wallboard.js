@@ -56,6 +56,15 @@ function render(data) {
       cell(rowForm(`/console/reports/${r.id}/assign`, `as-${r.id}`, `Assign ${r.reference} to`, 'assignee-options', r.assignee_id, ['back', 'wallboard'], 'Assign')),
     )) : [el('tr', { class: 'govuk-table__row' }, el('td', { class: 'govuk-table__cell', colspan: '3', text: 'No open reports.' }))]));
   }
+  if (!(keep && keep.startsWith('ch-'))) {
+    const chats = document.getElementById('chats');
+    chats.replaceChildren(...(data.chats.length ? data.chats.map((c) => el('tr', { class: 'govuk-table__row' },
+      cell(document.createTextNode(c.label), c.danger ? document.createTextNode(' ') : null, c.danger ? el('strong', { class: 'govuk-tag govuk-tag--red', text: 'Danger' }) : null),
+      cell(document.createTextNode(`${c.status} ${c.since}`)),
+      cell(document.createTextNode(c.assignee)),
+      cell(rowForm(`/console/wallboard/chats/${c.id}/assign`, `ch-${c.id}`, `Give ${c.label} to`, 'chat-options', c.assignee_id, null, 'Give')),
+    )) : [el('tr', { class: 'govuk-table__row' }, el('td', { class: 'govuk-table__cell', colspan: '4', text: 'No chats waiting or in progress.' }))]));
+  }
   root.dataset.version = String(Number(root.dataset.version || 0) + 1);
 }
 
