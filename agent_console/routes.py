@@ -2,11 +2,21 @@
 
 from fastapi import APIRouter
 
+from agent_console.admin.routes import router as admin_router
 from agent_console.auth.routes import router as auth_router
+from agent_console.people.routes import router as people_router
 from agent_console.sms_log.routes import router as sms_log_router
+from agent_console.staffing.routes import router as staffing_router
 from agent_console.surveys.routes import router as surveys_router
+from agent_console.triage.routes import router as triage_router
+from agent_console.wallboard.routes import router as wallboard_router
 
 router = APIRouter()
 router.include_router(auth_router)
-router.include_router(surveys_router)  # SMS/surveys area: manager results and exports
-router.include_router(sms_log_router)  # SMS/surveys area: admin SMS log
+router.include_router(triage_router)
+router.include_router(wallboard_router)
+router.include_router(people_router)
+router.include_router(admin_router)
+router.include_router(staffing_router)
+router.include_router(surveys_router)  # manager results and exports
+router.include_router(sms_log_router)  # admin SMS log

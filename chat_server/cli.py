@@ -1,4 +1,4 @@
-"""The `firstcontact` command: serve, worker, db upgrade, operator add, demo."""
+"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, demo."""
 
 from __future__ import annotations
 
@@ -96,6 +96,18 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    from contact_store.retention import erase_expired
+
+    store = _store(settings)
+    with store.session_scope() as session:
+        erased = erase_expired(session=session, settings=settings)
+    _out(
+        f"Erased the personal data of {erased} contacts closed more than {settings.retention_days} days ago."
+    )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
@@ -161,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name")
     add.add_argument("--max-chats", type=int)
     add.set_defaults(func=cmd_operator_add)
+
+    retention = sub.add_parser("retention", help="data protection")
+    ret_sub = retention.add_subparsers(dest="retention_command", required=True)
+    ret_sub.add_parser(
+        "run", help="erase personal data of contacts closed longer than FIRSTCONTACT_RETENTION_DAYS"
+    ).set_defaults(func=cmd_retention_run)
 
     demo = sub.add_parser("demo", help="seed demo data into an empty store")
     demo.set_defaults(func=cmd_demo)

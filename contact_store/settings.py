@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     session_absolute_hours: int = 12
     sign_in_max_failures: int = 5
     sign_in_lockout_minutes: int = 15
-    cookie_secure: bool = False  # set true behind HTTPS (always in production)
+    # Secure cookies: automatically true when public_base_url is https (set explicitly to override).
+    cookie_secure: bool = False
 
     # SMS.
     sms_provider: Literal["log", "notify", "twilio"] = "log"
@@ -134,6 +135,14 @@ class Settings(BaseSettings):
 
     # Rate limits (per client address, per minute).
     api_submissions_per_minute: int = 30
+
+    @model_validator(mode="after")
+    def _secure_cookies_behind_https(self) -> "Settings":
+        if "cookie_secure" not in self.model_fields_set and self.public_base_url.lower().startswith(
+            "https://"
+        ):
+            self.cookie_secure = True
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret_in_production(self) -> "Settings":

@@ -76,7 +76,12 @@ def token_from_request(request: Request | WebSocket) -> str:
 def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> StaffContext:
     """The signed-in member of staff, or 401 (JSON) / redirect to sign-in (HTML)."""
     token = token_from_request(request)
-    staff_session, operator = staff.resolve_session(session=session, settings=settings, token=token)
+    try:
+        staff_session, operator = staff.resolve_session(session=session, settings=settings, token=token)
+    except NotAuthenticated as exc:
+        if exc.code == "session_idle":
+            session.commit()  # keep the revocation: raising alone would roll it back
+        raise
     request.state.staff = StaffContext(operator, staff_session)
     return request.state.staff
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from agent_console.common import render
 from contact_store import staff
 from contact_store.errors import Forbidden
 from contact_store.ui import template_context, templates_for
@@ -156,10 +157,9 @@ def sign_out(
 
 
 @router.get("", response_class=HTMLResponse)
-def console_home(request: Request, ctx: CurrentStaff) -> Response:
+def console_home(request: Request, ctx: CurrentStaff, settings: SettingsDep) -> Response:
     """The console's front door: what this member of staff can do, by role."""
-    templates = templates_for(request, TEMPLATES)
-    return templates.TemplateResponse(request, "agent_console/home.html", template_context(request))
+    return render(request, "agent_console/home.html", report_target_hours=settings.report_target_hours)
 
 
 __all__ = ["Forbidden", "router"]

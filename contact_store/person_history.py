@@ -1,0 +1,111 @@
+"""The person panel: every contact a person has made, across chat, online forms and SMS, with the
+repeat-contact and double-demand badges the HMIC inspection asks forces to show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from contact_store.models import Conversation, InboundSms, Person, Report, SmsMessage
+from contact_store.people import ContactSignals, contact_signals
+
+# The panel shows the most recent contacts of each kind; a person with more is a long story
+# best read on the person page, and capping keeps the panel fast for the most frequent contacts.
+HISTORY_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    kind: str  # report | chat | sms_in | sms_out
+    at: datetime
+    label: str  # reference, or a short description
+    status: str
+    summary: str
+    report_id: int | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonHistory:
+    person: Person
+    items: list[HistoryItem]
+    signals: ContactSignals
+
+    @property
+    def repeat_contact(self) -> bool:
+        return self.signals.repeat_contact
+
+    @property
+    def double_demand(self) -> bool:
+        return self.signals.double_demand
+
+
+def person_history(
+    *,
+    session: Session,
+    person_id: int,
+    repeat_contact_days: int,
+    exclude_report_id: int | None = None,
+    exclude_conversation_id: str | None = None,
+    limit: int = HISTORY_LIMIT,
+) -> PersonHistory | None:
+    """Every earlier contact of this person (newest first) and their badges; None if no person."""
+    person = session.get(Person, person_id)
+    if person is None:
+        return None
+    items: list[HistoryItem] = []
+    reports = session.exec(
+        select(Report)
+        .where(Report.person_id == person_id)
+        .order_by(col(Report.received_at).desc())
+        .limit(limit)
+    ).all()
+    for r in reports:
+        if r.id == exclude_report_id:
+            continue
+        items.append(
+            HistoryItem(
+                "report", r.received_at, r.reference, r.status, r.summary or r.form_slug, report_id=r.id
+            )
+        )
+    chats = session.exec(
+        select(Conversation.id, Conversation.queued_at, Conversation.status, Conversation.topic)
+        .where(Conversation.person_id == person_id)
+        .order_by(col(Conversation.queued_at).desc())
+        .limit(limit)
+    ).all()
+    for cid, at, status, topic in chats:
+        if cid == exclude_conversation_id:
+            continue
+        items.append(HistoryItem("chat", at, "Live chat", status, topic, conversation_id=cid))
+    inbound = session.exec(
+        select(InboundSms.received_at, InboundSms.body, InboundSms.handled_as, InboundSms.report_id)
+        .where(InboundSms.person_id == person_id)
+        .order_by(col(InboundSms.received_at).desc())
+        .limit(limit)
+    ).all()
+    for at, body, handled, rid in inbound:
+        if rid is not None and rid == exclude_report_id:
+            continue
+        items.append(HistoryItem("sms_in", at, "Text received", handled or "", body[:200]))
+    outbound = session.exec(
+        select(SmsMessage.created_at, SmsMessage.body, SmsMessage.status, SmsMessage.report_id)
+        .where(SmsMessage.person_id == person_id)
+        .order_by(col(SmsMessage.created_at).desc())
+        .limit(limit)
+    ).all()
+    for at, body, status, rid in outbound:
+        if rid is not None and rid == exclude_report_id:
+            continue  # texts about the contact in view are in its own timeline
+        items.append(HistoryItem("sms_out", at, "Text sent", status, body[:200]))
+    items.sort(key=lambda i: i.at, reverse=True)
+    signals = contact_signals(
+        session=session,
+        person_id=person_id,
+        window_days=repeat_contact_days,
+        exclude_report_id=exclude_report_id,
+        exclude_conversation_id=exclude_conversation_id,
+    )
+    return PersonHistory(person=person, items=items[:limit], signals=signals)
