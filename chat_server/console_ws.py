@@ -185,7 +185,9 @@ class ConsoleConnection:
         async with self.lock:
             await self.send(hello)
             for conv in hello["conversations"]:
-                await self.follow(conv["conversation_id"], conv["last_seq"])
+                # A fresh console holds nothing yet: replay each chat it holds from the start (a
+                # reconnecting one then sends resume with its own last seq; repeats are dropped).
+                await self.follow(conv["conversation_id"], 0)
         self.queue_due.set()
         tasks = [asyncio.create_task(self.forward()), asyncio.create_task(self.queue_sender())]
         try:

@@ -265,7 +265,7 @@
   /* ---------- chat ---------- */
   function renderChat() {
     els.status = h("p", {"class": "fcw-status", role: "status", "aria-live": "polite"});
-    els.log = h("ol", {"class": "fcw-log", role: "log", "aria-live": "polite", "aria-label": t("title"), tabindex: "0"});
+    els.log = h("div", {"class": "fcw-log", role: "log", "aria-live": "polite", "aria-label": t("title"), tabindex: "0"});
     els.typing = h("p", {"class": "fcw-typing", "aria-live": "polite"});
     els.body.appendChild(els.status);
     els.body.appendChild(els.log);
@@ -311,7 +311,7 @@
   function drawMessage(m) {
     if (!els.log) return;
     var who = m.sender === "visitor" ? t("you") : m.sender === "system" ? t("system") : (m.name || t("operator"));
-    var li = h("li", {"class": "fcw-msg fcw-msg--" + m.sender, "data-client-id": m.client_id}, [
+    var li = h("div", {"class": "fcw-msg fcw-msg--" + m.sender, "data-client-id": m.client_id}, [
       h("span", {"class": "fcw-who", text: who + " "}),
       h("span", {"class": "fcw-text", text: m.body}),
       m.sender === "visitor" ? h("span", {"class": "fcw-state", text: t(m.state || "sending")}) : null
