@@ -36,6 +36,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlmodel import Session, col, select
 
+from chat_server.chat.dbrun import run_db
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
@@ -181,7 +182,7 @@ class ConsoleConnection:
 
     async def run(self) -> None:
         await self.sub.add(channels.QUEUE, channels.operator(self.op_id))
-        hello = await self.store.run_db(_hello, settings=self.settings, operator_id=self.op_id)
+        hello = await run_db(self.store, _hello, settings=self.settings, operator_id=self.op_id)
         async with self.lock:
             await self.send(hello)
             for conv in hello["conversations"]:
@@ -206,8 +207,12 @@ class ConsoleConnection:
     async def follow(self, cid: str, after_seq: int) -> None:
         """Subscribe to a conversation, then replay after `after_seq` (caller holds the lock)."""
         await self.sub.add(channels.conversation(cid), conv_service.staff_channel(cid))
-        msgs = await self.store.run_db(
-            conv_service.messages_after, conversation_id=cid, after_seq=after_seq, include_internal=True
+        msgs = await run_db(
+            self.store,
+            conv_service.messages_after,
+            conversation_id=cid,
+            after_seq=after_seq,
+            include_internal=True,
         )
         for m in msgs:
             await self.send(m.frame(cid))
@@ -235,23 +240,23 @@ class ConsoleConnection:
                 status = frame.get("status")
                 if status not in routing.SETTABLE_STATUSES:
                     raise AppError("Choose available, busy or away", code="bad_status")
-                await self.store.run_db(self._set_status, status=status)
+                await run_db(self.store, self._set_status, status=status)
             elif not isinstance(cid, str):
                 raise AppError("conversation_id is required", code="bad_frame")
             elif kind == "accept":
-                conv = await self.store.run_db(
-                    _accept, settings=self.settings, operator_id=self.op_id, conversation_id=cid
+                conv = await run_db(
+                    self.store, _accept, settings=self.settings, operator_id=self.op_id, conversation_id=cid
                 )
                 async with self.lock:
                     await self.send(conv)
                     if cid not in self.last_sent:
                         await self.follow(cid, 0)
             elif kind == "decline":
-                await self.store.run_db(self._decline, conversation_id=cid)
+                await run_db(self.store, self._decline, conversation_id=cid)
             elif kind in ("watch", "resume"):
                 after = frame.get("after_seq", 0)
-                conv = await self.store.run_db(
-                    _open_conversation, operator_id=self.op_id, conversation_id=cid
+                conv = await run_db(
+                    self.store, _open_conversation, operator_id=self.op_id, conversation_id=cid
                 )
                 async with self.lock:
                     await self.send(conv)
@@ -264,7 +269,7 @@ class ConsoleConnection:
                         channels.conversation(cid), {"type": "typing", "sender": "operator"}
                     )
             elif kind == "end":
-                await self.store.run_db(_end, operator_id=self.op_id, conversation_id=cid)
+                await run_db(self.store, _end, operator_id=self.op_id, conversation_id=cid)
             else:
                 raise AppError(f"Unknown frame type {kind!r}", code="bad_frame")
         except AppError as exc:
@@ -287,7 +292,8 @@ class ConsoleConnection:
         body = conv_service.clean_body(frame.get("body"), max_length=self.settings.message_max_length)
         if not self.bucket.take():
             raise AppError("Too many messages: wait a moment", code="rate_limited")
-        stored = await self.store.run_db(
+        stored = await run_db(
+            self.store,
             _store_staff_message,
             operator_id=self.op_id,
             conversation_id=cid,
@@ -301,7 +307,7 @@ class ConsoleConnection:
         while True:
             await self.queue_due.wait()
             self.queue_due.clear()
-            items = await self.store.run_db(queue_service.snapshot, settings=self.settings)
+            items = await run_db(self.store, queue_service.snapshot, settings=self.settings)
             await self.send({"type": "queue", "items": items})
             await asyncio.sleep(QUEUE_EVERY_SECONDS)
 
@@ -309,7 +315,8 @@ class ConsoleConnection:
         beat = self.settings.chat_heartbeat_seconds
         while True:
             try:
-                channel, event = await asyncio.wait_for(self.sub.get(), timeout=beat)
+                async with asyncio.timeout(beat):
+                    channel, event = await self.sub.get()
             except TimeoutError:
                 await self.send({"type": "ping"})
                 continue
@@ -332,8 +339,8 @@ class ConsoleConnection:
             elif kind == "assigned":
                 cid = event["conversation_id"]
                 if cid not in self.last_sent:
-                    conv = await self.store.run_db(
-                        _open_conversation, operator_id=self.op_id, conversation_id=cid
+                    conv = await run_db(
+                        self.store, _open_conversation, operator_id=self.op_id, conversation_id=cid
                     )
                     await self.send(conv)
                     await self.follow(cid, 0)
@@ -363,7 +370,8 @@ class ConsoleConnection:
             )
 
     async def catch_up(self, cid: str) -> None:
-        msgs = await self.store.run_db(
+        msgs = await run_db(
+            self.store,
             conv_service.messages_after,
             conversation_id=cid,
             after_seq=self.last_sent[cid],
@@ -380,7 +388,7 @@ async def console_socket(ws: WebSocket) -> None:
     store: Store = ws.app.state.store
     presence: Presence = ws.app.state.presence
     try:
-        operator, kind = await store.run_db(_authenticate, settings=settings, token=token_from_request(ws))
+        operator, kind = await run_db(store, _authenticate, settings=settings, token=token_from_request(ws))
     except AppError:
         await ws.close(code=4401)
         return

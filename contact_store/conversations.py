@@ -21,12 +21,12 @@ import hmac
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import text, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from contact_store.clock import utcnow
@@ -140,10 +140,18 @@ def _stored(msg: Message, operator_name: str | None = None) -> StoredMessage:
     )
 
 
-def _find_by_client_id(session: Session, conversation_id: str, client_id: str) -> Message | None:
-    return session.exec(
-        select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+_msg = Message.__table__  # type: ignore[attr-defined]
+
+
+def _find_by_client_id(session: Session, conversation_id: str, client_id: str) -> StoredMessage | None:
+    row = session.execute(
+        sa_select(
+            _msg.c.seq, _msg.c.client_id, _msg.c.sender, _msg.c.body, _msg.c.internal, _msg.c.created_at
+        ).where(_msg.c.conversation_id == conversation_id, _msg.c.client_id == client_id)
     ).first()
+    if row is None:
+        return None
+    return StoredMessage(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def allocate_seq(*, session: Session, conversation_id: str) -> int:
@@ -155,6 +163,21 @@ def allocate_seq(*, session: Session, conversation_id: str) -> int:
     if row is None:
         raise NotFound("No such chat")
     return int(row[0])
+
+
+def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING; True if the row went in."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(_msg)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(_msg)
+    stmt = stmt.values(**values).on_conflict_do_nothing(index_elements=["conversation_id", "client_id"])
+    return bool(session.execute(stmt.returning(_msg.c.id)).first())
 
 
 def append_message(
@@ -174,37 +197,34 @@ def append_message(
     operator_name = operator.display_name if operator is not None else None
     existing = _find_by_client_id(session, conversation_id, client_id)
     if existing is not None:
-        return _stored(existing, operator_name), False
+        return replace(existing, operator_name=operator_name), False
     seq = allocate_seq(session=session, conversation_id=conversation_id)
-    msg = Message(
-        conversation_id=conversation_id,
-        seq=seq,
-        client_id=client_id,
-        sender=sender,
-        operator_id=operator.id if operator is not None else None,
-        body=body,
-        internal=internal,
-        created_at=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(msg)
-            session.flush()
-    except IntegrityError:
+    now = utcnow()
+    operator_id = operator.id if operator is not None else None
+    values: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "client_id": client_id,
+        "sender": sender,
+        "operator_id": operator_id,
+        "body": body,
+        "internal": internal,
+        "created_at": now,
+    }
+    if not _insert_ignoring_duplicate(session, values):
         # Another worker stored this client_id between our check and insert (PostgreSQL only:
         # SQLite's BEGIN IMMEDIATE serialises). Its row is the original; ours never existed.
-        session.expire_all()
+        # Our seq allocation stays (a harmless gap, like an internal note's); nothing is duplicated.
         existing = _find_by_client_id(session, conversation_id, client_id)
         if existing is None:
-            raise
-        # Our seq allocation stays (a harmless gap, like an internal note's); nothing is duplicated.
-        return _stored(existing, operator_name), False
-    stored = _stored(msg, operator_name)
+            raise NotFound("No such chat")
+        return replace(existing, operator_name=operator_name), False
+    stored = StoredMessage(seq, client_id, sender, body, internal, now, operator_id, operator_name)
     if sender == SenderKind.OPERATOR and not internal:
         session.execute(
             update(Conversation)
             .where(col(Conversation.id) == conversation_id, col(Conversation.first_response_at).is_(None))
-            .values(first_response_at=msg.created_at)
+            .values(first_response_at=now)
         )
     if internal:
         emit(session, staff_channel(conversation_id), stored.frame(conversation_id))

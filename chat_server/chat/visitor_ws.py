@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlmodel import Session
 
+from chat_server.chat.dbrun import run_db
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
@@ -125,7 +126,7 @@ class VisitorConnection:
                     channels.conversation(self.cid), {"type": "typing", "sender": "visitor"}
                 )
         elif kind == "end":
-            await self.store.run_db(routing.end, conversation_id=self.cid, by="visitor")
+            await run_db(self.store, routing.end, conversation_id=self.cid, by="visitor")
         elif kind == "ping":
             await self.send({"type": "pong"})
         elif kind != "pong":
@@ -144,7 +145,8 @@ class VisitorConnection:
             )
             return
         try:
-            stored = await self.store.run_db(
+            stored = await run_db(
+                self.store,
                 _store_visitor_message,
                 settings=self.settings,
                 conversation_id=self.cid,
@@ -160,22 +162,24 @@ class VisitorConnection:
 
     async def resume(self, after_seq: int) -> None:
         async with self.lock:
-            msgs = await self.store.run_db(
-                conv_service.messages_after, conversation_id=self.cid, after_seq=after_seq
+            msgs = await run_db(
+                self.store, conv_service.messages_after, conversation_id=self.cid, after_seq=after_seq
             )
             for m in msgs:
                 await self.send(m.frame())
             self.last_sent = max(after_seq, msgs[-1].seq if msgs else after_seq)
             if self.started.is_set():
                 self.last_sent = max(self.last_sent, after_seq)
-            for f in await self.store.run_db(status_frames, settings=self.settings, conversation_id=self.cid):
+            for f in await run_db(
+                self.store, status_frames, settings=self.settings, conversation_id=self.cid
+            ):
                 await self.send(f)
             self.started.set()
 
     async def catch_up(self) -> None:
         """Re-read the store after the last seq sent (a gap or a bus resync)."""
-        msgs = await self.store.run_db(
-            conv_service.messages_after, conversation_id=self.cid, after_seq=self.last_sent
+        msgs = await run_db(
+            self.store, conv_service.messages_after, conversation_id=self.cid, after_seq=self.last_sent
         )
         for m in msgs:
             await self.send(m.frame())
@@ -186,7 +190,8 @@ class VisitorConnection:
         beat = self.settings.chat_heartbeat_seconds
         while True:
             try:
-                _, event = await asyncio.wait_for(self.sub.get(), timeout=beat)
+                async with asyncio.timeout(beat):  # no extra task per wait, unlike wait_for
+                    _, event = await self.sub.get()
             except TimeoutError:
                 await self.send({"type": "ping"})
                 continue
@@ -209,13 +214,17 @@ class VisitorConnection:
             self.last_sent = seq
         elif kind == "bus.resync":
             await self.catch_up()
-            for f in await self.store.run_db(status_frames, settings=self.settings, conversation_id=self.cid):
+            for f in await run_db(
+                self.store, status_frames, settings=self.settings, conversation_id=self.cid
+            ):
                 await self.send(f)
         elif kind == "typing":
             if event.get("sender") == "operator":
                 await self.send({"type": "typing", "sender": "operator"})
         elif kind == "requeued":
-            for f in await self.store.run_db(status_frames, settings=self.settings, conversation_id=self.cid):
+            for f in await run_db(
+                self.store, status_frames, settings=self.settings, conversation_id=self.cid
+            ):
                 await self.send(f)
         elif kind in VISITOR_EVENTS:
             await self.send(event)
@@ -230,7 +239,7 @@ async def visitor_socket(ws: WebSocket, conversation_id: str, token: str = "") -
         await ws.close(code=4403)
         return
     try:
-        last_seq = await store.run_db(_open, conversation_id=conversation_id, token=token)
+        last_seq = await run_db(store, _open, conversation_id=conversation_id, token=token)
     except AppError:
         await ws.close(code=4403)
         return

@@ -16,6 +16,7 @@ import time
 
 from sqlmodel import Session
 
+from chat_server.chat.dbrun import run_db
 from chat_server.chat.presence import TOUCH_EVERY_SECONDS, Presence
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service
@@ -73,8 +74,8 @@ class RoutingLoop:
         now = time.monotonic()
         if now - self.touched_at >= TOUCH_EVERY_SECONDS:
             self.touched_at = now
-            await self.store.run_db(lambda session: self.presence.touch(session=session))
-        changed = await self.store.run_db(self._maintain)
+            await run_db(self.store, lambda session: self.presence.touch(session=session))
+        changed = await run_db(self.store, self._maintain)
         if changed or self.queue_dirty:
             self.queue_dirty = False
             await self.publish_positions()
@@ -88,7 +89,7 @@ class RoutingLoop:
         return n
 
     async def publish_positions(self) -> None:
-        current = await self.store.run_db(queue_service.positions, settings=self.settings)
+        current = await run_db(self.store, queue_service.positions, settings=self.settings)
         for cid, (pos, wait) in current.items():
             if self.published.get(cid) != (pos, wait):
                 self.store.bus.publish(channels.conversation(cid), queue_service.queue_frame(pos, wait))
