@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.bus.start()
-        await routing_loop.start()
+        if settings.routing_loop_enabled:
+            await routing_loop.start()
         try:
             yield
         finally:
