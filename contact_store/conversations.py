@@ -25,8 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select as sa_select
-from sqlalchemy import text, update
+from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 from sqlmodel import Session, col, select
 
 from contact_store.clock import utcnow
@@ -34,6 +33,7 @@ from contact_store.errors import Forbidden, NotFound, ValidationFailed
 from contact_store.events import channels, emit
 from contact_store.models import Conversation, ConversationEvent, Message, Operator, Role, SenderKind
 from contact_store.staff import has_role, token_hash
+from contact_store.types import UTCDateTime
 
 # Control characters other than tab and newline are dropped: they can hide text or break terminals.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -140,26 +140,40 @@ def _stored(msg: Message, operator_name: str | None = None) -> StoredMessage:
     )
 
 
-_msg = Message.__table__  # type: ignore[attr-defined]
+# The hot path is plain SQL built once (constructing SQLAlchemy statements per message cost more
+# than running them); the same text runs on SQLite (3.35+) and PostgreSQL.
+_FIND_BY_CLIENT_ID = text(
+    "SELECT seq, client_id, sender, body, internal, created_at FROM message "
+    "WHERE conversation_id = :cid AND client_id = :client_id"
+).columns(
+    column("seq", Integer),
+    column("client_id", String),
+    column("sender", String),
+    column("body", String),
+    column("internal", Boolean),
+    column("created_at", UTCDateTime),
+)
+_ALLOCATE_SEQ = text("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :id RETURNING last_seq")
+_INSERT_MESSAGE = text(
+    "INSERT INTO message (conversation_id, seq, client_id, sender, operator_id, body, internal, created_at) "
+    "VALUES (:conversation_id, :seq, :client_id, :sender, :operator_id, :body, :internal, :created_at) "
+    "ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("created_at", type_=UTCDateTime), bindparam("internal", type_=Boolean))
+_FIRST_RESPONSE = text(
+    "UPDATE conversation SET first_response_at = :now WHERE id = :id AND first_response_at IS NULL"
+).bindparams(bindparam("now", type_=UTCDateTime))
 
 
 def _find_by_client_id(session: Session, conversation_id: str, client_id: str) -> StoredMessage | None:
-    row = session.execute(
-        sa_select(
-            _msg.c.seq, _msg.c.client_id, _msg.c.sender, _msg.c.body, _msg.c.internal, _msg.c.created_at
-        ).where(_msg.c.conversation_id == conversation_id, _msg.c.client_id == client_id)
-    ).first()
+    row = session.execute(_FIND_BY_CLIENT_ID, {"cid": conversation_id, "client_id": client_id}).first()
     if row is None:
         return None
-    return StoredMessage(row[0], row[1], row[2], row[3], row[4], row[5])
+    return StoredMessage(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
 
 def allocate_seq(*, session: Session, conversation_id: str) -> int:
     """The next seq of a conversation, atomically in the database (row lock until commit)."""
-    row = session.execute(
-        text("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :id RETURNING last_seq"),
-        {"id": conversation_id},
-    ).first()
+    row = session.execute(_ALLOCATE_SEQ, {"id": conversation_id}).first()
     if row is None:
         raise NotFound("No such chat")
     return int(row[0])
@@ -167,17 +181,7 @@ def allocate_seq(*, session: Session, conversation_id: str) -> int:
 
 def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING; True if the row went in."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(_msg)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(_msg)
-    stmt = stmt.values(**values).on_conflict_do_nothing(index_elements=["conversation_id", "client_id"])
-    return bool(session.execute(stmt.returning(_msg.c.id)).first())
+    return session.execute(_INSERT_MESSAGE, values).first() is not None
 
 
 def append_message(
@@ -221,11 +225,7 @@ def append_message(
         return replace(existing, operator_name=operator_name), False
     stored = StoredMessage(seq, client_id, sender, body, internal, now, operator_id, operator_name)
     if sender == SenderKind.OPERATOR and not internal:
-        session.execute(
-            update(Conversation)
-            .where(col(Conversation.id) == conversation_id, col(Conversation.first_response_at).is_(None))
-            .values(first_response_at=now)
-        )
+        session.execute(_FIRST_RESPONSE, {"now": now, "id": conversation_id})
     if internal:
         emit(session, staff_channel(conversation_id), stored.frame(conversation_id))
         emit(session, channels.conversation(conversation_id), {"type": "seq", "seq": seq})

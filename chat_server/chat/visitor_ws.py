@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import text
 from sqlmodel import Session
 
 from chat_server.chat.dbrun import run_db
@@ -29,6 +30,7 @@ router = APIRouter()
 # Typing events are relayed at most this often per connection.
 TYPING_EVERY_SECONDS = 2.0
 # Event types from the conversation channel a visitor may see, besides messages.
+_STATUS = text("SELECT status FROM conversation WHERE id = :id")
 VISITOR_EVENTS = {"queue", "assigned", "delivered", "ended", "requeued"}
 
 
@@ -53,8 +55,8 @@ def status_frames(*, session: Session, settings: Settings, conversation_id: str)
 def _store_visitor_message(
     *, session: Session, settings: Settings, conversation_id: str, client_id: str, body: str
 ) -> conv_service.StoredMessage:
-    conv = session.get(Conversation, conversation_id)
-    if conv is None or conv.status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
+    status = session.execute(_STATUS, {"id": conversation_id}).scalar()
+    if status is None or status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
         # A resend of a message stored before the end still gets its original ack.
         for m in conv_service.messages_after(session=session, conversation_id=conversation_id, after_seq=0):
             if m.client_id == client_id:
