@@ -219,8 +219,10 @@ async def reader(ws: ClientConnection, stats: Stats, want_sender: str) -> None:
                 await ws.send('{"type":"pong"}')
 
 
-async def run_load(pairs: list[Pair], rate: float, duration: float, *, relay: bool) -> dict[str, Any]:
-    stats = Stats()
+async def run_load(
+    pairs: list[Pair], rate: float, duration: float, *, relay: bool, stats: Stats | None = None
+) -> dict[str, Any]:
+    stats = stats or Stats()
     readers = []
     operators = {id(p.operator): p.operator for p in pairs}
     for p in pairs:
@@ -273,6 +275,16 @@ async def run_load(pairs: list[Pair], rate: float, duration: float, *, relay: bo
 
 
 # ----------------------------------------------------------------------------- full stack
+
+
+def stored_client_ids(database_url: str) -> set[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        ids = {row[0] for row in conn.execute(text("SELECT client_id FROM message"))}
+    engine.dispose()
+    return ids
 
 
 async def full_stack_pairs(server: Server, n: int) -> list[Pair]:
@@ -423,7 +435,16 @@ def main() -> int:
             server = start_server(Path(tmp), args.database_url, args.redis_url)
             try:
                 pairs = await full_stack_pairs(server, args.conversations)
-                results["full_stack"] = await run_load(pairs, args.rate, args.duration, relay=False)
+                stats = Stats()
+                results["full_stack"] = await run_load(
+                    pairs, args.rate, args.duration, relay=False, stats=stats
+                )
+                # Undelivered is only a loss if it was stored (acked): sockets are closed at the end,
+                # so a message still unread in a socket buffer then was never accepted by the server.
+                stored = await asyncio.to_thread(stored_client_ids, server.database_url)
+                sent = set(stats.intended)
+                results["full_stack"]["stored"] = len(sent & stored)
+                results["full_stack"]["stored_not_delivered"] = len((sent & stored) - set(stats.seen))
                 results["full_stack"]["server_rss_mb"] = round(rss_kb(server.proc.pid) / 1024, 1)
                 await close_pairs(pairs)
             finally:

@@ -176,6 +176,9 @@ class ConsoleConnection:
         self.sub = store.bus.subscribe()
         self.bucket = TokenBucket(settings.staff_rate_per_second, int(settings.staff_rate_per_second * 2))
         self.queue_due = asyncio.Event()
+        self.chains: dict[str, asyncio.Task[None]] = {}
+        # Messages being stored at once per console; past this the socket is read no faster.
+        self.in_flight = asyncio.Semaphore(256)
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(frame))
@@ -197,7 +200,7 @@ class ConsoleConnection:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            for t in tasks:
+            for t in [*tasks, *self.chains.values()]:
                 t.cancel()
             for t in tasks:
                 with contextlib.suppress(BaseException):
@@ -262,7 +265,7 @@ class ConsoleConnection:
                     await self.send(conv)
                     await self.follow(cid, after if isinstance(after, int) and after >= 0 else 0)
             elif kind == "message":
-                await self.on_message(cid, frame)
+                await self.pipeline(cid, frame)
             elif kind == "typing":
                 if cid in self.last_sent:
                     self.store.bus.publish(
@@ -286,6 +289,37 @@ class ConsoleConnection:
         op = session.get(Operator, self.op_id)
         assert op is not None
         routing.decline(session=session, conversation_id=conversation_id, operator=op)
+
+    async def pipeline(self, cid: str, frame: dict[str, Any]) -> None:
+        """Store messages of different chats concurrently, each chat's in the order sent.
+
+        An operator holding many chats must not wait for one chat's commit before the next chat's
+        message is even read; within one chat the order (and so the seq order) is kept by chaining.
+        """
+        await self.in_flight.acquire()
+        previous = self.chains.get(cid)
+
+        async def run() -> None:
+            try:
+                if previous is not None:
+                    with contextlib.suppress(BaseException):
+                        await previous
+                try:
+                    await self.on_message(cid, frame)
+                except AppError as exc:
+                    await self.send(
+                        error_frame(
+                            exc.code, exc.message, conversation_id=cid, client_id=frame.get("client_id")
+                        )
+                    )
+                except Exception:
+                    logger.exception("console message failed")
+            finally:
+                self.in_flight.release()
+
+        task = asyncio.create_task(run())
+        self.chains[cid] = task
+        task.add_done_callback(lambda t: self.chains.pop(cid, None) if self.chains.get(cid) is t else None)
 
     async def on_message(self, cid: str, frame: dict[str, Any]) -> None:
         client_id = conv_service.clean_client_id(frame.get("client_id"))
