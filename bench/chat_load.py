@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results"
 CHATS_PER_OPERATOR = 20
-DRAIN_SECONDS = 5.0  # without any message arriving
+DRAIN_SECONDS = 15.0  # without any message arriving
 
 
 def raise_fd_limit() -> None:
