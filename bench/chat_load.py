@@ -94,6 +94,31 @@ class Server:
             self.proc.kill()
 
 
+@contextlib.contextmanager
+def fresh_postgres(url: str | None) -> Any:
+    """A new, empty PostgreSQL database on the server of `url` (dropped afterwards); SQLite: None."""
+    if not url or not url.startswith("postgresql"):
+        yield url
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    name = f"fc_bench_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+WORKERS = 1
+
+
 def start_server(data_dir: Path, database_url: str | None, redis_url: str | None) -> Server:
     port = free_port()
     url = database_url or f"sqlite:///{data_dir / 'bench.db'}"
@@ -111,8 +136,9 @@ def start_server(data_dir: Path, database_url: str | None, redis_url: str | None
     if redis_url:
         env["FIRSTCONTACT_REDIS_URL"] = redis_url
         env["FIRSTCONTACT_REDIS_CHANNEL_PREFIX"] = f"fcbench-{secrets.token_hex(4)}"
+    command = [sys.executable, "-m", "chat_server", "serve", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat_server", "serve", "--port", str(port), "--log-level", "warning"],
+        [*command, "--workers", str(WORKERS)],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -426,13 +452,16 @@ def main() -> int:
     ap.add_argument("--idle", type=int, default=10_000, help="idle visitor connections (0 to skip)")
     ap.add_argument("--database-url")
     ap.add_argument("--redis-url")
+    ap.add_argument("--workers", type=int, default=1, help="needs PostgreSQL and Redis above 1")
     args = ap.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     raise_fd_limit()
     results: dict[str, Any] = {"args": vars(args), "machine": {"cpus": os.cpu_count()}}
 
     async def run() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            server = start_server(Path(tmp), args.database_url, args.redis_url)
+        with tempfile.TemporaryDirectory() as tmp, fresh_postgres(args.database_url) as db_url:
+            server = start_server(Path(tmp), db_url, args.redis_url)
             try:
                 pairs = await full_stack_pairs(server, args.conversations)
                 stats = Stats()
@@ -467,8 +496,8 @@ def main() -> int:
             k: round(fs[k] / bl[k], 2) if bl[k] else None for k in ("p50_ms", "p99_ms", "p999_ms")
         }
         if args.idle:
-            with tempfile.TemporaryDirectory() as tmp:
-                server = start_server(Path(tmp), args.database_url, args.redis_url)
+            with tempfile.TemporaryDirectory() as tmp, fresh_postgres(args.database_url) as db_url:
+                server = start_server(Path(tmp), db_url, args.redis_url)
                 try:
                     results["idle"] = await idle_connections(server, args.idle)
                 finally:

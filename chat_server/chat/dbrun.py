@@ -8,7 +8,8 @@ is waiting, runs each in its own session inside its own SAVEPOINT (a failing uni
 and its events are dropped with it), commits once, and only then publishes the events and answers
 the callers. The
 guarantees do not change: nothing is acked or delivered before its commit, and the database still
-decides every outcome (seq, claims). PostgreSQL uses the shared threadpool (row locks, many writers).
+decides every outcome (seq, claims). PostgreSQL uses the shared threadpool (row locks, many writers);
+a unit PostgreSQL aborts to break a deadlock is rerun (it committed and published nothing).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from contact_store.db import Store
@@ -28,6 +31,9 @@ from contact_store.events import PENDING_EVENTS_KEY
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+# deadlock_detected, serialization_failure: the database rolled the unit back; it may simply rerun.
+RETRY_SQLSTATES = {"40P01", "40001"}
+DEADLOCK_RETRIES = 3
 # Units of work per transaction at most: bounds the latency a long batch adds to its first caller.
 MAX_BATCH = 200
 
@@ -57,7 +63,10 @@ class GroupCommitWriter:
                     batch.append(self.jobs.get_nowait())
                 except queue.Empty:
                     break
-            self._run_batch(batch)
+            try:
+                self._run_batch(batch)
+            except Exception:  # never let the writer thread die
+                logger.exception("chat writer batch failed")
 
     def _run_batch(self, batch: list[_Job]) -> None:
         outcomes: list[tuple[bool, Any]] = []
@@ -89,7 +98,10 @@ class GroupCommitWriter:
         for channel, event in events:  # published only after the commit, in order
             self.store.bus.publish(channel, event)
         for (_, _, fut, loop), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, fut, ok, value)
+            try:
+                loop.call_soon_threadsafe(_settle, fut, ok, value)
+            except RuntimeError:
+                pass  # the caller's event loop has closed (shutdown): no one is waiting
 
 
 def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -108,7 +120,15 @@ _writers_lock = threading.Lock()
 async def run_db(store: Store, fn: Callable[..., T], /, **kwargs: Any) -> T:
     """`fn(session=..., **kwargs)` committed (group-committed on SQLite), off the event loop."""
     if store.engine.dialect.name != "sqlite":
-        return await store.run_db(fn, **kwargs)
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                return await store.run_db(fn, **kwargs)
+            except OperationalError as exc:
+                # PostgreSQL aborted this unit to break a deadlock (or a serialisation conflict):
+                # nothing of it was committed or published, so running it again is safe.
+                if attempt == DEADLOCK_RETRIES or getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
     writer = _writers.get(store)
     if writer is None:
         with _writers_lock:

@@ -45,16 +45,21 @@ class Presence:
         if self.operators[operator_id] <= 0:
             del self.operators[operator_id]
 
-    def touch(self, *, session: Session) -> None:
-        """Stamp everyone connected to this worker as seen now."""
-        now = utcnow()
-        visitors = list(self.visitors)
-        for i in range(0, len(visitors), TOUCH_BATCH):
-            session.execute(
-                update(Conversation)
-                .where(col(Conversation.id).in_(visitors[i : i + TOUCH_BATCH]))
-                .values(visitor_seen_at=now)
-            )
-        operators = list(self.operators)
-        if operators:
-            session.execute(update(Operator).where(col(Operator.id).in_(operators)).values(last_seen_at=now))
+    def visitor_batches(self) -> list[list[str]]:
+        """Connected conversations in sorted batches (one transaction each: short row locks taken
+        in a consistent order, never together with an operator row)."""
+        ids = sorted(self.visitors)
+        return [ids[i : i + TOUCH_BATCH] for i in range(0, len(ids), TOUCH_BATCH)]
+
+    def operator_ids(self) -> list[int]:
+        return sorted(self.operators)
+
+
+def touch_visitors(*, session: Session, ids: list[str]) -> None:
+    session.execute(
+        update(Conversation).where(col(Conversation.id).in_(ids)).values(visitor_seen_at=utcnow())
+    )
+
+
+def touch_operators(*, session: Session, ids: list[int]) -> None:
+    session.execute(update(Operator).where(col(Operator.id).in_(ids)).values(last_seen_at=utcnow()))

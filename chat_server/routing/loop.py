@@ -17,7 +17,7 @@ import time
 from sqlmodel import Session
 
 from chat_server.chat.dbrun import run_db
-from chat_server.chat.presence import TOUCH_EVERY_SECONDS, Presence
+from chat_server.chat.presence import TOUCH_EVERY_SECONDS, Presence, touch_operators, touch_visitors
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service
 from contact_store.db import Store
@@ -74,7 +74,10 @@ class RoutingLoop:
         now = time.monotonic()
         if now - self.touched_at >= TOUCH_EVERY_SECONDS:
             self.touched_at = now
-            await run_db(self.store, lambda session: self.presence.touch(session=session))
+            for ids in self.presence.visitor_batches():
+                await run_db(self.store, touch_visitors, ids=ids)
+            if ops := self.presence.operator_ids():
+                await run_db(self.store, touch_operators, ids=ops)
         changed = await run_db(self.store, self._maintain)
         if changed or self.queue_dirty:
             self.queue_dirty = False

@@ -165,6 +165,8 @@ def requeue_lost_operators(*, session: Session, settings: Settings) -> int:
     )
     moved = 0
     for op in lost:
+        # Lock order everywhere: the operator's row, then conversations (as claims do).
+        session.execute(select(col(Operator.id)).where(col(Operator.id) == op.id).with_for_update())
         rows = session.execute(
             update(Conversation)
             .where(
