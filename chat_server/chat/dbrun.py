@@ -15,6 +15,7 @@ a unit PostgreSQL aborts to break a deadlock is rerun (it committed and publishe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import random
@@ -98,10 +99,9 @@ class GroupCommitWriter:
         for channel, event in events:  # published only after the commit, in order
             self.store.bus.publish(channel, event)
         for (_, _, fut, loop), (ok, value) in zip(batch, outcomes, strict=True):
-            try:
+            # RuntimeError: the caller's event loop has closed (shutdown): no one is waiting.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, fut, ok, value)
-            except RuntimeError:
-                pass  # the caller's event loop has closed (shutdown): no one is waiting
 
 
 def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
