@@ -223,3 +223,50 @@ async def test_console_requires_sign_in(live_server: LiveServer) -> None:
 
     with pytest.raises(InvalidStatus):
         await console_socket(live_server, "not-a-token")
+
+
+async def test_rate_limit_refuses_and_stores_nothing_extra(live_server: LiveServer) -> None:
+    chat = await start_chat(live_server)
+    ws = await visitor_socket(live_server, chat)
+    await send(ws, {"type": "resume", "after_seq": 0})
+    n = live_server.settings.chat_rate_burst + 10
+    for i in range(n):
+        await send(ws, {"type": "message", "client_id": f"burst-{i}", "body": f"burst {i}"})
+    acked, limited = set(), set()
+    while len(acked) + len(limited) < n:
+        f = await recv_until(ws, lambda f: f["type"] in ("ack", "error"))
+        (acked if f["type"] == "ack" else limited).add(f["client_id"])
+        if f["type"] == "error":
+            assert f["code"] == "rate_limited"
+    assert limited, "a burst past the bucket is refused"
+    await ws.close()
+    with live_server.store.session_scope() as s:
+        stored = set(
+            s.exec(select(Message.client_id).where(Message.conversation_id == chat["conversation_id"])).all()
+        )
+    assert stored == acked
+
+
+async def test_missed_event_is_recovered_from_the_store_on_resync(live_server: LiveServer) -> None:
+    from contact_store.conversations import append_message
+    from contact_store.events import PENDING_EVENTS_KEY, channels
+
+    chat = await start_chat(live_server)
+    ws = await visitor_socket(live_server, chat)
+    await send(ws, {"type": "resume", "after_seq": 0})
+    await recv_until(ws, lambda f: f["type"] == "queue")
+    # A message stored whose event never reaches the bus (as if Redis dropped it)...
+    with live_server.store.session_scope() as s:
+        append_message(
+            session=s,
+            conversation_id=chat["conversation_id"],
+            client_id=new_id(),
+            sender="system",
+            body="lost event",
+        )
+        s.info.pop(PENDING_EVENTS_KEY, None)
+    # ...comes through when the bus says "resync".
+    live_server.store.bus.publish(channels.conversation(chat["conversation_id"]), {"type": "bus.resync"})
+    got = await recv_until(ws, is_msg)
+    assert got["body"] == "lost event" and got["seq"] == 1
+    await ws.close()
