@@ -10,9 +10,11 @@ from agent_console.staffing.routes import router as staffing_router
 from agent_console.surveys.routes import router as surveys_router
 from agent_console.triage.routes import router as triage_router
 from agent_console.wallboard.routes import router as wallboard_router
+from agent_console.workspace.routes import router as workspace_router
 
 router = APIRouter()
 router.include_router(auth_router)
+router.include_router(workspace_router)
 router.include_router(triage_router)
 router.include_router(wallboard_router)
 router.include_router(people_router)

@@ -64,6 +64,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     store = store or build_store(settings)
     settings.resolved_secret_key()  # fail at start-up, not at first request, if it is missing
 
+    from chat_server.chat.presence import Presence
+    from chat_server.routing.loop import RoutingLoop
+
+    presence = Presence()
+    routing_loop = RoutingLoop(store, settings, presence)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.bus.start()
@@ -74,9 +80,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
             sms_worker = start_in_thread(store=store, settings=settings)
         # --- end SMS area ---
+        if settings.routing_loop_enabled:
+            await routing_loop.start()
         try:
             yield
         finally:
+            await routing_loop.stop()
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()
                 sms_worker[0].join(timeout=15)
@@ -93,12 +102,24 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.presence = presence
+    app.state.routing_loop = routing_loop
     app.state.templates = make_templates(settings=settings)
     install_error_handlers(app)
 
     app.include_router(health.router)
     app.include_router(auth_api.router)
     app.include_router(sms_webhooks.router)  # SMS area: provider callbacks
+
+    from chat_server import console_ws
+    from chat_server.chat import routes as chat_routes
+    from chat_server.chat import visitor_ws
+    from chat_server.widget import routes as widget_routes
+
+    app.include_router(chat_routes.router)
+    app.include_router(visitor_ws.router)
+    app.include_router(console_ws.router)
+    app.include_router(widget_routes.router)
 
     from agent_console.routes import router as console_router
     from web_forms.routes import router as forms_router
@@ -113,5 +134,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         "/assets", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk/assets", check_dir=False)
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(widget_routes.ChatCors, settings=settings)
     app.add_middleware(SecurityHeaders)
     return app

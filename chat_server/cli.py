@@ -139,6 +139,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_level=args.log_level,
         proxy_headers=True,
+        # Chat frames are small JSON: no per-message deflate (a zlib state per socket costs tens of
+        # KB each) and a 64 KB frame cap (the protocol refuses frames over 16 KB anyway).
+        ws_per_message_deflate=False,
+        ws_max_size=65_536,
     )
     return 0
 

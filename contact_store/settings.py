@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     operator_grace_seconds: int = 60
     danger_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_DANGER_PHRASES))
     message_max_length: int = 2000
+    # Live chat (chat_server): see docs/readme/chat.md.
+    # Run the routing loop in this process (tests that share one DB connection with the app turn it
+    # off; a deployment could run it in fewer processes than serve HTTP).
+    routing_loop_enabled: bool = True
+    routing_interval_seconds: float = 1.0  # the routing loop also wakes at once on queue changes
+    visitor_grace_seconds: int = 120  # a waiting visitor gone this long counts as abandoned
+    chat_heartbeat_seconds: float = 20.0  # server ping frame interval on both websockets
+    chat_rate_per_second: float = 5.0  # visitor messages: token bucket refill per connection
+    chat_rate_burst: int = 20  # visitor messages: token bucket size per connection
+    staff_rate_per_second: float = 50.0  # console messages per connection (many chats at once)
+    chat_default_max_chats: int = 3  # capacity when neither operator nor team sets one
 
     # Measures (definitions in the README and beside every figure).
     service_level_target_seconds: int = 60

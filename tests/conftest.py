@@ -84,7 +84,9 @@ def session(connection: Connection) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return make_test_settings(tmp_path, database_url)
+    # The app under TestClient shares the test's one connection: no background routing loop there
+    # (the live server, with its own database, runs it).
+    return make_test_settings(tmp_path, database_url, routing_loop_enabled=False)
 
 
 @pytest.fixture

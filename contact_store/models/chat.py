@@ -57,6 +57,9 @@ class Conversation(SQLModel, table=True):
     first_response_at: datetime | None = utc_field()
     ended_at: datetime | None = utc_field()
     abandoned_at: datetime | None = utc_field()
+    # Last sign of life from the visitor's websocket: a waiting chat whose visitor has been gone
+    # longer than the grace period counts as abandoned (routing sets abandoned_at).
+    visitor_seen_at: datetime | None = utc_field()
     wrapped_up_at: datetime | None = utc_field()
     ended_by: str | None = Field(default=None, max_length=20)
     # Wrap-up: outcome, grade 1-5, THRIVE, and the report raised from the chat if any.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +48,24 @@ def fresh_database(tmp_dir: Path, name: str = "test") -> Iterator[str]:
 
 
 def truncate_all(engine) -> None:  # type: ignore[no-untyped-def]
-    """Empty every table (for the live-server database shared by a test module)."""
+    """Empty every table (for the live-server database shared by a test module).
+
+    The live server's background tasks (the chat routing loop) keep running, so on PostgreSQL the
+    TRUNCATE can deadlock with one of their short transactions; it is simply retried.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            _truncate_all_once(engine)
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.1)
+
+
+def _truncate_all_once(engine) -> None:  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)

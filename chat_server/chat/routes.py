@@ -1,0 +1,69 @@
+"""HTTP side of live chat: start a chat, and ask whether chat is open."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from chat_server.chat import service
+from contact_store.models import Area
+from contact_store.web import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1/chats", tags=["chat"])
+
+
+class ChatStart(BaseModel):
+    name: str = Field(default="", max_length=400)
+    topic: str = Field(default="", max_length=64)
+    mobile: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    postcode: str | None = Field(default=None, max_length=20)
+    area_id: int | None = None
+    language: str = Field(default="en", max_length=5)
+
+
+class ChatStarted(BaseModel):
+    conversation_id: str
+    token: str
+    reference: str
+    queue_position: int
+    estimated_wait_seconds: int
+
+
+class Availability(BaseModel):
+    open: bool
+    next_opening: str | None
+    topics: dict[str, str]
+    areas: list[dict[str, object]]
+    forms_url: str
+
+
+@router.post("", status_code=201, response_model=ChatStarted, summary="Start a live chat")
+def start_chat(body: ChatStart, request: Request, session: SessionDep, settings: SettingsDep) -> ChatStarted:
+    started = service.start_chat(
+        session=session,
+        settings=settings,
+        name=body.name,
+        topic=body.topic,
+        mobile=body.mobile,
+        email=body.email,
+        postcode=body.postcode,
+        area_id=body.area_id,
+        language=body.language,
+        origin=request.headers.get("origin"),
+    )
+    return ChatStarted(**started.__dict__)
+
+
+@router.get("/availability", response_model=Availability, summary="Is live chat open now")
+def availability(session: SessionDep, settings: SettingsDep) -> Availability:
+    nxt = service.next_opening(settings=settings)
+    areas = [{"id": a.id, "name": a.name} for a in session.exec(select(Area).order_by(Area.name)).all()]
+    return Availability(
+        open=service.is_open(settings=settings),
+        next_opening=nxt.isoformat() if nxt else None,
+        topics=service.TOPICS,
+        areas=areas,
+        forms_url="/report",
+    )

@@ -1,0 +1,180 @@
+"""Starting a chat: opening hours, the pre-chat answers, the queue entry, the SMS acknowledgement."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from chat_server.routing import queue as queue_service
+from contact_store.clock import utcnow
+from contact_store.conversations import new_token, record_event, short_reference
+from contact_store.errors import Conflict, ValidationFailed
+from contact_store.events import channels, emit
+from contact_store.models import Area, Conversation, ConversationStatus
+from contact_store.outbox import queue_sms
+from contact_store.people import find_or_create_person, normalise_email, normalise_phone
+from contact_store.settings import Settings
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TOPICS = {
+    "crime": "Report a crime",
+    "asb": "Antisocial behaviour",
+    "road": "Roads and traffic",
+    "lost-found": "Lost or found property",
+    "update": "An update on something already reported",
+    "domestic-abuse": "Domestic abuse",
+    "other": "Something else",
+}
+
+
+def _spans(spec: str) -> list[tuple[time, time | None]]:
+    """'08:00-20:00' or '08:00-12:00,13:00-24:00' -> spans; None as the end means midnight."""
+    out: list[tuple[time, time | None]] = []
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        start, _, end = part.partition("-")
+        s = time.fromisoformat(start.strip())
+        e = None if end.strip() in ("24:00", "") else time.fromisoformat(end.strip())
+        out.append((s, e))
+    return out
+
+
+def is_open(*, settings: Settings, at: datetime | None = None) -> bool:
+    """Whether live chat is open at `at` (now), in the force's time zone, holidays closed."""
+    local = (at or utcnow()).astimezone(ZoneInfo(settings.timezone))
+    if local.date() in settings.chat_holidays:
+        return False
+    spec = settings.chat_opening_hours.get(DAYS[local.weekday()], "")
+    now_t = local.time()
+    return any(s <= now_t and (e is None or now_t < e) for s, e in _spans(spec))
+
+
+def next_opening(*, settings: Settings, at: datetime | None = None) -> datetime | None:
+    """When chat next opens (local time), within a fortnight; None if never configured."""
+    local = (at or utcnow()).astimezone(ZoneInfo(settings.timezone))
+    for offset in range(15):
+        day = local.date() + timedelta(days=offset)
+        if day in settings.chat_holidays:
+            continue
+        for s, _ in sorted(
+            _spans(settings.chat_opening_hours.get(DAYS[day.weekday()], "")), key=lambda x: x[0]
+        ):
+            candidate = datetime.combine(day, s, tzinfo=local.tzinfo)
+            if candidate > local:
+                return candidate
+    return None
+
+
+def area_for(*, session: Session, postcode: str | None, area_id: int | None) -> int | None:
+    """The POD of an explicit choice, else of the postcode's district (longest prefix wins)."""
+    if area_id is not None:
+        if session.get(Area, area_id) is None:
+            raise ValidationFailed(
+                "Choose an area from the list", fields={"area_id": "Choose an area from the list"}
+            )
+        return area_id
+    if not postcode:
+        return None
+    compact = postcode.replace(" ", "").upper()
+    outward = compact[:-3] if len(compact) > 4 else compact
+    best: tuple[int, int] | None = None
+    for area in session.exec(select(Area)).all():
+        for prefix in area.postcode_prefixes:
+            p = prefix.replace(" ", "").upper()
+            # "PR1" matches only PR1; a letters-only prefix such as "PR" matches every PR district.
+            matches = outward == p or (
+                p.isalpha() and outward.startswith(p) and outward[len(p) :][:1].isdigit()
+            )
+            if matches and (best is None or len(p) > best[0]):
+                best = (len(p), area.id or 0)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class StartedChat:
+    conversation_id: str
+    token: str
+    reference: str
+    queue_position: int
+    estimated_wait_seconds: int
+
+
+def start_chat(
+    *,
+    session: Session,
+    settings: Settings,
+    name: str,
+    topic: str,
+    mobile: str | None = None,
+    email: str | None = None,
+    postcode: str | None = None,
+    area_id: int | None = None,
+    language: str = "en",
+    origin: str | None = None,
+) -> StartedChat:
+    """Validate the pre-chat answers, queue the chat, link the person, queue the SMS receipt."""
+    if not is_open(settings=settings):
+        raise Conflict("Live chat is closed now. You can report online instead.", code="closed")
+    errors: dict[str, str] = {}
+    name = " ".join((name or "").split())
+    if not name:
+        errors["name"] = "Enter your name"
+    elif len(name) > 200:
+        errors["name"] = "Name must be 200 characters or fewer"
+    if topic not in TOPICS:
+        errors["topic"] = "Choose what your chat is about"
+    phone = None
+    if mobile and mobile.strip():
+        phone = normalise_phone(mobile, mobile_only=True)
+        if phone is None:
+            errors["mobile"] = "Enter a UK mobile number, like 07700 900123"
+    email_norm = None
+    if email and email.strip():
+        email_norm = normalise_email(email)
+        if email_norm is None:
+            errors["email"] = "Enter an email address in the correct format, like name@example.com"
+    if postcode and len(postcode) > 10:
+        errors["postcode"] = "Enter a real postcode, like PR1 2AB"
+    if errors:
+        raise ValidationFailed("Check your answers", fields=errors)
+    resolved_area = area_for(session=session, postcode=postcode, area_id=area_id)
+    person, _ = find_or_create_person(
+        session=session, name=name, phone=phone, email=email_norm, postcode=postcode
+    )
+    token, token_hash = new_token()
+    conv = Conversation(
+        id=str(uuid.uuid4()),
+        token_hash=token_hash,
+        status=ConversationStatus.QUEUED,
+        person_id=person.id if person else None,
+        visitor_name=name,
+        topic=topic,
+        language="cy" if language == "cy" else "en",
+        area_id=resolved_area,
+        origin=(origin or "")[:255] or None,
+        visitor_seen_at=utcnow(),
+    )
+    session.add(conv)
+    session.flush()
+    reference = short_reference(conv.id)
+    record_event(session=session, conversation_id=conv.id, kind="queued", area_id=resolved_area, topic=topic)
+    if phone:
+        queue_sms(
+            session=session,
+            to=phone,
+            template="chat_ack",
+            personalisation={"force": settings.force_name, "reference": reference},
+            kind="ack",
+            person_id=person.id if person else None,
+            conversation_id=conv.id,
+        )
+    emit(session, channels.QUEUE, {"type": "queue.changed", "reason": "queued", "conversation_id": conv.id})
+    position = queue_service.position_of(session=session, conversation=conv)
+    wait = queue_service.wait_model(session=session, settings=settings).estimate(position)
+    return StartedChat(conv.id, token, reference, position, wait)

@@ -1,0 +1,97 @@
+"""The widget's files and pages: /chat/widget.js, /chat/widget.css, the hosted /chat page and the
+/chat/demo page (a stand-in for a force website that embeds the widget with one script tag).
+
+Cross-origin use: a force website on another origin loads widget.js and calls /api/v1/chats; those
+calls get CORS headers when the page's origin is in `allowed_origins` (or is ours).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chat_server.chat.protocol import origin_of
+from contact_store.settings import Settings
+from contact_store.ui import template_context, templates_for
+
+STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
+# Browsers may cache the widget for a few minutes; a deploy reaches every page soon after.
+CACHE = {"Cache-Control": "public, max-age=300"}
+
+router = APIRouter(tags=["chat widget"])
+
+
+@router.get("/chat/widget.js", include_in_schema=False)
+def widget_js() -> FileResponse:
+    return FileResponse(STATIC / "widget.js", media_type="text/javascript", headers=CACHE)
+
+
+@router.get("/chat/widget.css", include_in_schema=False)
+def widget_css() -> FileResponse:
+    return FileResponse(STATIC / "widget.css", media_type="text/css", headers=CACHE)
+
+
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+def hosted_chat(request: Request, lang: str = "en") -> HTMLResponse:
+    lang = "cy" if lang == "cy" else "en"
+    return templates_for(request, TEMPLATES).TemplateResponse(
+        request, "chat_widget/chat.html", template_context(request, lang=lang)
+    )
+
+
+@router.get("/chat/demo", response_class=HTMLResponse, include_in_schema=False)
+def demo(request: Request) -> HTMLResponse:
+    return templates_for(request, TEMPLATES).TemplateResponse(
+        request, "chat_widget/demo.html", {"request": request}
+    )
+
+
+class ChatCors:
+    """CORS for the public chat API only, for the force's own sites (settings.allowed_origins)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.allowed = {
+            origin_of(settings.public_base_url),
+            *(origin_of(o) for o in settings.allowed_origins),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/v1/chats"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        origin = headers.get(b"origin", b"").decode("latin-1").lower()
+        if not origin or origin not in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        cors = [
+            (b"access-control-allow-origin", origin.encode()),
+            (b"vary", b"Origin"),
+        ]
+        if scope["method"] == "OPTIONS":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 204,
+                    "headers": [
+                        *cors,
+                        (b"access-control-allow-methods", b"GET, POST"),
+                        (b"access-control-allow-headers", b"content-type"),
+                        (b"access-control-max-age", b"600"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + cors
+            await send(message)
+
+        await self.app(scope, receive, with_cors)

@@ -1,0 +1,430 @@
+/* FirstContact live-chat widget. One tag puts it on any page:
+ *   <script src="https://chat.example.police.uk/chat/widget.js" defer
+ *           data-lang="en" data-forms-url="/report" data-exit-url="https://www.bbc.co.uk/weather"></script>
+ * Options (data-*): lang (en|cy), mode (launcher|inline), target (CSS selector for inline),
+ * forms-url, exit-url, colour (#rrggbb), force (name shown in the header).
+ * Protocol: chat_server/chat/protocol.py. Everything typed by anyone is shown with textContent.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.FirstContactChat) return;
+  var ds = script.dataset;
+  var base = (ds.base || new URL(script.src, location.href).origin).replace(/\/$/, "");
+  var wsBase = base.replace(/^http/, "ws");
+  var formsUrl = ds.formsUrl || base + "/report";
+  var exitUrl = ds.exitUrl || "https://www.bbc.co.uk/weather";
+  var inline = ds.mode === "inline";
+  var KEY = "fc-chat:" + base;
+  var HEARTBEAT_MS = 50000; // no frame for this long (server pings every 20 s): reconnect
+
+  var T = {
+    en: {
+      open: "Chat with us", title: "Live chat", close: "Minimise chat", exit: "Quick exit",
+      exitHint: "Leave this page quickly",
+      danger: "If you are in danger now or a crime is happening, call 999. If you cannot speak, call 999 and press 55.",
+      closed: "Live chat is closed now.", closedNext: "It opens again {when}.", forms: "Report online instead",
+      intro: "Tell us a little about you so we can put you through to the right team.",
+      name: "Your name", mobile: "Mobile number (optional)", mobileHint: "We will text you a reference number",
+      email: "Email address (optional)", topic: "What is your chat about?", choose: "Choose a topic",
+      postcode: "Postcode (optional)", postcodeHint: "So we can route you to your local team",
+      area: "Or choose your area", anyArea: "I don't know", start: "Start chat",
+      problem: "There is a problem", connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…",
+      queue: "You are number {n} in the queue.", waitNone: "An operator will be with you shortly.",
+      wait: "Estimated wait: about {m} minute(s).", assigned: "You are chatting with {name}.",
+      typing: "{name} is typing…", operator: "Operator", you: "You", system: "Police",
+      message: "Your message", send: "Send", sending: "Sending", sent: "Sent", delivered: "Delivered",
+      end: "End chat", endConfirm: "End this chat?", ended: "The chat has ended.",
+      transcript: "Download transcript", again: "Start a new chat", lang: "Cymraeg", langCode: "cy",
+      tooLong: "Your message is too long", ratelimited: "Slow down: we will send it in a moment",
+      err: {name: "Enter your name", mobile: "Enter a UK mobile number, like 07700 900123",
+        email: "Enter an email address in the correct format, like name@example.com",
+        topic: "Choose what your chat is about", postcode: "Enter a real postcode, like PR1 2AB",
+        area_id: "Choose an area from the list", other: "Something went wrong. Try again."},
+      topics: {}
+    },
+    cy: {
+      open: "Sgwrsiwch â ni", title: "Sgwrs fyw", close: "Lleihau'r sgwrs", exit: "Gadael yn gyflym",
+      exitHint: "Gadael y dudalen hon yn gyflym",
+      danger: "Os ydych mewn perygl nawr neu os oes trosedd yn digwydd, ffoniwch 999. Os na allwch siarad, ffoniwch 999 a phwyso 55.",
+      closed: "Mae sgwrs fyw ar gau nawr.", closedNext: "Bydd yn agor eto {when}.",
+      forms: "Rhoi gwybod ar-lein yn lle hynny",
+      intro: "Dywedwch ychydig amdanoch er mwyn i ni eich cysylltu â'r tîm cywir.",
+      name: "Eich enw", mobile: "Rhif ffôn symudol (dewisol)", mobileHint: "Byddwn yn anfon cyfeirnod atoch mewn neges destun",
+      email: "Cyfeiriad e-bost (dewisol)", topic: "Am beth mae eich sgwrs?", choose: "Dewiswch bwnc",
+      postcode: "Cod post (dewisol)", postcodeHint: "Er mwyn i ni eich cysylltu â'ch tîm lleol",
+      area: "Neu dewiswch eich ardal", anyArea: "Dydw i ddim yn gwybod", start: "Dechrau sgwrs",
+      problem: "Mae problem wedi codi", connecting: "Yn cysylltu…", reconnecting: "Collwyd y cysylltiad. Yn ailgysylltu…",
+      queue: "Rydych yn rhif {n} yn y ciw.", waitNone: "Bydd gweithredwr gyda chi cyn bo hir.",
+      wait: "Amser aros amcangyfrifedig: tua {m} munud.", assigned: "Rydych yn sgwrsio gyda {name}.",
+      typing: "Mae {name} yn teipio…", operator: "Gweithredwr", you: "Chi", system: "Heddlu",
+      message: "Eich neges", send: "Anfon", sending: "Yn anfon", sent: "Wedi anfon", delivered: "Wedi cyrraedd",
+      end: "Gorffen sgwrs", endConfirm: "Gorffen y sgwrs hon?", ended: "Mae'r sgwrs wedi dod i ben.",
+      transcript: "Lawrlwytho trawsgrifiad", again: "Dechrau sgwrs newydd", lang: "English", langCode: "en",
+      tooLong: "Mae eich neges yn rhy hir", ratelimited: "Arafwch: byddwn yn ei hanfon mewn munud",
+      err: {name: "Rhowch eich enw", mobile: "Rhowch rif ffôn symudol yn y DU, fel 07700 900123",
+        email: "Rhowch gyfeiriad e-bost yn y fformat cywir, fel enw@example.com",
+        topic: "Dewiswch am beth mae eich sgwrs", postcode: "Rhowch god post go iawn, fel PR1 2AB",
+        area_id: "Dewiswch ardal o'r rhestr", other: "Aeth rhywbeth o'i le. Rhowch gynnig arall arni."},
+      topics: {crime: "Rhoi gwybod am drosedd", asb: "Ymddygiad gwrthgymdeithasol", road: "Ffyrdd a thraffig",
+        "lost-found": "Eiddo coll neu eiddo a ganfuwyd", update: "Diweddariad ar rywbeth a adroddwyd eisoes",
+        "domestic-abuse": "Cam-drin domestig", other: "Rhywbeth arall"}
+    }
+  };
+
+  var state = load() || {};
+  var lang = state.lang || (ds.lang === "cy" ? "cy" : "en");
+  var info = null, ws = null, attempt = 0, timer = null, watchdog = null, typingAt = 0, opName = "";
+  var pending = state.pending || {}; // client_id -> body, resent after every reconnect until acked
+  var els = {};
+
+  function t(key, vars) {
+    var s = T[lang][key] || T.en[key] || key;
+    Object.keys(vars || {}).forEach(function (k) { s = s.replace("{" + k + "}", vars[k]); });
+    return s;
+  }
+  function load() { try { return JSON.parse(sessionStorage.getItem(KEY) || "null"); } catch (e) { return null; } }
+  function save() { try { sessionStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode */ } }
+  function h(tag, attrs, kids) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") el.textContent = attrs[k];
+      else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), attrs[k]);
+      else el.setAttribute(k, attrs[k]);
+    });
+    (kids || []).forEach(function (c) { if (c) el.appendChild(c); });
+    return el;
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "m-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  /* ---------- shell ---------- */
+  function build() {
+    var css = h("link", {rel: "stylesheet", href: base + "/chat/widget.css"});
+    document.head.appendChild(css);
+    var root = h("div", {"class": "fcw" + (inline ? " fcw--inline" : ""), lang: lang});
+    if (ds.colour && /^#[0-9a-f]{6}$/i.test(ds.colour)) root.style.setProperty("--fcw-brand", ds.colour);
+    els.root = root;
+    if (!inline) {
+      els.launcher = h("button", {type: "button", "class": "fcw-launcher", "aria-expanded": "false",
+        "aria-controls": "fcw-panel", onclick: function () { toggle(true); }});
+      root.appendChild(els.launcher);
+    }
+    els.panel = h("section", {id: "fcw-panel", "class": "fcw-panel", "aria-labelledby": "fcw-title"});
+    if (!inline) els.panel.hidden = true;
+    root.appendChild(els.panel);
+    var host = inline && ds.target ? document.querySelector(ds.target) : null;
+    (host || document.body).appendChild(root);
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !inline && !els.panel.hidden && els.panel.contains(document.activeElement)) toggle(false);
+    });
+    render();
+    if (state.open || inline) toggle(true);
+  }
+
+  function toggle(open) {
+    state.open = open; save();
+    if (inline) return;
+    els.panel.hidden = !open;
+    els.launcher.setAttribute("aria-expanded", String(open));
+    els.launcher.hidden = open;
+    if (open) { var f = els.panel.querySelector("h2"); if (f) f.focus(); } else els.launcher.focus();
+  }
+
+  function quickExit() {
+    try { sessionStorage.removeItem(KEY); } catch (e) { /* ignore */ }
+    if (ws) { ws.onclose = null; ws.close(); }
+    document.body.textContent = "";
+    window.open(exitUrl, "_blank", "noopener");
+    location.replace(exitUrl);
+  }
+
+  function header() {
+    var kids = [h("h2", {id: "fcw-title", "class": "fcw-title", tabindex: "-1", text: (ds.force ? ds.force + ": " : "") + t("title")})];
+    var tools = h("div", {"class": "fcw-tools"}, [
+      h("button", {type: "button", "class": "fcw-link", lang: t("langCode"), onclick: function () {
+        lang = t("langCode"); state.lang = lang; save(); els.root.setAttribute("lang", lang); render(); }, text: t("lang")}),
+      h("button", {type: "button", "class": "fcw-exit", title: t("exitHint"), onclick: quickExit, text: t("exit")}),
+      inline ? null : h("button", {type: "button", "class": "fcw-link", onclick: function () { toggle(false); }, text: t("close")})
+    ]);
+    kids.push(tools);
+    return h("div", {"class": "fcw-head"}, kids);
+  }
+
+  function render() {
+    if (els.launcher) els.launcher.textContent = t("open");
+    els.panel.textContent = "";
+    els.panel.appendChild(header());
+    els.panel.appendChild(h("p", {"class": "fcw-danger", text: t("danger")}));
+    var body = h("div", {"class": "fcw-body"});
+    els.panel.appendChild(body);
+    els.body = body;
+    if (state.id) return renderChat();
+    if (!info) {
+      body.appendChild(h("p", {text: t("connecting")}));
+      fetch(base + "/api/v1/chats/availability").then(function (r) { return r.json(); })
+        .then(function (d) { info = d; render(); })
+        .catch(function () { setTimeout(render, 3000); });
+      return;
+    }
+    if (!info.open) return renderClosed();
+    renderForm({}, {});
+  }
+
+  function renderClosed() {
+    var when = info.next_opening ? new Date(info.next_opening).toLocaleString(lang === "cy" ? "cy-GB" : "en-GB",
+      {weekday: "long", hour: "2-digit", minute: "2-digit"}) : "";
+    els.body.appendChild(h("p", {"class": "fcw-strong", text: t("closed")}));
+    if (when) els.body.appendChild(h("p", {text: t("closedNext", {when: when})}));
+    els.body.appendChild(h("a", {"class": "fcw-button", href: formsUrl, text: t("forms")}));
+  }
+
+  /* ---------- pre-chat form ---------- */
+  function field(name, label, input, hint, errors) {
+    var id = "fcw-" + name, err = errors[name];
+    input.id = id; input.name = name;
+    var described = [];
+    var kids = [h("label", {"for": id, "class": "fcw-label", text: label})];
+    if (hint) { kids.push(h("p", {id: id + "-hint", "class": "fcw-hint", text: hint})); described.push(id + "-hint"); }
+    if (err) {
+      kids.push(h("p", {id: id + "-error", "class": "fcw-error", text: err}));
+      described.push(id + "-error"); input.setAttribute("aria-invalid", "true");
+    }
+    if (described.length) input.setAttribute("aria-describedby", described.join(" "));
+    kids.push(input);
+    return h("div", {"class": "fcw-field" + (err ? " fcw-field--error" : "")}, kids);
+  }
+
+  function renderForm(values, errors) {
+    var topic = h("select", {}, [h("option", {value: "", text: t("choose")})]);
+    Object.keys(info.topics).forEach(function (k) {
+      topic.appendChild(h("option", {value: k, text: T[lang].topics[k] || info.topics[k]}));
+    });
+    var area = h("select", {}, [h("option", {value: "", text: t("anyArea")})]);
+    info.areas.forEach(function (a) { area.appendChild(h("option", {value: String(a.id), text: a.name})); });
+    var inputs = {
+      name: h("input", {type: "text", autocomplete: "name", spellcheck: "false"}),
+      mobile: h("input", {type: "tel", autocomplete: "tel"}),
+      email: h("input", {type: "email", autocomplete: "email", spellcheck: "false"}),
+      topic: topic,
+      postcode: h("input", {type: "text", autocomplete: "postal-code", "class": "fcw-short"}),
+      area_id: area
+    };
+    Object.keys(inputs).forEach(function (k) { if (values[k]) inputs[k].value = values[k]; });
+    var form = h("form", {"class": "fcw-form", novalidate: "novalidate", onsubmit: function (e) {
+      e.preventDefault(); submit(form, inputs);
+    }});
+    var names = Object.keys(errors);
+    if (names.length) {
+      var list = h("ul", {"class": "fcw-error-list"});
+      names.forEach(function (k) {
+        list.appendChild(h("li", {}, [h("a", {href: "#fcw-" + k, onclick: function (e) {
+          e.preventDefault(); var el = document.getElementById("fcw-" + k); if (el) el.focus(); }, text: errors[k]})]));
+      });
+      var summary = h("div", {"class": "fcw-error-summary", role: "alert", tabindex: "-1"},
+        [h("h3", {text: t("problem")}), list]);
+      form.appendChild(summary);
+    }
+    form.appendChild(h("p", {text: t("intro")}));
+    form.appendChild(field("name", t("name"), inputs.name, "", errors));
+    form.appendChild(field("mobile", t("mobile"), inputs.mobile, t("mobileHint"), errors));
+    form.appendChild(field("email", t("email"), inputs.email, "", errors));
+    form.appendChild(field("topic", t("topic"), inputs.topic, "", errors));
+    form.appendChild(field("postcode", t("postcode"), inputs.postcode, t("postcodeHint"), errors));
+    if (info.areas.length) form.appendChild(field("area_id", t("area"), inputs.area_id, "", errors));
+    form.appendChild(h("button", {type: "submit", "class": "fcw-button", text: t("start")}));
+    els.body.appendChild(form);
+    var s = form.querySelector(".fcw-error-summary"); if (s) s.focus();
+  }
+
+  function submit(form, inputs) {
+    var values = {};
+    Object.keys(inputs).forEach(function (k) { values[k] = inputs[k].value.trim(); });
+    var payload = {name: values.name, topic: values.topic, mobile: values.mobile || null, email: values.email || null,
+      postcode: values.postcode || null, area_id: values.area_id ? Number(values.area_id) : null, language: lang};
+    form.querySelector("button[type=submit]").disabled = true;
+    fetch(base + "/api/v1/chats", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload)})
+      .then(function (r) { return r.json().then(function (d) { return {ok: r.ok, d: d}; }); })
+      .then(function (res) {
+        if (!res.ok) {
+          var e = (res.d && res.d.error) || {}, errs = {};
+          if (e.code === "closed") { info.open = false; return render(); }
+          Object.keys(e.fields || {}).forEach(function (k) { errs[k] = T[lang].err[k] || e.fields[k]; });
+          if (!Object.keys(errs).length) errs.name = T[lang].err.other;
+          els.body.textContent = ""; return renderForm(values, errs);
+        }
+        state = {id: res.d.conversation_id, token: res.d.token, reference: res.d.reference, lastSeq: 0,
+          messages: [], open: true, lang: lang, queue: [res.d.queue_position, res.d.estimated_wait_seconds]};
+        save(); render();
+      })
+      .catch(function () { els.body.textContent = ""; renderForm(values, {name: T[lang].err.other}); });
+  }
+
+  /* ---------- chat ---------- */
+  function renderChat() {
+    els.status = h("p", {"class": "fcw-status", role: "status", "aria-live": "polite"});
+    els.log = h("div", {"class": "fcw-log", role: "log", "aria-live": "polite", "aria-label": t("title"), tabindex: "0"});
+    els.typing = h("p", {"class": "fcw-typing", "aria-live": "polite"});
+    els.body.appendChild(els.status);
+    els.body.appendChild(els.log);
+    els.body.appendChild(els.typing);
+    (state.messages || []).forEach(drawMessage);
+    if (state.ended) return renderEnded();
+    var box = h("textarea", {id: "fcw-message", rows: "3", maxlength: "2000", onkeydown: function (e) {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendMessage(); }
+      else if (Date.now() - typingAt > 2000) { typingAt = Date.now(); send({type: "typing"}); }
+    }});
+    els.box = box;
+    els.body.appendChild(h("form", {"class": "fcw-composer", onsubmit: function (e) { e.preventDefault(); sendMessage(); }}, [
+      h("label", {"for": "fcw-message", "class": "fcw-label", text: t("message")}), box,
+      h("div", {"class": "fcw-actions"}, [
+        h("button", {type: "submit", "class": "fcw-button", text: t("send")}),
+        h("button", {type: "button", "class": "fcw-button fcw-button--secondary", onclick: endChat, text: t("end")}),
+        h("button", {type: "button", "class": "fcw-link", onclick: download, text: t("transcript")})
+      ])
+    ]));
+    showStatus();
+    if (!ws) connect();
+  }
+
+  function renderEnded() {
+    els.body.appendChild(h("p", {"class": "fcw-strong", text: t("ended")}));
+    els.body.appendChild(h("div", {"class": "fcw-actions"}, [
+      h("button", {type: "button", "class": "fcw-button", onclick: download, text: t("transcript")}),
+      h("button", {type: "button", "class": "fcw-button fcw-button--secondary", onclick: function () {
+        state = {open: true, lang: lang}; save(); render(); }, text: t("again")})
+    ]));
+  }
+
+  function showStatus(text) {
+    if (!els.status) return;
+    if (text) { els.status.textContent = text; return; }
+    if (state.operator) els.status.textContent = t("assigned", {name: state.operator});
+    else if (state.queue) {
+      var q = state.queue;
+      els.status.textContent = t("queue", {n: q[0]}) + " " + (q[1] > 0 ? t("wait", {m: Math.max(1, Math.round(q[1] / 60))}) : t("waitNone"));
+    }
+  }
+
+  function drawMessage(m) {
+    if (!els.log) return;
+    var who = m.sender === "visitor" ? t("you") : m.sender === "system" ? t("system") : (m.name || t("operator"));
+    var li = h("div", {"class": "fcw-msg fcw-msg--" + m.sender, "data-client-id": m.client_id}, [
+      h("span", {"class": "fcw-who", text: who + " "}),
+      h("span", {"class": "fcw-text", text: m.body}),
+      m.sender === "visitor" ? h("span", {"class": "fcw-state", text: t(m.state || "sending")}) : null
+    ]);
+    var old = els.log.querySelector('[data-client-id="' + CSS.escape(m.client_id) + '"]');
+    if (old) els.log.replaceChild(li, old); else els.log.appendChild(li);
+    li.scrollIntoView({block: "nearest"});
+  }
+
+  function upsert(m) {
+    var list = state.messages, i;
+    for (i = 0; i < list.length; i++) if (list[i].client_id === m.client_id) break;
+    if (i < list.length) { if (list[i].state === "delivered") m.state = "delivered"; list[i] = Object.assign(list[i], m); m = list[i]; }
+    else list.push(m);
+    save(); drawMessage(m);
+  }
+
+  function sendMessage() {
+    var body = els.box.value.trim();
+    if (!body) return;
+    if (body.length > 2000) { showStatus(t("tooLong")); return; }
+    var id = uuid();
+    pending[id] = body;
+    state.pending = pending;
+    upsert({client_id: id, sender: "visitor", body: body, state: "sending"});
+    els.box.value = "";
+    send({type: "message", client_id: id, body: body});
+  }
+
+  function endChat() {
+    if (window.confirm(t("endConfirm"))) send({type: "end"});
+  }
+
+  function download() {
+    var lines = [t("title") + " – " + (state.reference || "")];
+    state.messages.forEach(function (m) {
+      var who = m.sender === "visitor" ? t("you") : m.sender === "system" ? t("system") : (m.name || t("operator"));
+      lines.push("[" + (m.sent_at || "").slice(11, 16) + "] " + who + ": " + m.body);
+    });
+    var a = h("a", {href: URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/plain"})),
+      download: "chat-" + (state.reference || "transcript") + ".txt"});
+    document.body.appendChild(a); a.click(); a.remove();
+  }
+
+  /* ---------- connection: reconnect forever, resume, resend unacked ---------- */
+  function send(frame) {
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
+  }
+
+  function connect() {
+    clearTimeout(timer);
+    ws = new WebSocket(wsBase + "/ws/chat/" + encodeURIComponent(state.id) + "?token=" + encodeURIComponent(state.token));
+    ws.onopen = function () {
+      attempt = 0;
+      send({type: "resume", after_seq: state.lastSeq || 0});
+      pending = state.pending || {};
+      Object.keys(pending).forEach(function (id) { send({type: "message", client_id: id, body: pending[id]}); });
+      showStatus();
+      alive();
+    };
+    ws.onmessage = function (e) { alive(); onFrame(JSON.parse(e.data)); };
+    ws.onclose = function () {
+      clearTimeout(watchdog);
+      if (state.ended || !state.id) { ws = null; return; }
+      showStatus(t("reconnecting"));
+      var delay = Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
+      timer = setTimeout(connect, delay);
+    };
+  }
+
+  function alive() {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(function () { if (ws) ws.close(); }, HEARTBEAT_MS);
+  }
+
+  function onFrame(f) {
+    if (f.type === "message") {
+      if (f.seq <= (state.lastSeq || 0)) return;
+      state.lastSeq = f.seq;
+      if (pending[f.client_id]) { delete pending[f.client_id]; state.pending = pending; }
+      upsert({client_id: f.client_id, sender: f.sender, body: f.body, sent_at: f.sent_at, seq: f.seq,
+        name: f.operator && f.operator.display_name, state: f.sender === "visitor" ? "sent" : undefined});
+      if (f.sender === "operator") els.typing.textContent = "";
+    } else if (f.type === "ack") {
+      if (pending[f.client_id]) { delete pending[f.client_id]; state.pending = pending; }
+      state.messages.forEach(function (m) {
+        if (m.client_id === f.client_id && m.state === "sending") { m.state = "sent"; m.seq = f.seq; drawMessage(m); }
+      });
+      save();
+    } else if (f.type === "delivered") {
+      state.messages.forEach(function (m) {
+        if (m.sender === "visitor" && m.seq && m.seq <= f.seq && m.state !== "delivered") { m.state = "delivered"; drawMessage(m); }
+      });
+      save();
+    } else if (f.type === "queue") {
+      state.queue = [f.position, f.estimated_wait_seconds]; state.operator = null; save(); showStatus();
+    } else if (f.type === "assigned") {
+      state.operator = f.operator.display_name; opName = state.operator; save(); showStatus();
+    } else if (f.type === "typing") {
+      els.typing.textContent = t("typing", {name: state.operator || opName || t("operator")});
+      clearTimeout(els.typingTimer);
+      els.typingTimer = setTimeout(function () { els.typing.textContent = ""; }, 4000);
+    } else if (f.type === "ended") {
+      state.ended = true; save(); if (ws) ws.close(); ws = null; render();
+    } else if (f.type === "ping") {
+      send({type: "pong"});
+    } else if (f.type === "error" && f.code === "rate_limited" && f.client_id && pending[f.client_id]) {
+      setTimeout(function () { send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, 1500);
+    } else if (f.type === "error" && f.client_id && pending[f.client_id]) {
+      delete pending[f.client_id]; showStatus(f.message);
+    }
+  }
+
+  window.FirstContactChat = {open: function () { toggle(true); }};
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build); else build();
+})();

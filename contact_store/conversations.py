@@ -1,0 +1,291 @@
+"""Conversation services shared by the chat server and the console: messages, replay, access.
+
+Guarantees (the basis of the chat protocol in `chat_server/chat/protocol.py`)
+----------------------------------------------------------------------------
+- `append_message` gives every message the next per-conversation `seq`, allocated by one atomic
+  `UPDATE conversation SET last_seq = last_seq + 1 ... RETURNING last_seq` in the caller's
+  transaction: safe on SQLite (one writer) and PostgreSQL (the row lock serialises writers), on any
+  number of workers. The message is stored in the same transaction, so a seq is never handed out
+  without its message, and the event is published only after commit.
+- A repeated `client_id` for the same conversation returns the original message and stores nothing
+  (checked first, and enforced by the unique constraint for two writers racing).
+- `messages_after` replays what is stored after a seq; internal notes only when asked (staff).
+- Public events go to `channels.conversation(id)`; internal notes go to `staff_channel(id)` with
+  only a bodiless `{"type": "seq"}` marker on the public channel, so visitor sockets can tell a gap
+  (missed event: re-read the store) from a note they must not see.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, String, bindparam, column, text
+from sqlmodel import Session, col, select
+
+from contact_store.clock import utcnow
+from contact_store.errors import Forbidden, NotFound, ValidationFailed
+from contact_store.events import channels, emit
+from contact_store.models import Conversation, ConversationEvent, Message, Operator, Role, SenderKind
+from contact_store.staff import has_role, token_hash
+from contact_store.types import UTCDateTime
+
+# Control characters other than tab and newline are dropped: they can hide text or break terminals.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CLIENT_ID_MAX = 64
+
+
+def staff_channel(conversation_id: str) -> str:
+    """Channel for staff-only events of a conversation (internal notes)."""
+    return f"conversation:{conversation_id}:staff"
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh visitor token and its sha256 hash (only the hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def short_reference(conversation_id: str) -> str:
+    """A reference a person can read out: the first 8 characters of the id, upper case."""
+    return conversation_id.replace("-", "")[:8].upper()
+
+
+def clean_body(raw: Any, *, max_length: int) -> str:
+    """Plain text, trimmed, without control characters, at most `max_length` characters."""
+    if not isinstance(raw, str):
+        raise ValidationFailed("The message must be text", code="bad_body")
+    body = _CONTROL.sub("", raw.replace("\r\n", "\n")).strip()
+    if not body:
+        raise ValidationFailed("The message is empty", code="empty")
+    if len(body) > max_length:
+        raise ValidationFailed(f"Messages can be at most {max_length} characters", code="too_long")
+    return body
+
+
+def clean_client_id(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw or len(raw) > CLIENT_ID_MAX:
+        raise ValidationFailed("client_id must be a string of 1-64 characters", code="bad_client_id")
+    return raw
+
+
+def authorise_visitor(*, session: Session, conversation_id: str, token: str) -> Conversation:
+    """The conversation this visitor token opens, or Forbidden (a token opens only its own)."""
+    conv = session.get(Conversation, conversation_id) if conversation_id else None
+    if conv is None or not token or not hmac.compare_digest(conv.token_hash, token_hash(token)):
+        raise Forbidden("This chat link is not valid", code="forbidden")
+    return conv
+
+
+def can_operator_access(*, operator: Operator, conversation: Conversation) -> bool:
+    """Operators see chats they hold or are offered; supervisors and above see every chat."""
+    if has_role(operator, Role.SUPERVISOR):
+        return True
+    return operator.id in (conversation.assignee_id, conversation.offered_to_id)
+
+
+def get_for_operator(*, session: Session, operator: Operator, conversation_id: str) -> Conversation:
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        raise NotFound("No such chat")
+    if not can_operator_access(operator=operator, conversation=conv):
+        raise Forbidden("This chat is not yours")
+    return conv
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    seq: int
+    client_id: str
+    sender: str
+    body: str
+    internal: bool
+    sent_at: datetime
+    operator_id: int | None = None
+    operator_name: str | None = None
+
+    def frame(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """The wire form (`message` frame); staff frames carry the conversation id and `internal`."""
+        out: dict[str, Any] = {
+            "type": "message",
+            "seq": self.seq,
+            "client_id": self.client_id,
+            "sender": self.sender,
+            "body": self.body,
+            "sent_at": self.sent_at.isoformat(),
+        }
+        if self.sender == SenderKind.OPERATOR and self.operator_name:
+            out["operator"] = {"display_name": self.operator_name}
+        if conversation_id is not None:
+            out["conversation_id"] = conversation_id
+            out["internal"] = self.internal
+        return out
+
+
+def _stored(msg: Message, operator_name: str | None = None) -> StoredMessage:
+    return StoredMessage(
+        seq=msg.seq,
+        client_id=msg.client_id,
+        sender=msg.sender,
+        body=msg.body,
+        internal=msg.internal,
+        sent_at=msg.created_at,
+        operator_id=msg.operator_id,
+        operator_name=operator_name,
+    )
+
+
+# The hot path is plain SQL built once (constructing SQLAlchemy statements per message cost more
+# than running them); the same text runs on SQLite (3.35+) and PostgreSQL.
+_FIND_BY_CLIENT_ID = text(
+    "SELECT seq, client_id, sender, body, internal, created_at FROM message "
+    "WHERE conversation_id = :cid AND client_id = :client_id"
+).columns(
+    column("seq", Integer),
+    column("client_id", String),
+    column("sender", String),
+    column("body", String),
+    column("internal", Boolean),
+    column("created_at", UTCDateTime),
+)
+_ALLOCATE_SEQ = text("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :id RETURNING last_seq")
+_INSERT_MESSAGE = text(
+    "INSERT INTO message (conversation_id, seq, client_id, sender, operator_id, body, internal, created_at) "
+    "VALUES (:conversation_id, :seq, :client_id, :sender, :operator_id, :body, :internal, :created_at) "
+    "ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("created_at", type_=UTCDateTime), bindparam("internal", type_=Boolean))
+_FIRST_RESPONSE = text(
+    "UPDATE conversation SET first_response_at = :now WHERE id = :id AND first_response_at IS NULL"
+).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+def _find_by_client_id(session: Session, conversation_id: str, client_id: str) -> StoredMessage | None:
+    row = session.execute(_FIND_BY_CLIENT_ID, {"cid": conversation_id, "client_id": client_id}).first()
+    if row is None:
+        return None
+    return StoredMessage(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+
+
+def allocate_seq(*, session: Session, conversation_id: str) -> int:
+    """The next seq of a conversation, atomically in the database (row lock until commit)."""
+    row = session.execute(_ALLOCATE_SEQ, {"id": conversation_id}).first()
+    if row is None:
+        raise NotFound("No such chat")
+    return int(row[0])
+
+
+def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING; True if the row went in."""
+    return session.execute(_INSERT_MESSAGE, values).first() is not None
+
+
+def append_message(
+    *,
+    session: Session,
+    conversation_id: str,
+    client_id: str,
+    sender: str,
+    body: str,
+    operator: Operator | None = None,
+    internal: bool = False,
+) -> tuple[StoredMessage, bool]:
+    """Store a message with the next seq (or find the one already stored for `client_id`).
+
+    Returns (message, created). Events are emitted for publication after commit.
+    """
+    operator_name = operator.display_name if operator is not None else None
+    existing = _find_by_client_id(session, conversation_id, client_id)
+    if existing is not None:
+        return replace(existing, operator_name=operator_name), False
+    seq = allocate_seq(session=session, conversation_id=conversation_id)
+    now = utcnow()
+    operator_id = operator.id if operator is not None else None
+    values: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "client_id": client_id,
+        "sender": sender,
+        "operator_id": operator_id,
+        "body": body,
+        "internal": internal,
+        "created_at": now,
+    }
+    if not _insert_ignoring_duplicate(session, values):
+        # Another worker stored this client_id between our check and insert (PostgreSQL only:
+        # SQLite's BEGIN IMMEDIATE serialises). Its row is the original; ours never existed.
+        # Our seq allocation stays (a harmless gap, like an internal note's); nothing is duplicated.
+        existing = _find_by_client_id(session, conversation_id, client_id)
+        if existing is None:
+            raise NotFound("No such chat")
+        return replace(existing, operator_name=operator_name), False
+    stored = StoredMessage(seq, client_id, sender, body, internal, now, operator_id, operator_name)
+    if sender == SenderKind.OPERATOR and not internal:
+        session.execute(_FIRST_RESPONSE, {"now": now, "id": conversation_id})
+    if internal:
+        emit(session, staff_channel(conversation_id), stored.frame(conversation_id))
+        emit(session, channels.conversation(conversation_id), {"type": "seq", "seq": seq})
+    else:
+        event = stored.frame(conversation_id)
+        emit(session, channels.conversation(conversation_id), event)
+    return stored, True
+
+
+def system_message(*, session: Session, conversation_id: str, body: str) -> StoredMessage:
+    """Append a message from the service itself (joins, endings, the 999 advice)."""
+    stored, _ = append_message(
+        session=session,
+        conversation_id=conversation_id,
+        client_id=f"system-{uuid.uuid4()}",
+        sender=SenderKind.SYSTEM,
+        body=body,
+    )
+    return stored
+
+
+def messages_after(
+    *,
+    session: Session,
+    conversation_id: str,
+    after_seq: int,
+    include_internal: bool = False,
+    limit: int = 5000,
+) -> list[StoredMessage]:
+    """Stored messages with seq > after_seq, in seq order (internal notes only for staff)."""
+    query = (
+        select(Message, Operator.display_name)
+        .join(Operator, col(Message.operator_id) == col(Operator.id), isouter=True)
+        .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+        .order_by(col(Message.seq))
+        .limit(limit)
+    )
+    if not include_internal:
+        query = query.where(col(Message.internal).is_(False))
+    return [_stored(m, name) for m, name in session.exec(query).all()]
+
+
+def record_event(
+    *, session: Session, conversation_id: str, kind: str, operator_id: int | None = None, **data: Any
+) -> None:
+    """A routing-history row (queued, offered, assigned, ended, abandoned...) for dashboards."""
+    session.add(
+        ConversationEvent(conversation_id=conversation_id, kind=kind, operator_id=operator_id, data=data)
+    )
+
+
+def transcript_text(*, session: Session, conversation: Conversation, force_name: str) -> str:
+    """The visitor's transcript as plain text (no internal notes)."""
+    lines = [
+        f"{force_name} live chat",
+        f"Reference: {short_reference(conversation.id)}",
+        f"Started: {conversation.queued_at:%d %B %Y %H:%M} UTC",
+        "",
+    ]
+    for m in messages_after(session=session, conversation_id=conversation.id, after_seq=0):
+        who = {"visitor": "You", "system": force_name}.get(m.sender, m.operator_name or "Operator")
+        lines.append(f"[{m.sent_at:%H:%M}] {who}: {m.body}")
+    return "\n".join(lines) + "\n"
