@@ -36,7 +36,14 @@ def _sign_in(page: Page, live_server: LiveServer, username: str, next_path: str)
 def test_wallboard_changes_without_reload(page: Page, live_server: LiveServer) -> None:
     with live_server.store.session_scope() as s:
         make_operator(s, role=Role.SUPERVISOR, username="sup-wb", display_name="Sam Supervisor")
-        op = make_operator(s, username="op-wb", display_name="Olu Operator", status=OperatorStatus.AVAILABLE)
+        # last_seen_at: an available operator is connected (routing sends silent ones offline).
+        op = make_operator(
+            s,
+            username="op-wb",
+            display_name="Olu Operator",
+            status=OperatorStatus.AVAILABLE,
+            last_seen_at=utcnow(),
+        )
         op_id = op.id
         make_report(s, received_at=utcnow() - timedelta(hours=30))
     _sign_in(page, live_server, "sup-wb", "/console/wallboard")
