@@ -101,7 +101,6 @@ class Settings(BaseSettings):
     # SMS.
     sms_provider: Literal["log", "notify", "twilio"] = "log"
     sms_max_attempts: int = 8
-    sms_deadline_hours: int = 24
     notify_api_key: str = ""
     notify_base_url: str = "https://api.notifications.service.gov.uk"
     notify_sms_template_id: str = ""
