@@ -39,15 +39,8 @@ def get_session(request: Request) -> Iterator[Session]:
     that sees 201 can read what it wrote, and a failed commit is an error response, not a lie.
     """
     store: Store = request.app.state.store
-    session = store.new_session()
-    try:
+    with store.session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
