@@ -225,13 +225,14 @@ class RedisBus(EventBus):
     def publish(self, channel: str, event: Event) -> None:
         payload = json.dumps(event, separators=(",", ":"), default=str)
         try:
-            asyncio.get_running_loop()
-            on_loop = True
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            on_loop = False
-        if on_loop:
-            # Never block the event loop on a socket: publish from a task.
-            asyncio.get_running_loop().create_task(self._publish_async(channel, payload))
+            running = None
+        if running is not None and running is self._loop:
+            # Never block the event loop on a socket: publish from a task. Only on the bus's own
+            # loop: its async Redis client must never be used from another loop (that crashed a
+            # test process with a segfault); other loops and threads take the sync path.
+            running.create_task(self._publish_async(channel, payload))
         else:
             try:
                 self._sync.publish(self._prefix + channel, payload)

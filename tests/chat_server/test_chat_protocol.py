@@ -265,8 +265,13 @@ async def test_missed_event_is_recovered_from_the_store_on_resync(live_server: L
             body="lost event",
         )
         s.info.pop(PENDING_EVENTS_KEY, None)
-    # ...comes through when the bus says "resync".
-    live_server.store.bus.publish(channels.conversation(chat["conversation_id"]), {"type": "bus.resync"})
+    # ...comes through when the bus says "resync" (published from a thread, as services do).
+    import anyio
+
+    bus = live_server.store.bus
+    await anyio.to_thread.run_sync(
+        bus.publish, channels.conversation(chat["conversation_id"]), {"type": "bus.resync"}
+    )
     got = await recv_until(ws, is_msg)
     assert got["body"] == "lost event" and got["seq"] == 1
     await ws.close()
