@@ -55,13 +55,15 @@ def build_store(settings: Settings) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     bus = make_bus(settings.redis_url, prefix=settings.redis_channel_prefix)
-    return Store(engine, bus)
+    return Store(engine, bus, settings=settings)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     """Build the FirstContact ASGI app. The schema must already be migrated (the CLI does it)."""
     settings = settings or get_settings()
     store = store or build_store(settings)
+    if store.settings is None:
+        store.settings = settings
     settings.resolved_secret_key()  # fail at start-up, not at first request, if it is missing
 
     from chat_server.chat.presence import Presence
