@@ -82,6 +82,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
             sms_worker = start_in_thread(store=store, settings=settings)
         # --- end SMS area ---
+        # Housekeeping (retention daily, abandoned form journeys hourly) alongside the SMS worker.
+        housekeeping = None
+        if settings.sms_worker_embedded:
+            from chat_server.maintenance import start_in_thread as start_maintenance
+
+            housekeeping = start_maintenance(store=store, settings=settings)
         if settings.routing_loop_enabled:
             await routing_loop.start()
         try:
@@ -91,6 +97,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()
                 sms_worker[0].join(timeout=15)
+            if housekeeping is not None:
+                housekeeping[1].set()
+                housekeeping[0].join(timeout=15)
             await store.bus.stop()
 
     app = FastAPI(

@@ -80,7 +80,7 @@ def cmd_operator_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the SMS outbox worker (and survey dispatch) until interrupted."""
+    """Run the SMS outbox worker (and survey dispatch) and housekeeping until interrupted."""
     import signal
     import threading
 
@@ -92,7 +92,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     _out(f"SMS worker running (provider: {settings.sms_provider}). Ctrl+C to stop.")
-    run_forever(store=store, settings=settings, stop=stop, poll_seconds=args.poll)
+    from chat_server.maintenance import start_in_thread as start_maintenance
+
+    housekeeping, housekeeping_stop = start_maintenance(store=store, settings=settings)
+    try:
+        run_forever(store=store, settings=settings, stop=stop, poll_seconds=args.poll)
+    finally:
+        housekeeping_stop.set()
+        housekeeping.join(timeout=15)
     return 0
 
 
@@ -160,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-sms-worker", action="store_true", help="do not run the SMS worker in-process")
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run the SMS outbox worker (sends texts, surveys)")
+    worker = sub.add_parser(
+        "worker",
+        help="run the SMS outbox worker (texts, surveys) and housekeeping (retention, form clean-up)",
+    )
     worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls when idle")
     worker.set_defaults(func=cmd_worker)
 
