@@ -1,4 +1,4 @@
-"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, demo."""
+"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, canned load, demo."""
 
 from __future__ import annotations
 
@@ -115,6 +115,18 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_canned_load(args: argparse.Namespace, settings: Settings) -> int:
+    """Add the shipped canned responses not there yet (matched by title; running it again adds none)."""
+    from contact_store.canned import load_shipped_canned_responses
+
+    cmd_db_upgrade(args, settings)
+    store = _store(settings)
+    with store.session_scope() as session:
+        added = load_shipped_canned_responses(session=session)
+    _out(f"Added {added} canned response{'' if added == 1 else 's'}.")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
@@ -193,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     ret_sub.add_parser(
         "run", help="erase personal data of contacts closed longer than FIRSTCONTACT_RETENTION_DAYS"
     ).set_defaults(func=cmd_retention_run)
+
+    canned = sub.add_parser("canned", help="canned responses for chat operators")
+    canned_sub = canned.add_subparsers(dest="canned_command", required=True)
+    canned_sub.add_parser(
+        "load", help="add the shipped canned responses that are not there yet"
+    ).set_defaults(func=cmd_canned_load)
 
     demo = sub.add_parser("demo", help="seed demo data into an empty store")
     demo.set_defaults(func=cmd_demo)
