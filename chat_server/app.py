@@ -55,13 +55,15 @@ def build_store(settings: Settings) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     bus = make_bus(settings.redis_url, prefix=settings.redis_channel_prefix)
-    return Store(engine, bus)
+    return Store(engine, bus, settings=settings)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     """Build the FirstContact ASGI app. The schema must already be migrated (the CLI does it)."""
     settings = settings or get_settings()
     store = store or build_store(settings)
+    if store.settings is None:
+        store.settings = settings
     settings.resolved_secret_key()  # fail at start-up, not at first request, if it is missing
 
     from chat_server.chat.presence import Presence
@@ -80,6 +82,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
             sms_worker = start_in_thread(store=store, settings=settings)
         # --- end SMS area ---
+        # Housekeeping (retention daily, abandoned form journeys hourly) alongside the SMS worker.
+        housekeeping = None
+        if settings.sms_worker_embedded:
+            from chat_server.maintenance import start_in_thread as start_maintenance
+
+            housekeeping = start_maintenance(store=store, settings=settings)
         if settings.routing_loop_enabled:
             await routing_loop.start()
         try:
@@ -89,6 +97,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()
                 sms_worker[0].join(timeout=15)
+            if housekeeping is not None:
+                housekeeping[1].set()
+                housekeeping[0].join(timeout=15)
             await store.bus.stop()
 
     app = FastAPI(

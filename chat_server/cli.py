@@ -1,4 +1,4 @@
-"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, demo."""
+"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, canned load, demo."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def cmd_operator_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the SMS outbox worker (and survey dispatch) until interrupted."""
+    """Run the SMS outbox worker (and survey dispatch) and housekeeping until interrupted."""
     import signal
     import threading
 
@@ -92,7 +92,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     _out(f"SMS worker running (provider: {settings.sms_provider}). Ctrl+C to stop.")
-    run_forever(store=store, settings=settings, stop=stop, poll_seconds=args.poll)
+    from chat_server.maintenance import start_in_thread as start_maintenance
+
+    housekeeping, housekeeping_stop = start_maintenance(store=store, settings=settings)
+    try:
+        run_forever(store=store, settings=settings, stop=stop, poll_seconds=args.poll)
+    finally:
+        housekeeping_stop.set()
+        housekeeping.join(timeout=15)
     return 0
 
 
@@ -105,6 +112,18 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     _out(
         f"Erased the personal data of {erased} contacts closed more than {settings.retention_days} days ago."
     )
+    return 0
+
+
+def cmd_canned_load(args: argparse.Namespace, settings: Settings) -> int:
+    """Add the shipped canned responses not there yet (matched by title; running it again adds none)."""
+    from contact_store.canned import load_shipped_canned_responses
+
+    cmd_db_upgrade(args, settings)
+    store = _store(settings)
+    with store.session_scope() as session:
+        added = load_shipped_canned_responses(session=session)
+    _out(f"Added {added} canned response{'' if added == 1 else 's'}.")
     return 0
 
 
@@ -160,7 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-sms-worker", action="store_true", help="do not run the SMS worker in-process")
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run the SMS outbox worker (sends texts, surveys)")
+    worker = sub.add_parser(
+        "worker",
+        help="run the SMS outbox worker (texts, surveys) and housekeeping (retention, form clean-up)",
+    )
     worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls when idle")
     worker.set_defaults(func=cmd_worker)
 
@@ -183,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     ret_sub.add_parser(
         "run", help="erase personal data of contacts closed longer than FIRSTCONTACT_RETENTION_DAYS"
     ).set_defaults(func=cmd_retention_run)
+
+    canned = sub.add_parser("canned", help="canned responses for chat operators")
+    canned_sub = canned.add_subparsers(dest="canned_command", required=True)
+    canned_sub.add_parser(
+        "load", help="add the shipped canned responses that are not there yet"
+    ).set_defaults(func=cmd_canned_load)
 
     demo = sub.add_parser("demo", help="seed demo data into an empty store")
     demo.set_defaults(func=cmd_demo)

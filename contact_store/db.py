@@ -20,6 +20,11 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from contact_store.events import BUS_KEY, EventBus
+from contact_store.settings import Settings
+
+# Where a session carries its worker's settings, for services reached from code that has none
+# (e.g. ending a chat from the console socket schedules the survey with the service's settings).
+SETTINGS_KEY = "firstcontact.settings"
 
 T = TypeVar("T")
 
@@ -78,12 +83,22 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
+def settings_of(session: Session) -> Settings | None:
+    """The settings of the store that opened this session, if it was given them."""
+    found = session.info.get(SETTINGS_KEY)
+    return found if isinstance(found, Settings) else None
+
+
 class Store:
     """The database engine, its session factory and the event bus, for one worker process."""
 
-    def __init__(self, engine: Engine, bus: EventBus, *, bind: Any = None) -> None:
+    def __init__(
+        self, engine: Engine, bus: EventBus, *, bind: Any = None, settings: Settings | None = None
+    ) -> None:
         self.engine = engine
         self.bus = bus
+        # The worker's settings; `create_app` sets them when the store was built without.
+        self.settings = settings
         # Tests bind sessions to one connection inside a transaction that is rolled back afterwards;
         # each session's commit then releases a savepoint instead of committing.
         extra: dict[str, Any] = {"join_transaction_mode": "create_savepoint"} if bind is not None else {}
@@ -95,6 +110,8 @@ class Store:
         """A session whose committed events go to this store's bus."""
         session = self._sessionmaker()
         session.info[BUS_KEY] = self.bus
+        if self.settings is not None:
+            session.info[SETTINGS_KEY] = self.settings
         return session
 
     @contextmanager

@@ -289,7 +289,12 @@ def status_report(
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.UPDATE)
     try:
         service.set_status(
-            session=session, report=report, staff=ctx.operator, status=status, ip=client_ip(request)
+            session=session,
+            settings=settings,
+            report=report,
+            staff=ctx.operator,
+            status=status,
+            ip=client_ip(request),
         )
     except ValidationFailed as exc:
         return _invalid(request, ctx, session, settings, report, exc, {"status": status})

@@ -28,8 +28,9 @@ from contact_store.models import (
     ReportEvent,
     ReportStatus,
 )
-from contact_store.outbox import queue_sms
 from contact_store.settings import Settings
+from contact_store.sms.acks import queue_report_update
+from contact_store.surveys import schedule_survey
 
 COUNT_CAP = 1000
 PAGE_SIZE = 25  # one screen of the queue at 1280x800 without losing the filters from view
@@ -318,9 +319,15 @@ def add_note(
 
 
 def set_status(
-    *, session: Session, report: Report, staff: Operator, status: str, ip: str | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    report: Report,
+    staff: Operator,
+    status: str,
+    ip: str | None = None,
 ) -> Report:
-    """Move the report to a new status and stamp first response, resolved and closed times."""
+    """Move the report to a new status, stamp its times; resolving it schedules the survey."""
     if status not in STATUS_LABELS:
         raise ValidationFailed("Choose a status", fields={"status": "Choose a status"})
     if status == report.status:
@@ -347,6 +354,9 @@ def set_status(
         data={"from": previous, "to": status},
         ip=ip,
     )
+    if status == ReportStatus.RESOLVED:
+        # Idempotent per report: resolving again after a reopen keeps the first invitation.
+        schedule_survey(session=session, settings=settings, channel="report", report=report)
     return report
 
 
@@ -379,15 +389,8 @@ def send_update(
         raise ValidationFailed(
             "We hold no mobile number for this reporter", fields={"sms_preset": "No mobile number"}
         )
-    sms = queue_sms(
-        session=session,
-        to=phone,
-        template="report_update",
-        personalisation={"force": settings.force_name, "reference": report.reference, "message": message},
-        kind="update",
-        person_id=report.person_id,
-        report_id=report.id,
-        operator_id=staff.id,
+    sms = queue_report_update(
+        session=session, settings=settings, report=report, message=message, operator_id=staff.id
     )
     if sms is None:
         raise ValidationFailed(

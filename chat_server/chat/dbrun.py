@@ -27,7 +27,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from contact_store.db import Store
+from contact_store.db import SETTINGS_KEY, Store
 from contact_store.events import PENDING_EVENTS_KEY
 
 T = TypeVar("T")
@@ -80,6 +80,8 @@ class GroupCommitWriter:
                     unit = Session(
                         bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
                     )
+                    if self.store.settings is not None:  # as Store.new_session does
+                        unit.info[SETTINGS_KEY] = self.store.settings
                     try:
                         result = fn(session=unit, **kwargs)
                         unit_events = unit.info.pop(PENDING_EVENTS_KEY, [])

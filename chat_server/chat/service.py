@@ -15,9 +15,9 @@ from contact_store.conversations import new_token, record_event, short_reference
 from contact_store.errors import Conflict, ValidationFailed
 from contact_store.events import channels, emit
 from contact_store.models import Area, Conversation, ConversationStatus
-from contact_store.outbox import queue_sms
 from contact_store.people import find_or_create_person, normalise_email, normalise_phone
 from contact_store.settings import Settings
+from contact_store.sms.acks import queue_chat_ack
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOPICS = {
@@ -165,14 +165,8 @@ def start_chat(
     reference = short_reference(conv.id)
     record_event(session=session, conversation_id=conv.id, kind="queued", area_id=resolved_area, topic=topic)
     if phone:
-        queue_sms(
-            session=session,
-            to=phone,
-            template="chat_ack",
-            personalisation={"force": settings.force_name, "reference": reference},
-            kind="ack",
-            person_id=person.id if person else None,
-            conversation_id=conv.id,
+        queue_chat_ack(
+            session=session, settings=settings, conversation=conv, reference=reference, phone=phone
         )
     emit(session, channels.QUEUE, {"type": "queue.changed", "reason": "queued", "conversation_id": conv.id})
     position = queue_service.position_of(session=session, conversation=conv)

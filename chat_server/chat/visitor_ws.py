@@ -128,7 +128,9 @@ class VisitorConnection:
                     channels.conversation(self.cid), {"type": "typing", "sender": "visitor"}
                 )
         elif kind == "end":
-            await run_db(self.store, routing.end, conversation_id=self.cid, by="visitor")
+            await run_db(
+                self.store, routing.end, conversation_id=self.cid, by="visitor", settings=self.settings
+            )
         elif kind == "ping":
             await self.send({"type": "pong"})
         elif kind != "pong":

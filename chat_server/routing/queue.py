@@ -211,5 +211,5 @@ def abandon_gone_visitors(*, session: Session, settings: Settings) -> int:
         .all()
     )
     for cid in gone:
-        service.end(session=session, conversation_id=cid, by="timeout")
+        service.end(session=session, conversation_id=cid, by="timeout", settings=settings)
     return len(gone)

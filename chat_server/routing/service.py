@@ -28,6 +28,7 @@ from sqlmodel import Session, col
 
 from contact_store.clock import utcnow
 from contact_store.conversations import record_event, system_message
+from contact_store.db import settings_of
 from contact_store.errors import Conflict, ValidationFailed
 from contact_store.events import channels, emit
 from contact_store.models import (
@@ -38,7 +39,8 @@ from contact_store.models import (
     OperatorStatus,
     Team,
 )
-from contact_store.settings import Settings
+from contact_store.settings import Settings, get_settings
+from contact_store.surveys import schedule_survey
 
 # Danger-flagged chats get this priority (normal chats 0): they are answered before anything else.
 DANGER_PRIORITY = 100
@@ -201,8 +203,21 @@ def decline(*, session: Session, conversation_id: str, operator: Operator) -> No
         _queue_changed(session, conversation_id, "declined")
 
 
-def end(*, session: Session, conversation_id: str, by: str, operator: Operator | None = None) -> str | None:
-    """End a chat. Before an operator answered it counts as abandoned. Returns the new status."""
+def end(
+    *,
+    session: Session,
+    conversation_id: str,
+    by: str,
+    operator: Operator | None = None,
+    settings: Settings | None = None,
+) -> str | None:
+    """End a chat. Before an operator answered it counts as abandoned. Returns the new status.
+
+    An answered chat that ends (by the visitor or the operator) gets its satisfaction survey
+    scheduled in the same transaction (`schedule_survey`; an abandoned chat is never surveyed), so
+    the widget can offer it as soon as it sees `ended`. `settings` defaults to the settings the
+    session's store carries (the console socket ends chats without passing them).
+    """
     conv = session.get(Conversation, conversation_id)
     if conv is None or conv.status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
         return None
@@ -233,6 +248,14 @@ def end(*, session: Session, conversation_id: str, by: str, operator: Operator |
         "operator": "The chat was ended by the operator.",
     }.get(by, "The chat closed because the visitor left.")
     system_message(session=session, conversation_id=conversation_id, body=body)
+    if answered:
+        session.refresh(conv)
+        schedule_survey(
+            session=session,
+            settings=settings or settings_of(session) or get_settings(),
+            channel="chat",
+            conversation=conv,
+        )
     emit(session, channels.conversation(conversation_id), {"type": "ended", "by": by})
     for op_id in {conv.assignee_id, conv.offered_to_id} - {None}:
         emit(session, channels.operator(op_id or 0), {"type": "ended", "conversation_id": conversation_id})

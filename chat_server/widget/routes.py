@@ -81,7 +81,7 @@ class ChatCors:
                     "headers": [
                         *cors,
                         (b"access-control-allow-methods", b"GET, POST"),
-                        (b"access-control-allow-headers", b"content-type"),
+                        (b"access-control-allow-headers", b"content-type, authorization"),
                         (b"access-control-max-age", b"600"),
                     ],
                 }

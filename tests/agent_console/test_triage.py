@@ -9,7 +9,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from contact_store.clock import utcnow
-from contact_store.models import AuditEvent, Evidence, Report, ReportEvent, ReportStatus, Role, SmsMessage
+from contact_store.models import (
+    AuditEvent,
+    Evidence,
+    Report,
+    ReportEvent,
+    ReportStatus,
+    Role,
+    SmsMessage,
+    SurveyInvitation,
+)
 from contact_store.settings import Settings
 from tests.agent_console.helpers import sign_in_as
 from tests.builders import make_area, make_person, make_report, make_team
@@ -95,6 +104,7 @@ def test_claim_grade_note_status_and_sms_land_in_the_timeline(
     assert _events(session, report.id or 0) == ["assign", "grade", "note", "sms", "status", "status"]
     sms = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).one()
     assert sms.to_e164 == "+447700900321" and sms.template == "report_update"
+    assert sms.kind == "update" and sms.operator_id == op.id  # via contact_store.sms.acks
     assert sms.body == f"{settings.force_name} update on {report.reference}: An officer will call"
     page = client.get(f"/console/reports/{report.id}").text
     assert "&lt;b&gt;called&lt;/b&gt;" in page and "<b>called</b>" not in page  # notes are text, never HTML
@@ -109,6 +119,37 @@ def test_claim_grade_note_status_and_sms_land_in_the_timeline(
         "report.sms",
         "report.status",
     } <= actions
+
+
+def test_resolving_a_report_schedules_its_survey_once(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    person = make_person(session, phone_e164="+447700900322")
+    report = make_report(session, person_id=person.id)
+    _, csrf = sign_in_as(client, session, settings, role=Role.SUPERVISOR)
+
+    def invitations() -> list[SurveyInvitation]:
+        session.expire_all()
+        stmt = select(SurveyInvitation).where(SurveyInvitation.report_id == report.id)
+        return list(session.exec(stmt).all())
+
+    def status(value: str) -> None:
+        r = client.post(
+            f"/console/reports/{report.id}/status",
+            data={"csrf_token": csrf, "status": value},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+
+    status("in_progress")
+    assert invitations() == []
+    status("resolved")
+    (invite,) = invitations()
+    assert invite.channel == "report" and invite.status == "scheduled"
+    assert invite.to_e164 == "+447700900322" and invite.reference == report.reference
+    status("in_progress")  # reopened and resolved again: still the one invitation
+    status("resolved")
+    assert [i.id for i in invitations()] == [invite.id]
 
 
 def test_second_claim_is_refused(client: TestClient, session: Session, settings: Settings) -> None:

@@ -1,5 +1,6 @@
 """The `firstcontact` command on a fresh SQLite data directory."""
 
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,30 @@ def test_upgrade_add_operator_and_demo(tmp_path: Path) -> None:
         assert s.scalar(select(func.count()).select_from(Report)) > 100
         assert s.scalar(select(func.count()).select_from(Conversation)) > 100
     engine.dispose()
+
+
+def test_canned_load_adds_the_shipped_set_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chat_server.cli import main
+    from contact_store.canned import SHIPPED_SET
+    from contact_store.models import CannedResponse
+    from contact_store.settings import get_settings
+
+    for key in list(os.environ):
+        if key.startswith("FIRSTCONTACT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("FIRSTCONTACT_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["canned", "load"]) == 0
+        shipped = len(json.loads(SHIPPED_SET.read_text(encoding="utf-8")))
+        assert f"Added {shipped} canned responses." in capsys.readouterr().out
+        assert main(["canned", "load"]) == 0  # idempotent
+        assert "Added 0 canned responses." in capsys.readouterr().out
+        engine = create_engine(get_settings().effective_database_url)
+        with Session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(CannedResponse)) == shipped
+        engine.dispose()
+    finally:
+        get_settings.cache_clear()

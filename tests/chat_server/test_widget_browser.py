@@ -105,6 +105,8 @@ def test_widget_and_workspace_hold_a_conversation(
     op.once("dialog", lambda d: d.accept())
     op.get_by_role("button", name="End chat").click()
     expect(page.get_by_text("Mae'r sgwrs wedi dod i ben.")).to_be_visible()
+    # Ended by the operator (console socket): the survey is scheduled and offered in-line.
+    expect(page.get_by_role("form", name="Dywedwch wrthym sut wnaethom ni")).to_be_visible()
     with page.expect_download() as dl:
         page.get_by_role("button", name="Lawrlwytho trawsgrifiad").click()
     text = open(dl.value.path(), encoding="utf-8").read()  # noqa: SIM115

@@ -37,6 +37,13 @@
       end: "End chat", endConfirm: "End this chat?", ended: "The chat has ended.",
       transcript: "Download transcript", again: "Start a new chat", lang: "Cymraeg", langCode: "cy",
       tooLong: "Your message is too long", ratelimited: "Slow down: we will send it in a moment",
+      svTitle: "Tell us how we did", svIntro: "Three short questions about this chat. Answering is optional.",
+      svOptional: "Optional", svSend: "Send answers", svThanks: "Thank you for your feedback.",
+      svScale: ["Very dissatisfied", "Dissatisfied", "Neither", "Satisfied", "Very satisfied"],
+      svLong: "Your comments must be 2,000 characters or fewer",
+      svErr: {score_time: "Select how satisfied you were with the time it took",
+        score_resolve: "Select how satisfied you were with the ability to resolve your issue",
+        score_overall: "Select how satisfied you were with the overall service"},
       err: {name: "Enter your name", mobile: "Enter a UK mobile number, like 07700 900123",
         email: "Enter an email address in the correct format, like name@example.com",
         topic: "Choose what your chat is about", postcode: "Enter a real postcode, like PR1 2AB",
@@ -62,6 +69,17 @@
       end: "Gorffen sgwrs", endConfirm: "Gorffen y sgwrs hon?", ended: "Mae'r sgwrs wedi dod i ben.",
       transcript: "Lawrlwytho trawsgrifiad", again: "Dechrau sgwrs newydd", lang: "English", langCode: "en",
       tooLong: "Mae eich neges yn rhy hir", ratelimited: "Arafwch: byddwn yn ei hanfon mewn munud",
+      svTitle: "Dywedwch wrthym sut wnaethom ni", svIntro: "Tri chwestiwn byr am y sgwrs hon. Mae ateb yn ddewisol.",
+      svOptional: "Dewisol", svSend: "Anfon atebion", svThanks: "Diolch am eich adborth.",
+      svScale: ["Anfodlon iawn", "Anfodlon", "Y naill na'r llall", "Bodlon", "Bodlon iawn"],
+      svLong: "Rhaid i'ch sylwadau fod yn 2,000 o nodau neu lai",
+      svErr: {score_time: "Dewiswch pa mor fodlon oeddech chi â'r amser a gymerodd",
+        score_resolve: "Dewiswch pa mor fodlon oeddech chi â'r gallu i ddatrys eich mater",
+        score_overall: "Dewiswch pa mor fodlon oeddech chi â'r gwasanaeth cyffredinol"},
+      svQ: {score_time: "Pa mor fodlon oeddech chi â'r amser a gymerodd i ateb eich cyswllt?",
+        score_resolve: "Pa mor fodlon oeddech chi â gallu'r sawl a atebodd i ddatrys eich mater?",
+        score_overall: "Pa mor fodlon oeddech chi â'r gwasanaeth cyffredinol a roddwyd gan y sawl a atebodd?",
+        comment: "Yn olaf, da a drwg, dywedwch wrthym am y gwasanaeth cyffredinol a gawsoch."},
       err: {name: "Rhowch eich enw", mobile: "Rhowch rif ffôn symudol yn y DU, fel 07700 900123",
         email: "Rhowch gyfeiriad e-bost yn y fformat cywir, fel enw@example.com",
         topic: "Dewiswch am beth mae eich sgwrs", postcode: "Rhowch god post go iawn, fel PR1 2AB",
@@ -74,6 +92,7 @@
 
   var state = load() || {};
   var lang = state.lang || (ds.lang === "cy" ? "cy" : "en");
+  var survey = null, svVals = {}; // the chat's survey (questions + scale) once fetched; answers so far
   var info = null, ws = null, attempt = 0, timer = null, watchdog = null, typingAt = 0, opName = "";
   var pending = state.pending || {}; // client_id -> body, resent after every reconnect until acked
   var els = {};
@@ -197,6 +216,17 @@
     return h("div", {"class": "fcw-field" + (err ? " fcw-field--error" : "")}, kids);
   }
 
+  function errorSummary(form, errors) {
+    var names = Object.keys(errors);
+    if (!names.length) return;
+    var list = h("ul", {"class": "fcw-error-list"});
+    names.forEach(function (k) {
+      list.appendChild(h("li", {}, [h("a", {href: "#fcw-" + k, onclick: function (e) {
+        e.preventDefault(); var el = document.getElementById("fcw-" + k); if (el) el.focus(); }, text: errors[k]})]));
+    });
+    form.appendChild(h("div", {"class": "fcw-error-summary", role: "alert", tabindex: "-1"}, [h("h3", {text: t("problem")}), list]));
+  }
+
   function renderForm(values, errors) {
     var topic = h("select", {}, [h("option", {value: "", text: t("choose")})]);
     Object.keys(info.topics).forEach(function (k) {
@@ -216,17 +246,7 @@
     var form = h("form", {"class": "fcw-form", novalidate: "novalidate", onsubmit: function (e) {
       e.preventDefault(); submit(form, inputs);
     }});
-    var names = Object.keys(errors);
-    if (names.length) {
-      var list = h("ul", {"class": "fcw-error-list"});
-      names.forEach(function (k) {
-        list.appendChild(h("li", {}, [h("a", {href: "#fcw-" + k, onclick: function (e) {
-          e.preventDefault(); var el = document.getElementById("fcw-" + k); if (el) el.focus(); }, text: errors[k]})]));
-      });
-      var summary = h("div", {"class": "fcw-error-summary", role: "alert", tabindex: "-1"},
-        [h("h3", {text: t("problem")}), list]);
-      form.appendChild(summary);
-    }
+    errorSummary(form, errors);
     form.appendChild(h("p", {text: t("intro")}));
     form.appendChild(field("name", t("name"), inputs.name, "", errors));
     form.appendChild(field("mobile", t("mobile"), inputs.mobile, t("mobileHint"), errors));
@@ -290,12 +310,85 @@
   }
 
   function renderEnded() {
-    els.body.appendChild(h("p", {"class": "fcw-strong", text: t("ended")}));
+    els.body.appendChild(h("p", {id: "fcw-ended", "class": "fcw-strong", tabindex: "-1", text: t("ended")}));
     els.body.appendChild(h("div", {"class": "fcw-actions"}, [
       h("button", {type: "button", "class": "fcw-button", onclick: download, text: t("transcript")}),
       h("button", {type: "button", "class": "fcw-button fcw-button--secondary", onclick: function () {
-        state = {open: true, lang: lang}; save(); render(); }, text: t("again")})
+        state = {open: true, lang: lang}; survey = null; svVals = {}; save(); render(); }, text: t("again")})
     ]));
+    // The survey (chat_server widget survey API). The status line exists before "Thank you" goes in.
+    els.svLive = h("p", {"class": "fcw-status", role: "status", tabindex: "-1", text: state.survey === "done" ? t("svThanks") : ""});
+    var box = h("div", {"class": "fcw-survey"});
+    els.body.appendChild(els.svLive);
+    els.body.appendChild(box);
+    if (state.survey) return;
+    if (survey) return drawSurvey(box, {});
+    surveyApi("GET").then(function (res) {
+      if (res.s === 404) { state.survey = "none"; save(); }
+      else if (res.s === 200) { survey = res.d; if (box.isConnected) drawSurvey(box, {}); }
+    }).catch(function () { /* no survey offered; the text invitation still follows */ });
+  }
+
+  /* ---------- satisfaction survey after an answered chat ---------- */
+  function surveyApi(method, body) {
+    return fetch(base + "/api/v1/chats/" + encodeURIComponent(state.id) + "/survey", {method: method,
+      headers: {Authorization: "Bearer " + state.token, "Content-Type": "application/json"},
+      body: body ? JSON.stringify(body) : undefined})
+      .then(function (r) { return r.json().then(function (d) { return {s: r.status, d: d}; }); });
+  }
+
+  function remember(e) { svVals[e.target.name] = e.target.value; }
+
+  function drawSurvey(box, errors) {
+    box.textContent = "";
+    var form = h("form", {"class": "fcw-form", novalidate: "novalidate", "aria-labelledby": "fcw-sv-title",
+      onsubmit: function (e) { e.preventDefault(); sendSurvey(box); }});
+    errorSummary(form, errors);
+    form.appendChild(h("h3", {id: "fcw-sv-title", "class": "fcw-sv-title", text: t("svTitle")}));
+    form.appendChild(h("p", {text: t("svIntro")}));
+    survey.questions.forEach(function (q) {
+      var text = (lang === "cy" && T.cy.svQ[q.field]) || q.text, id = "fcw-" + q.field, err = errors[q.field];
+      if (q.kind !== "score") {
+        var box2 = h("textarea", {rows: "4", maxlength: "2000", oninput: remember});
+        box2.value = svVals[q.field] || "";
+        return form.appendChild(field(q.field, text, box2, t("svOptional"), errors));
+      }
+      var set = h("fieldset", {"class": "fcw-fieldset fcw-field" + (err ? " fcw-field--error" : "")}, [h("legend", {text: text})]);
+      if (err) { set.appendChild(h("p", {id: id + "-error", "class": "fcw-error", text: err})); set.setAttribute("aria-describedby", id + "-error"); }
+      for (var n = 1; n <= 5; n++) {
+        var rid = n === 1 ? id : id + "-" + n;
+        var label = lang === "en" && survey.scale && survey.scale[n] ? survey.scale[n] : t("svScale")[n - 1];
+        var radio = h("input", {type: "radio", id: rid, name: q.field, value: String(n), onchange: remember});
+        radio.checked = svVals[q.field] === String(n);
+        set.appendChild(h("div", {"class": "fcw-radio"}, [radio, h("label", {"for": rid, text: n + " – " + label})]));
+      }
+      form.appendChild(set);
+    });
+    form.appendChild(h("button", {type: "submit", "class": "fcw-button", text: t("svSend")}));
+    box.appendChild(form);
+    var s = form.querySelector(".fcw-error-summary"); if (s) s.focus();
+  }
+
+  function sendSurvey(box) {
+    var errs = {}, body = {};
+    survey.questions.forEach(function (q) {
+      var v = svVals[q.field] || "";
+      if (q.kind === "score") { if (v) body[q.field] = Number(v); else errs[q.field] = t("svErr")[q.field] || T.en.svErr.score_overall; }
+      else body[q.field] = v.trim();
+    });
+    if (Object.keys(errs).length) return drawSurvey(box, errs);
+    box.querySelector("button[type=submit]").disabled = true;
+    surveyApi("POST", body).then(function (res) {
+      if (res.s === 201 || res.s === 409) {
+        state.survey = "done"; save(); box.textContent = "";
+        els.svLive.textContent = t("svThanks"); els.svLive.focus(); return;
+      }
+      if (res.s === 404) { state.survey = "none"; save(); box.textContent = ""; return; }
+      var fields = (res.d && res.d.error && res.d.error.fields) || {}, e = {};
+      Object.keys(fields).forEach(function (k) { e[k] = k === "comment" ? t("svLong") : t("svErr")[k] || fields[k]; });
+      if (!Object.keys(e).length) e[survey.questions[0].field] = T[lang].err.other;
+      drawSurvey(box, e);
+    }).catch(function () { var e = {}; e[survey.questions[0].field] = T[lang].err.other; drawSurvey(box, e); });
   }
 
   function showStatus(text) {
@@ -415,7 +508,9 @@
       clearTimeout(els.typingTimer);
       els.typingTimer = setTimeout(function () { els.typing.textContent = ""; }, 4000);
     } else if (f.type === "ended") {
+      var inside = els.panel.contains(document.activeElement);
       state.ended = true; save(); if (ws) ws.close(); ws = null; render();
+      if (inside) document.getElementById("fcw-ended").focus(); // the control in use has gone
     } else if (f.type === "ping") {
       send({type: "pong"});
     } else if (f.type === "error" && f.code === "rate_limited" && f.client_id && pending[f.client_id]) {
