@@ -206,11 +206,11 @@
     actions.insertBefore(h("button", {type: "button", "class": "govuk-button govuk-button--secondary",
       onclick: function () { W.openCanned(id); }, text: "Canned responses (Alt+C)"}), actions.children[1]);
     var form = panel.querySelector("form");
-    c.internal.addEventListener("change", function () {
+    c.syncNote = function () {
       form.classList.toggle("fcws-internal-on", c.internal.checked);
       form.querySelector("label.govuk-label").textContent = c.internal.checked ? "Internal note (staff only)" : "Message to " + c.summary.visitor_name;
-    });
-    form.addEventListener("submit", function () { form.classList.remove("fcws-internal-on"); });
+    };
+    c.internal.addEventListener("change", c.syncNote);
     c.transfer = transferBox(c);
     panel.appendChild(c.transfer);
     panel.appendChild(h("p", {"class": "govuk-body"}, [h("a", {"class": "govuk-link fcws-wrapup", href: "/console/workspace/chats/" + encodeURIComponent(id) + "/wrap-up",
@@ -219,6 +219,8 @@
     panel.appendChild(c.personBox);
     loadPerson(c);
   });
+  var originalSend = W.chat.send;
+  W.chat.send = function (c) { originalSend(c); if (c.syncNote) c.syncNote(); };
   var originalEnded = W.chat.ended;
   W.chat.ended = function (id, text) {
     originalEnded(id, text);
