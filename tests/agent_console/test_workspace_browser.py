@@ -141,7 +141,6 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
     page.evaluate("window.scrollTo(0, 0)")
     assert_no_axe_violations(page, context="workspace with two chats")
     screenshot(page, "workspace")
-    page.screenshot(path="docs/readme/img/workspace.png")
 
     # Transfer Lee's chat to Kim, with a note; Kim's console opens it.
     kim_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
