@@ -209,3 +209,18 @@ def test_supervisor_may_open_any_chat_panel(client: TestClient, session: Session
     conv = _chat(session, holder.id)
     sign_in_as(client, session, settings, role=Role.SUPERVISOR)
     assert client.get(f"/console/workspace/chats/{conv.id}/person").status_code == 200
+
+
+def test_a_chat_transferred_to_a_team_is_offered_to_that_team_only(
+    session: Session, settings: Settings
+) -> None:
+    from chat_server.routing import service as routing
+
+    fcr, resolution = make_team(session), make_team(session)
+    make_operator(session, status="available", team_id=fcr.id)
+    conv = make_conversation(session, team_id=resolution.id)
+    assert routing.assign_waiting(session=session, settings=settings) == 0
+    mine = make_operator(session, status="available", team_id=resolution.id)
+    assert routing.assign_waiting(session=session, settings=settings) == 1
+    session.refresh(conv)
+    assert conv.offered_to_id == mine.id
