@@ -240,3 +240,22 @@ def test_two_operators_never_take_the_same_chat(
     sup_ctx.close()
     for v in visitors:
         v.ws.close()
+
+
+def test_an_offer_beeps_and_alerts_and_alt_a_accepts_it(page: Page, live_server: LiveServer) -> None:
+    with live_server.store.session_scope() as s:
+        make_operator(s, username="olu", display_name="Olu")
+    sign_in(page, live_server, "olu")
+    expect(page.get_by_text("Connected as Olu")).to_be_visible()
+    page.get_by_label("Your status").select_option("available")
+    page.get_by_role("button", name="Set status").click()
+    expect(page.locator("#fcws-announce")).to_have_text("Your status is available")
+    visitor = Visitor(live_server, "Sam")
+    alert = page.get_by_role("alert").filter(has_text="A new chat is offered to you.")
+    expect(alert).to_be_visible()
+    assert page.evaluate("window.FCWorkspace.beeps") == 1
+    assert page.title().startswith("New chat offered")
+    page.keyboard.press("Alt+A")
+    expect(page.get_by_role("tab", name="Sam")).to_be_visible()
+    expect(alert).to_have_count(0)
+    visitor.ws.close()
