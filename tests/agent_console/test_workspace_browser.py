@@ -159,8 +159,16 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
     expect(kim.locator(".fcws-msg--internal")).to_contain_text("Wants a patrol tonight")
     kim_ctx.close()
 
-    # Wrap up Robin's chat into a report.
-    page.goto(f"{live_server.base_url}/console/workspace/chats/{robin.id}/wrap-up")
+    # End Robin's chat, then wrap it up into a report (the wrap-up opens in a new tab).
+    page.get_by_role("tab", name="Robin <b>Tester</b>").click()
+    page.once("dialog", lambda d: d.accept())
+    robin_panel.get_by_role("button", name="End chat").click()
+    expect(robin_panel.get_by_text("This chat has ended.")).to_be_visible()
+    wrap_link = robin_panel.get_by_role("link", name="Wrap up this chat")
+    expect(wrap_link).to_be_focused()
+    with page.context.expect_page() as opened:
+        wrap_link.click()
+    page = opened.value
     page.get_by_role("button", name="Save wrap-up").click()
     expect(page.get_by_role("alert")).to_contain_text("Select an outcome")
     assert_no_axe_violations(page, context="wrap-up errors")

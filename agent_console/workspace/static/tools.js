@@ -225,7 +225,15 @@
   W.chat.ended = function (id, text) {
     originalEnded(id, text);
     var c = W.chats[id];
-    if (c && c.transfer) c.transfer.hidden = true;
+    if (!c) return;
+    if (c.transfer) c.transfer.hidden = true;
+    var wrap = c.panel.querySelector(".fcws-wrapup");
+    if (!wrap) return;
+    if (text) { wrap.parentNode.hidden = true; return; }  // transferred or requeued: not ours to wrap up
+    wrap.classList.add("govuk-button");
+    wrap.classList.remove("govuk-link");
+    c.panel.appendChild(wrap.parentNode);
+    wrap.focus();
   };
 
   /* ---------- keyboard shortcuts (Alt+letter by physical key; screen readers use Insert/CapsLock) ---------- */
