@@ -27,6 +27,7 @@ from contact_store.models import (
     Conversation,
     ConversationStatus,
     Operator,
+    OperatorStatus,
     SenderKind,
     Team,
 )
@@ -101,6 +102,13 @@ def transfer_to_operator(
     if target is None or not target.is_active or target.id == by.id:
         raise ValidationFailed(
             "Choose another operator", fields={"to_operator_id": "Choose another operator"}
+        )
+    if target.status == OperatorStatus.OFFLINE:
+        # An offline operator has no console to open the chat, and the grace-period requeue
+        # only watches operators who are signed in: the visitor would wait for no one.
+        raise ValidationFailed(
+            f"{target.display_name} is offline",
+            fields={"to_operator_id": f"{target.display_name} is offline"},
         )
     cap = capacity(session=session, operator=target, settings=settings)
     previous = conversation.assignee_id

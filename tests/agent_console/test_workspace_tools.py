@@ -122,14 +122,18 @@ def test_transfer_to_an_operator_respects_capacity_and_stores_an_internal_note(
 ) -> None:
     op, csrf = sign_in_as(client, session, settings)
     conv = _chat(session, op.id)
-    full = make_operator(session, display_name="Full Fran", max_concurrent_chats=1)
+    full = make_operator(session, display_name="Full Fran", max_concurrent_chats=1, status="away")
     make_conversation(session, status=ConversationStatus.ACTIVE, assignee_id=full.id)
-    free = make_operator(session, display_name="Free Fred")
+    free = make_operator(session, display_name="Free Fred", status="busy")
     session.commit()
     url = f"/console/workspace/chats/{conv.id}/transfer"
     assert client.post(url, json={"to_operator_id": free.id}).status_code == 403  # no CSRF token
     r = client.post(url, json={"to_operator_id": full.id, "note": "x"}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 409 and "no room" in r.json()["error"]["message"]
+    gone = make_operator(session, display_name="Gone Gina", status="offline")
+    session.commit()
+    r = client.post(url, json={"to_operator_id": gone.id}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422 and r.json()["error"]["fields"]["to_operator_id"] == "Gone Gina is offline"
     r = client.post(url, json={}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 422 and r.json()["error"]["fields"]["target"]
     r = client.post(

@@ -35,6 +35,8 @@ async def test_transfer_moves_the_chat_between_consoles_and_the_note_stays_inter
     ann = await operator_holding(live_server, chat, token_a)
     ben = await console_socket(live_server, token_b)
     await recv_until(ben, lambda f: f["type"] == "hello")
+    await send(ben, {"type": "status", "status": "away"})  # signed in, taking no new offers
+    await recv_until(ben, lambda f: f["type"] == "status")
     visitor = await visitor_socket(live_server, chat)
     await send(visitor, {"type": "resume", "after_seq": 0})
     async with httpx.AsyncClient(base_url=live_server.base_url) as http:
