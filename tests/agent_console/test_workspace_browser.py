@@ -147,6 +147,7 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
     kim = kim_ctx.new_page()
     sign_in(kim, live_server, "kim")
     expect(kim.get_by_text("Connected as Kim Colleague")).to_be_visible()
+    expect(kim.locator("#fcws-announce")).to_have_text("Your status is away")
     page.keyboard.press("Alt+N")
     lee_panel = page.locator(f"#fcws-panel-{lee.id}")
     expect(lee_panel).to_be_visible()

@@ -154,17 +154,15 @@
   }
 
   /* ---------- transfer ---------- */
-  var targets = null;
   function fillTargets(select) {
-    (targets ? Promise.resolve(targets) : getJSON("/console/workspace/transfer-targets")).then(function (t) {
-      targets = t;
+    getJSON("/console/workspace/transfer-targets").then(function (t) {  // fresh each time: statuses change
       select.textContent = "";
       select.appendChild(h("option", {value: "", text: "Choose an operator or team"}));
       var ops = h("optgroup", {label: "Operators"}), teams = h("optgroup", {label: "Teams (back to the queue)"});
       t.operators.forEach(function (o) { ops.appendChild(h("option", {value: "op:" + o.id, text: o.name + " (" + o.status + ")"})); });
       t.teams.forEach(function (o) { teams.appendChild(h("option", {value: "team:" + o.id, text: o.name})); });
       select.appendChild(ops); select.appendChild(teams);
-    });
+    }).catch(function (err) { announce(errorMessages(err).join(" ")); });
   }
   function transferBox(c) {
     var id = c.summary.conversation_id;
