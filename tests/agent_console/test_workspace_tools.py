@@ -15,6 +15,7 @@ from contact_store.models import (
     Message,
     Report,
     Role,
+    SmsMessage,
 )
 from contact_store.settings import Settings
 from tests.agent_console.helpers import sign_in_as
@@ -107,6 +108,15 @@ def test_person_panel_shows_history_and_badges_and_is_audited(
 ) -> None:
     op, _ = sign_in_as(client, session, settings)
     conv = _chat(session, op.id)
+    # The confirmation text of this very chat is not an earlier contact.
+    session.add(
+        SmsMessage(
+            to_e164="+447700900123",
+            body="Thanks for chatting",
+            person_id=conv.person_id,
+            conversation_id=conv.id,
+        )
+    )
     session.commit()
     body = client.get(f"/console/workspace/chats/{conv.id}/person").json()
     assert body["person"]["name"] == "Pat Public"
