@@ -173,6 +173,7 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
     page.get_by_role("button", name="Save wrap-up").click()
     expect(page.get_by_role("alert")).to_contain_text("Select an outcome")
     assert_no_axe_violations(page, context="wrap-up errors")
+    screenshot(page, "workspace-wrap-up-errors")
     page.get_by_label("Outcome").select_option("report raised")
     page.get_by_label("3 – Non-urgent").check()
     page.get_by_label("Vulnerability").fill("None identified")
@@ -182,6 +183,7 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
     reference = page.locator("#fcws-report-reference").inner_text()
     assert reference.startswith("FC-")
     assert_no_axe_violations(page, context="wrap-up done")
+    screenshot(page, "workspace-wrap-up-done")
 
     # Triage the online report and text the reporter an update.
     page.goto(f"{live_server.base_url}/console/reports/{online_id}")
