@@ -23,6 +23,8 @@ Server frames
     {"type": "ack", "conversation_id", "client_id", "seq"}
     {"type": "typing", "conversation_id", "sender": "visitor"}  {"type": "ended", "conversation_id"}
     {"type": "released", "conversation_id"}  (requeued after a disconnect past the grace period)
+    {"type": "transferred", "conversation_id", "to_operator_id"|"to_team_id", "by"}  (moved away
+        from this console by POST /console/workspace/chats/<id>/transfer; it is no longer followed)
     {"type": "status", "status"}  {"type": "error", "code", "message", ...}  {"type": "ping"|"pong"}
 """
 
@@ -43,6 +45,7 @@ from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
 from contact_store import staff
+from contact_store.access import conversation_for
 from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.errors import AppError
@@ -116,7 +119,7 @@ def _hello(*, session: Session, settings: Settings, operator_id: int) -> dict[st
 def _open_conversation(*, session: Session, operator_id: int, conversation_id: str) -> dict[str, Any]:
     op = session.get(Operator, operator_id)
     assert op is not None
-    conv = conv_service.get_for_operator(session=session, operator=op, conversation_id=conversation_id)
+    conv = conversation_for(session=session, staff=op, conversation_id=conversation_id)
     name = None
     if conv.assignee_id:
         holder = session.get(Operator, conv.assignee_id)
@@ -138,7 +141,7 @@ def _store_staff_message(
 ) -> conv_service.StoredMessage:
     op = session.get(Operator, operator_id)
     assert op is not None
-    conv = conv_service.get_for_operator(session=session, operator=op, conversation_id=conversation_id)
+    conv = conversation_for(session=session, staff=op, conversation_id=conversation_id)
     if conv.status != ConversationStatus.ACTIVE and not internal:
         for m in conv_service.messages_after(
             session=session, conversation_id=conversation_id, after_seq=0, include_internal=True
@@ -161,7 +164,7 @@ def _store_staff_message(
 def _end(*, session: Session, operator_id: int, conversation_id: str) -> None:
     op = session.get(Operator, operator_id)
     assert op is not None
-    conv = conv_service.get_for_operator(session=session, operator=op, conversation_id=conversation_id)
+    conv = conversation_for(session=session, staff=op, conversation_id=conversation_id)
     routing.end(session=session, conversation_id=conv.id, by="operator", operator=op)
 
 
@@ -398,6 +401,11 @@ class ConsoleConnection:
                 await self.mark_delivered(cid)
         elif kind == "typing" and event.get("sender") == "visitor":
             await self.send({"type": "typing", "conversation_id": cid, "sender": "visitor"})
+        elif kind == "transferred":
+            if event.get("to_operator_id") != self.op_id:
+                # The chat moved on: this console stops following it (the new holder opens it).
+                del self.last_sent[cid]
+                await self.send({**event, "conversation_id": cid})
         elif kind in ("ended", "assigned", "danger", "requeued"):
             await self.send(
                 {**event, "type": "released" if kind == "requeued" else kind, "conversation_id": cid}

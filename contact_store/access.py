@@ -22,7 +22,7 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from contact_store.errors import Forbidden, NotFound
-from contact_store.models import Operator, Person, Report, Role
+from contact_store.models import Conversation, Operator, Person, Report, Role
 from contact_store.staff import has_role
 
 
@@ -78,8 +78,6 @@ def person_for(*, session: Session, staff: Operator, person_id: int) -> Person:
         raise NotFound("There is no such person")
     if has_role(staff, Role.SUPERVISOR):
         return person
-    from contact_store.models import Conversation
-
     reports = session.exec(select(Report).where(Report.person_id == person_id)).all()
     if any(can_access_report(staff=staff, report=r, action=ReportAction.READ) for r in reports):
         return person
@@ -92,3 +90,13 @@ def person_for(*, session: Session, staff: Operator, person_id: int) -> Person:
     if chat is not None:
         return person
     raise Forbidden("You cannot see this person's details")
+
+
+def conversation_for(*, session: Session, staff: Operator, conversation_id: str) -> Conversation:
+    """The chat if `staff` may act on it (holder, offered-to, or supervisor+); NotFound or Forbidden.
+
+    Used by every workspace HTTP route and every /ws/console action on a conversation.
+    """
+    from contact_store.conversations import get_for_operator
+
+    return get_for_operator(session=session, operator=staff, conversation_id=conversation_id)

@@ -91,15 +91,17 @@ def person_history(
             continue
         items.append(HistoryItem("sms_in", at, "Text received", handled or "", body[:200]))
     outbound = session.exec(
-        select(SmsMessage.created_at, SmsMessage.body, SmsMessage.status, SmsMessage.report_id)
+        select(SmsMessage)
         .where(SmsMessage.person_id == person_id)
         .order_by(col(SmsMessage.created_at).desc())
         .limit(limit)
     ).all()
-    for at, body, status, rid in outbound:
-        if rid is not None and rid == exclude_report_id:
+    for sms in outbound:
+        if (sms.report_id is not None and sms.report_id == exclude_report_id) or (
+            sms.conversation_id is not None and sms.conversation_id == exclude_conversation_id
+        ):
             continue  # texts about the contact in view are in its own timeline
-        items.append(HistoryItem("sms_out", at, "Text sent", status, body[:200]))
+        items.append(HistoryItem("sms_out", sms.created_at, "Text sent", sms.status, sms.body[:200]))
     items.sort(key=lambda i: i.at, reverse=True)
     signals = contact_signals(
         session=session,

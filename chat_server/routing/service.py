@@ -330,6 +330,7 @@ class OperatorSlot:
     idle_since: datetime | None
     areas: frozenset[int]
     skills: frozenset[str]
+    team_id: int | None = None
 
 
 def available_slots(*, session: Session, settings: Settings) -> list[OperatorSlot]:
@@ -364,7 +365,12 @@ def available_slots(*, session: Session, settings: Settings) -> list[OperatorSlo
         if spare > 0:
             slots.append(
                 OperatorSlot(
-                    op.id, spare, op.idle_since, frozenset(areas.get(op.id, ())), frozenset(op.skills)
+                    op.id,
+                    spare,
+                    op.idle_since,
+                    frozenset(areas.get(op.id, ())),
+                    frozenset(op.skills),
+                    op.team_id,
                 )
             )
     return slots
@@ -377,7 +383,11 @@ def _best(
     eligible = [
         s
         for s in slots
-        if s.spare > 0 and (conv.area_id is None or tripped or not s.areas or conv.area_id in s.areas)
+        if s.spare > 0
+        and (conv.area_id is None or tripped or not s.areas or conv.area_id in s.areas)
+        # A chat transferred to a team (contact_store/transfer.py) is offered to that team only;
+        # anyone may still pick it from the queue by hand.
+        and (conv.team_id is None or s.team_id == conv.team_id)
     ]
     if not eligible:
         return None
@@ -413,7 +423,7 @@ def assign_waiting(*, session: Session, settings: Settings, batch: int = 200) ->
         if offer(session=session, settings=settings, conversation_id=conv.id, operator_id=slot.id):
             made += 1
             slots = [
-                OperatorSlot(s.id, s.spare - 1, now, s.areas, s.skills) if s.id == slot.id else s
+                OperatorSlot(s.id, s.spare - 1, now, s.areas, s.skills, s.team_id) if s.id == slot.id else s
                 for s in slots
             ]
         else:
