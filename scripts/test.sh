@@ -32,7 +32,9 @@ fi
 
 echo "test: pytest ${*@Q}"
 rc=0
-.venv/bin/pytest -q "$@" || rc=$?
+# Two processes (the machine has 2 cores); whole files stay together on one worker, so module
+# fixtures (a browser per module, live servers) are shared as designed.
+.venv/bin/pytest -q -n 2 --dist loadfile "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "test: FAILED - pytest collected no tests" >&2
 fi
