@@ -235,14 +235,58 @@ def append_message(
     return stored, True
 
 
-def system_message(*, session: Session, conversation_id: str, body: str) -> StoredMessage:
-    """Append a message from the service itself (joins, endings, the 999 advice)."""
+# What the service itself says in a chat, in the visitor's language (the widget offers English and
+# Welsh). Operators see the same text.
+SYSTEM_TEXTS: dict[str, dict[str, str]] = {
+    "joined": {"en": "{name} has joined the chat.", "cy": "Mae {name} wedi ymuno â'r sgwrs."},
+    "ended_by_visitor": {
+        "en": "The chat was ended by the visitor.",
+        "cy": "Daeth yr ymwelydd â'r sgwrs i ben.",
+    },
+    "ended_by_operator": {
+        "en": "The chat was ended by the operator.",
+        "cy": "Daeth y gweithredwr â'r sgwrs i ben.",
+    },
+    "ended_visitor_left": {
+        "en": "The chat closed because the visitor left.",
+        "cy": "Daeth y sgwrs i ben am fod yr ymwelydd wedi gadael.",
+    },
+    "danger": {
+        "en": (
+            "If you are in danger now, or someone is hurt, call 999 now. "
+            "If you cannot speak, call 999 and press 55 when asked. "
+            "We have moved your chat to the front of the queue."
+        ),
+        "cy": (
+            "Os ydych chi mewn perygl nawr, neu os oes rhywun wedi'i anafu, ffoniwch 999 nawr. "
+            "Os na allwch siarad, ffoniwch 999 a phwyswch 55 pan ofynnir i chi. "
+            "Rydym wedi symud eich sgwrs i flaen y ciw."
+        ),
+    },
+    "transferring": {
+        "en": "You are being transferred to a colleague. Please stay in the chat.",
+        "cy": "Rydych chi'n cael eich trosglwyddo i gydweithiwr. Arhoswch yn y sgwrs, os gwelwch yn dda.",
+    },
+}
+
+
+def system_text(key: str, language: str, **params: str) -> str:
+    """A system message in `language` (English when there is no translation)."""
+    texts = SYSTEM_TEXTS[key]
+    return texts.get(language, texts["en"]).format(**params)
+
+
+def system_message(*, session: Session, conversation_id: str, key: str, **params: str) -> StoredMessage:
+    """Append a message from the service itself (joins, endings, the 999 advice), in the chat's language."""
+    language = session.execute(
+        select(Conversation.language).where(col(Conversation.id) == conversation_id)
+    ).scalar_one_or_none()
     stored, _ = append_message(
         session=session,
         conversation_id=conversation_id,
         client_id=f"system-{uuid.uuid4()}",
         sender=SenderKind.SYSTEM,
-        body=body,
+        body=system_text(key, language or "en", **params),
     )
     return stored
 

@@ -139,7 +139,7 @@ def transfer_to_operator(
         **{"from": previous, "by": by.id, "note": note},
     )
     conv_service.system_message(
-        session=session, conversation_id=conversation.id, body=f"{target.display_name} has joined the chat."
+        session=session, conversation_id=conversation.id, key="joined", name=target.display_name
     )
     event = {"type": "transferred", "to_operator_id": to_operator_id, "by": by.id}
     emit(session, channels.conversation(conversation.id), event)
@@ -178,11 +178,7 @@ def transfer_to_team(
         operator_id=by.id,
         **{"from": previous, "by": by.id, "team_id": to_team_id, "note": note},
     )
-    conv_service.system_message(
-        session=session,
-        conversation_id=conversation.id,
-        body="You are being transferred to a colleague. Please stay in the chat.",
-    )
+    conv_service.system_message(session=session, conversation_id=conversation.id, key="transferring")
     emit(
         session,
         channels.conversation(conversation.id),

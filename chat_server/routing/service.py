@@ -171,9 +171,7 @@ def claim(*, session: Session, settings: Settings, conversation_id: str, operato
     assert conv is not None
     session.refresh(conv)
     record_event(session=session, conversation_id=conversation_id, kind="assigned", operator_id=op.id)
-    system_message(
-        session=session, conversation_id=conversation_id, body=f"{op.display_name} has joined the chat."
-    )
+    system_message(session=session, conversation_id=conversation_id, key="joined", name=op.display_name)
     emit(
         session,
         channels.conversation(conversation_id),
@@ -243,11 +241,8 @@ def end(
         by=by,
         waited_seconds=round(waited, 1),
     )
-    body = {
-        "visitor": "The chat was ended by the visitor.",
-        "operator": "The chat was ended by the operator.",
-    }.get(by, "The chat closed because the visitor left.")
-    system_message(session=session, conversation_id=conversation_id, body=body)
+    key = {"visitor": "ended_by_visitor", "operator": "ended_by_operator"}.get(by, "ended_visitor_left")
+    system_message(session=session, conversation_id=conversation_id, key=key)
     if answered:
         session.refresh(conv)
         schedule_survey(
@@ -309,15 +304,7 @@ def check_danger(*, session: Session, settings: Settings, conversation_id: str, 
     if row is None:
         return False
     record_event(session=session, conversation_id=conversation_id, kind="danger")
-    system_message(
-        session=session,
-        conversation_id=conversation_id,
-        body=(
-            "If you are in danger now, or someone is hurt, call 999 now. "
-            "If you cannot speak, call 999 and press 55 when asked. "
-            "We have moved your chat to the front of the queue."
-        ),
-    )
+    system_message(session=session, conversation_id=conversation_id, key="danger")
     emit(session, channels.conversation(conversation_id), {"type": "danger"})
     _queue_changed(session, conversation_id, "danger")
     return True

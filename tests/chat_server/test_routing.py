@@ -212,3 +212,14 @@ def test_estimated_wait_from_live_data(settings: Settings, session: Session) -> 
     assert model.handle_seconds == 300 and model.staffed == 2 and model.free == 0
     assert model.estimate(1) == 150
     assert model.estimate(4) == 600
+
+
+def test_system_messages_speak_the_visitors_language(session: Session) -> None:
+    """A Welsh chat gets its joins, endings and 999 advice in Welsh; English is the fallback."""
+    from contact_store.conversations import system_message, system_text
+
+    conv = make_conversation(session, language="cy")
+    stored = system_message(session=session, conversation_id=conv.id, key="joined", name="Dafydd")
+    assert stored.body == "Mae Dafydd wedi ymuno â'r sgwrs."
+    assert "999" in system_message(session=session, conversation_id=conv.id, key="danger").body
+    assert system_text("joined", "fr", name="Jo") == "Jo has joined the chat."
