@@ -100,20 +100,10 @@ def fresh_postgres(url: str | None) -> Any:
     if not url or not url.startswith("postgresql"):
         yield url
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from contact_store.migrate import scratch_postgres_database
 
-    server = make_url(url)
-    name = f"fc_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(url, prefix="fc_bench") as db_url:
+        yield db_url
 
 
 WORKERS = 1

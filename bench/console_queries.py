@@ -22,23 +22,21 @@ import argparse
 import json
 import os
 import random
-import secrets
 import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 from sqlmodel import Session, col, select
 
 from agent_console.triage.service import TriageFilters, list_reports
-from contact_store.migrate import upgrade_database
+from contact_store.migrate import scratch_postgres_database, upgrade_database
 from contact_store.models import WAITING_STATUSES, Conversation, Operator, Report
 from contact_store.person_history import person_history
 from contact_store.settings import Settings
@@ -311,20 +309,6 @@ def run_queries(url: str, people: int, settings: Settings) -> dict[str, dict[str
     return results
 
 
-def _pg_database(server_url: str) -> Iterator[str]:
-    server = make_url(server_url)
-    name = f"fc_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -362,9 +346,7 @@ def main() -> None:
             "queries": run_queries(url, args.people, settings),
         }
     if not args.sqlite_only:
-        gen = _pg_database(args.pg_url)
-        url = next(gen)
-        try:
+        with scratch_postgres_database(args.pg_url, prefix="fc_bench") as url:
             upgrade_database(url)
             start = time.perf_counter()
             load_postgres(url, data)
@@ -374,9 +356,6 @@ def main() -> None:
                 "load_seconds": round(load_s, 1),
                 "queries": run_queries(url, args.people, settings),
             }
-        finally:
-            for _ in gen:
-                pass
     worst = max(q["p95_ms"] for b in out["backends"].values() for k, q in b["queries"].items())
     out["target_p95_ms"] = 50
     out["worst_p95_ms"] = worst

@@ -41,12 +41,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from contact_store.migrate import upgrade_database  # noqa: E402
+from contact_store.migrate import scratch_postgres_database, upgrade_database  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "forms_submissions.json"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -96,19 +95,9 @@ def database(kind: str, pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
         upgrade_database(url)
         yield url
         return
-    server = make_url(pg_url)
-    name = f"fc_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres_database(pg_url, prefix="fc_bench") as url:
         upgrade_database(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import statistics
@@ -29,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contact_store.db import make_engine
-from contact_store.migrate import upgrade_database
+from contact_store.migrate import scratch_postgres_database, upgrade_database
 
 APPEND = text("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :cid RETURNING last_seq")
 INSERT = text(
@@ -143,21 +144,6 @@ async def run_async(url: str, ids: list[str], ops: int, concurrency: int) -> dic
         await engine.dispose()
 
 
-def postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    server = make_url(server_url)
-    name = f"fc_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=4000)
@@ -165,26 +151,20 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     results: dict[str, Any] = {"ops": args.ops, "concurrency": args.concurrency}
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", None)]
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}")]
         if args.postgres:
-            url, drop = postgres_database(args.postgres)
-            targets.append(("postgresql", url, drop))
-        for name, url, drop in targets:
-            try:
-                ids = seed(url, 200)
-                sync = asyncio.run(run_sync(url, ids, args.ops, args.concurrency))
-                asyn = asyncio.run(run_async(url, ids, args.ops, args.concurrency))
-                results[name] = {"sync_threadpool": sync, "async_driver": asyn}
-                if "ops_per_s" in asyn:
-                    results[name]["sync_over_async_throughput"] = round(
-                        sync["ops_per_s"] / asyn["ops_per_s"], 2
-                    )
-                print(f"{name}: sync-in-threadpool {sync}")
-                print(f"{name}: async driver       {asyn}")
-            finally:
-                if drop:
-                    drop()
+            pg_url = stack.enter_context(scratch_postgres_database(args.postgres, prefix="fc_bench"))
+            targets.append(("postgresql", pg_url))
+        for name, url in targets:
+            ids = seed(url, 200)
+            sync = asyncio.run(run_sync(url, ids, args.ops, args.concurrency))
+            asyn = asyncio.run(run_async(url, ids, args.ops, args.concurrency))
+            results[name] = {"sync_threadpool": sync, "async_driver": asyn}
+            if "ops_per_s" in asyn:
+                results[name]["sync_over_async_throughput"] = round(sync["ops_per_s"] / asyn["ops_per_s"], 2)
+            print(f"{name}: sync-in-threadpool {sync}")
+            print(f"{name}: async driver       {asyn}")
     out = Path(__file__).parent / "results" / "store_sync_vs_async.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -1,12 +1,16 @@
 """Run Alembic programmatically: `upgrade_database(url)` is what the CLI, the server and tests use."""
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,3 +34,22 @@ def is_up_to_date(engine: Engine, database_url: str) -> bool:
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_heads()
     return set(current) == set(script.get_heads())
+
+
+@contextmanager
+def scratch_postgres_database(server_url: str, *, prefix: str = "fc_scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `server_url`, dropped afterwards.
+
+    For test runs and benchmarks: each gets its own database, so concurrent runs never collide.
+    """
+    server = make_url(server_url)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

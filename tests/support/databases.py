@@ -8,16 +8,14 @@ the end. Alembic makes every schema, as in production.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from contact_store.migrate import upgrade_database
+from contact_store.migrate import scratch_postgres_database, upgrade_database
 from contact_store.models import metadata
 
 TEST_DATABASE_URL = os.environ.get("FIRSTCONTACT_TEST_DATABASE_URL", "")
@@ -32,19 +30,9 @@ def fresh_database(tmp_dir: Path, name: str = "test") -> Iterator[str]:
         upgrade_database(url)
         yield url
         return
-    server = make_url(TEST_DATABASE_URL)
-    db_name = f"fc_test_{name}_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-    url = server.set(database=db_name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres_database(TEST_DATABASE_URL, prefix=f"fc_test_{name}") as url:
         upgrade_database(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def truncate_all(engine) -> None:  # type: ignore[no-untyped-def]
