@@ -43,41 +43,34 @@ class Filters:
         return lo, hi
 
 
-def response_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    """WHERE conditions on SurveyResponse for these filters."""
+def _conditions(model: Any, at: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    """The filters as WHERE conditions on a table with team/channel/operator/area columns."""
     lo, hi = filters.bounds()
     conds: list[ColumnElement[bool]] = []
     if lo is not None:
-        conds.append(col(SurveyResponse.submitted_at) >= lo)
+        conds.append(at >= lo)
     if hi is not None:
-        conds.append(col(SurveyResponse.submitted_at) < hi)
+        conds.append(at < hi)
     if filters.team_id is not None:
-        conds.append(col(SurveyResponse.team_id) == filters.team_id)
+        conds.append(col(model.team_id) == filters.team_id)
     if filters.channel:
-        conds.append(col(SurveyResponse.channel) == filters.channel)
+        conds.append(col(model.channel) == filters.channel)
     if filters.operator_id is not None:
-        conds.append(col(SurveyResponse.operator_id) == filters.operator_id)
+        conds.append(col(model.operator_id) == filters.operator_id)
     if filters.area_id is not None:
-        conds.append(col(SurveyResponse.area_id) == filters.area_id)
+        conds.append(col(model.area_id) == filters.area_id)
     return conds
+
+
+def response_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE conditions on SurveyResponse for these filters (by submission time)."""
+    return _conditions(SurveyResponse, col(SurveyResponse.submitted_at), filters)
 
 
 def invitation_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    lo, hi = filters.bounds()
-    conds: list[ColumnElement[bool]] = [col(SurveyInvitation.sent_at).is_not(None)]
-    if lo is not None:
-        conds.append(col(SurveyInvitation.sent_at) >= lo)
-    if hi is not None:
-        conds.append(col(SurveyInvitation.sent_at) < hi)
-    if filters.team_id is not None:
-        conds.append(col(SurveyInvitation.team_id) == filters.team_id)
-    if filters.channel:
-        conds.append(col(SurveyInvitation.channel) == filters.channel)
-    if filters.operator_id is not None:
-        conds.append(col(SurveyInvitation.operator_id) == filters.operator_id)
-    if filters.area_id is not None:
-        conds.append(col(SurveyInvitation.area_id) == filters.area_id)
-    return conds
+    """WHERE conditions on sent SurveyInvitations for these filters (by sending time)."""
+    sent_at = col(SurveyInvitation.sent_at)
+    return [sent_at.is_not(None), *_conditions(SurveyInvitation, sent_at, filters)]
 
 
 @dataclass
