@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from chat_server.log_redaction import redact_root_handlers, uvicorn_log_config
 from contact_store.db import Store, make_engine
 from contact_store.migrate import upgrade_database
 from contact_store.settings import Settings, get_settings
@@ -162,6 +163,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # KB each) and a 64 KB frame cap (the protocol refuses frames over 16 KB anyway).
         ws_per_message_deflate=False,
         ws_max_size=65_536,
+        # The visitor's chat token and survey tokens appear in request lines: never log them.
+        log_config=uvicorn_log_config(),
     )
     return 0
 
@@ -220,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    redact_root_handlers()
     args = build_parser().parse_args(argv)
     settings = get_settings()
     return int(args.func(args, settings) or 0)

@@ -1,0 +1,98 @@
+"""Secrets in URLs (the visitor's chat token, survey tokens) never reach the server's logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.sync.client import connect
+
+from chat_server.log_redaction import REDACTED, RedactSecrets, redact, uvicorn_log_config
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_redact_replaces_secret_query_values_and_survey_tokens() -> None:
+    assert redact("/ws/chat/abc?token=s3cr3t") == f"/ws/chat/abc?token={REDACTED}"
+    assert redact("/x?a=1&TOKEN=s3cr3t&b=2") == f"/x?a=1&TOKEN={REDACTED}&b=2"
+    assert redact('"GET /survey/eyJhbGc.abc-_ HTTP/1.1" 200') == f'"GET /survey/{REDACTED} HTTP/1.1" 200'
+    assert redact("/report/crime/start?step=2") == "/report/crime/start?step=2"
+    assert redact("a tokenless line") == "a tokenless line"
+
+
+def test_filter_keeps_positional_arguments_for_the_access_formatter() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/ws/chat/c?token=s3cr3t", "1.1", 101),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    assert record.args == ("127.0.0.1:5000", "GET", f"/ws/chat/c?token={REDACTED}", "1.1", 101)
+
+
+def test_every_uvicorn_handler_has_the_filter() -> None:
+    config = uvicorn_log_config()
+    assert config["handlers"]
+    for handler in config["handlers"].values():
+        assert "redact_secrets" in handler["filters"]
+
+
+def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> None:
+    port = free_port()
+    chat_token = "chat-" + secrets.token_urlsafe(16)
+    survey_token = "survey-" + secrets.token_urlsafe(16)
+    log = (tmp_path / "server.log").open("w")
+    env = os.environ | {
+        "FIRSTCONTACT_ENV": "test",
+        "FIRSTCONTACT_DATABASE_URL": f"sqlite:///{(tmp_path / 'fc.db').as_posix()}",
+        "FIRSTCONTACT_DATA_DIR": str(tmp_path),
+        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
+    }
+    env.pop("FIRSTCONTACT_REDIS_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chat_server", "serve", "--port", str(port), "--log-level", "info"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "server exited"
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        url = f"ws://127.0.0.1:{port}/ws/chat/{uuid.uuid4()}?token={chat_token}"
+        try:
+            with connect(url, open_timeout=5) as ws:
+                ws.recv(timeout=5)  # the refusal (error frame or close)
+        except (InvalidStatus, WebSocketException, TimeoutError):
+            pass
+        assert httpx.get(f"{base}/survey/{survey_token}", timeout=5).status_code < 500
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+    text = (tmp_path / "server.log").read_text()
+    assert "/ws/chat/" in text and "/survey/" in text, text[-2000:]  # the requests were logged...
+    assert chat_token not in text and survey_token not in text  # ...without their secrets
+    assert REDACTED in text
