@@ -327,7 +327,8 @@ def set_status(
     status: str,
     ip: str | None = None,
 ) -> Report:
-    """Move the report to a new status, stamp its times; resolving it schedules the survey."""
+    """Move the report to a new status, stamp its times; resolving or closing it schedules the
+    survey."""
     if status not in STATUS_LABELS:
         raise ValidationFailed("Choose a status", fields={"status": "Choose a status"})
     if status == report.status:
@@ -354,8 +355,10 @@ def set_status(
         data={"from": previous, "to": status},
         ip=ip,
     )
-    if status == ReportStatus.RESOLVED:
-        # Idempotent per report: resolving again after a reopen keeps the first invitation.
+    if status in (ReportStatus.RESOLVED, ReportStatus.CLOSED):
+        # The contact has ended either way (closing straight from an open status skips
+        # "resolved"). Idempotent per report: resolving or closing again after a reopen, or closing
+        # after resolving, keeps the first invitation.
         schedule_survey(session=session, settings=settings, channel="report", report=report)
     return report
 

@@ -1,6 +1,6 @@
 """Survey invitations and answers.
 
-Other areas call `schedule_survey` once a contact ends (chat ended / report resolved), in the same
+Other areas call `schedule_survey` once a contact ends (chat ended / report resolved or closed), in the same
 transaction. It records an invitation that is either `scheduled` (due after
 `survey_delay_minutes`) or `excluded` with the reason. The outbox worker turns due invitations into
 texts (`dispatch_due_invitations`); answers arrive by SMS reply (`sms_flow`), by the signed web link

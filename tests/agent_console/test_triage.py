@@ -150,6 +150,25 @@ def test_resolving_a_report_schedules_its_survey_once(
     status("in_progress")  # reopened and resolved again: still the one invitation
     status("resolved")
     assert [i.id for i in invitations()] == [invite.id]
+    status("closed")  # closing after resolving: still the one invitation
+    assert [i.id for i in invitations()] == [invite.id]
+
+
+def test_closing_an_open_report_schedules_its_survey(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    person = make_person(session, phone_e164="+447700900323")
+    report = make_report(session, person_id=person.id)
+    _, csrf = sign_in_as(client, session, settings, role=Role.SUPERVISOR)
+    r = client.post(
+        f"/console/reports/{report.id}/status",
+        data={"csrf_token": csrf, "status": "closed"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    session.expire_all()
+    (invite,) = session.exec(select(SurveyInvitation).where(SurveyInvitation.report_id == report.id)).all()
+    assert invite.channel == "report" and invite.to_e164 == "+447700900323"
 
 
 def test_second_claim_is_refused(client: TestClient, session: Session, settings: Settings) -> None:
