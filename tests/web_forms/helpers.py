@@ -86,3 +86,8 @@ def complete_journey(client: TestClient, slug: str, answers: dict[str, Any] | No
         assert response.status_code == 303, response.text[:2000]
         location = response.headers["location"]
     raise AssertionError("journey did not reach check your answers")
+
+
+def current_page_id(url: str) -> str:
+    """The journey page a URL shows (`/report/crime/when?change=1` -> `when`)."""
+    return url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]

@@ -14,7 +14,7 @@ from sqlmodel import select
 from contact_store.models import FormSession, Person, Report
 from tests.conftest import LiveServer
 from tests.support.browser import AXE_PATH, assert_no_axe_violations, screenshot
-from tests.web_forms.helpers import PNG, full_answers
+from tests.web_forms.helpers import PNG, current_page_id, full_answers
 from web_forms.catalogue import FormDefinition, QuestionType, catalogue
 
 pytestmark = pytest.mark.browser
@@ -51,10 +51,6 @@ def fill_page(page: Page, form: FormDefinition, page_id: str, answers: dict[str,
             page.locator(f"#{q.id}").fill(value)
 
 
-def current_page_id(page: Page) -> str:
-    return page.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-
-
 def walk_to_check(
     page: Page,
     form: FormDefinition,
@@ -66,7 +62,7 @@ def walk_to_check(
 ) -> None:
     """From the first question page, answer every page until "Check your answers"."""
     for step in range(len(form.pages) + 1):
-        page_id = current_page_id(page)
+        page_id = current_page_id(page.url)
         if page_id == "check":
             return
         expect(page.locator("main h1")).to_be_visible()
@@ -224,9 +220,9 @@ def test_crime_without_javascript_in_welsh(no_js_page: Page, live_server: LiveSe
     page.get_by_role("button", name="Dechrau nawr").click()
     answers = full_answers(form)
     for _ in range(len(form.pages) + 1):
-        if current_page_id(page) == "check":
+        if current_page_id(page.url) == "check":
             break
-        fill_page(page, form, current_page_id(page), answers)
+        fill_page(page, form, current_page_id(page.url), answers)
         page.get_by_role("button", name="Parhau").click()
     expect(page.get_by_role("heading", name="Gwiriwch eich atebion cyn anfon eich adroddiad")).to_be_visible()
     screenshot(page, "forms-crime-check-cy")

@@ -18,7 +18,7 @@ from sqlmodel import select
 from contact_store.models import Person, Report
 from tests.builders import make_person, make_report
 from tests.conftest import LiveServer
-from tests.web_forms.helpers import PHONE, full_answers
+from tests.web_forms.helpers import PHONE, current_page_id, full_answers
 from web_forms.catalogue import FormDefinition, QuestionType, catalogue
 
 pytestmark = pytest.mark.browser
@@ -96,10 +96,6 @@ def answer_page_with_keyboard(
     press_button(page, "Continue")
 
 
-def current_page_id(page: Page) -> str:
-    return page.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-
-
 @pytest.mark.parametrize("slug", list(catalogue()))
 def test_every_form_on_a_phone_with_the_keyboard_alone(
     phone_page: Page, live_server: LiveServer, slug: str
@@ -120,14 +116,14 @@ def test_every_form_on_a_phone_with_the_keyboard_alone(
     press_button(page, "Start now")
     page.wait_for_url(re.compile(rf"/report/{re.escape(slug)}/[\w-]+$"))
     for _ in range(len(form.pages) + 1):
-        page_id = current_page_id(page)
+        page_id = current_page_id(page.url)
         if page_id == "check":
             break
         expect(page.locator("main h1")).to_be_visible()
         answer_page_with_keyboard(page, form, page_id, answers)
         page.wait_for_url(lambda url, pid=page_id: not url.split("?")[0].endswith(f"/{pid}"))
         expect(page.locator(".govuk-error-summary")).to_have_count(0)
-    assert current_page_id(page) == "check", f"{slug}: did not reach Check your answers"
+    assert current_page_id(page.url) == "check", f"{slug}: did not reach Check your answers"
     press_button(page, "Send report")
     expect(page.locator(".govuk-panel--confirmation")).to_be_visible()
     reference = page.locator(".fc-reference").inner_text()
