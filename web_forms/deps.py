@@ -6,7 +6,7 @@ from fastapi import Request
 
 from contact_store.errors import NotFound, RateLimited
 from web_forms.catalogue import FormDefinition, catalogue
-from web_forms.ratelimit import TokenBucketLimiter
+from web_forms.ratelimit import Limiter, RedisTokenBucketLimiter, TokenBucketLimiter, retry_after_header
 
 
 def get_form(slug: str) -> FormDefinition:
@@ -23,12 +23,21 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def limiter(request: Request) -> TokenBucketLimiter:
-    """This worker's submission rate limiter (built on first use from the settings)."""
+def limiter(request: Request) -> Limiter:
+    """The submission rate limiter (built on first use from the settings): shared by every worker
+    through Redis when `redis_url` is set, else this worker's own."""
     state = request.app.state
-    existing: TokenBucketLimiter | None = getattr(state, "forms_rate_limiter", None)
+    existing: Limiter | None = getattr(state, "forms_rate_limiter", None)
     if existing is None:
-        existing = TokenBucketLimiter(state.settings.api_submissions_per_minute)
+        settings = state.settings
+        if settings.redis_url:
+            existing = RedisTokenBucketLimiter(
+                settings.api_submissions_per_minute,
+                redis_url=settings.redis_url,
+                namespace=f"{settings.redis_channel_prefix}:ratelimit:forms",
+            )
+        else:
+            existing = TokenBucketLimiter(settings.api_submissions_per_minute)
         state.forms_rate_limiter = existing
     return existing
 
@@ -37,4 +46,4 @@ def check_rate(request: Request, message: str) -> None:
     """Raise 429 with Retry-After when this address has used its submissions for now."""
     wait = limiter(request).take(client_address(request))
     if wait > 0:
-        raise RateLimited(message, headers={"Retry-After": TokenBucketLimiter.retry_after_header(wait)})
+        raise RateLimited(message, headers={"Retry-After": retry_after_header(wait)})

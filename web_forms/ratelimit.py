@@ -1,16 +1,28 @@
-"""A per-client-address token bucket for submissions (in-process: each worker counts separately).
+"""Per-client-address token buckets for submissions.
 
-Each address gets `per_minute` tokens that refill continuously; a submission takes one. With N
-workers the effective limit is up to N times the setting: put a shared limit in the proxy (or
-Redis) in front of multi-worker deployments. Thread-safe (handlers run in a threadpool).
+Each address gets `per_minute` tokens that refill continuously; a submission takes one, and
+`take()` answers 0.0 (allowed) or the seconds to wait (refused: 429 with Retry-After).
+
+- `TokenBucketLimiter`: in-process, thread-safe (handlers run in a threadpool). With one worker
+  this is the whole limit.
+- `RedisTokenBucketLimiter`: with `FIRSTCONTACT_REDIS_URL` set, every worker and process shares one
+  bucket per address in Redis, so N workers still allow `per_minute`, not N times it. One Lua
+  script reads, refills and takes atomically on Redis's own clock (one round trip per
+  submission); the key expires once the bucket would be full again. If Redis does not answer, the
+  limiter falls back to this worker's in-process bucket (logged, at most once a minute): a Redis
+  outage never turns a submission into a 500 and never removes the limit altogether.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 # Forget idle addresses so a flood of distinct addresses cannot grow memory without bound.
 MAX_TRACKED_ADDRESSES = 50_000
@@ -20,6 +32,15 @@ MAX_TRACKED_ADDRESSES = 50_000
 class _Bucket:
     tokens: float
     updated: float
+
+
+class Limiter(Protocol):
+    def take(self, key: str) -> float: ...
+
+
+def retry_after_header(wait: float) -> str:
+    """Whole seconds for a Retry-After header (at least 1)."""
+    return str(max(1, math.ceil(wait)))
 
 
 class TokenBucketLimiter:
@@ -57,6 +78,54 @@ class TokenBucketLimiter:
         if len(self._buckets) >= MAX_TRACKED_ADDRESSES:
             self._buckets.clear()
 
-    @staticmethod
-    def retry_after_header(wait: float) -> str:
-        return str(max(1, math.ceil(wait)))
+
+# KEYS[1] = the address's bucket; ARGV = capacity, refill rate (tokens per second).
+# Returns the wait in seconds as a string (Lua numbers become integers in Redis replies).
+_TAKE_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(b[1]) or capacity
+local updated = tonumber(b[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+return tostring(wait)
+"""
+FALLBACK_LOG_INTERVAL_S = 60.0
+
+
+class RedisTokenBucketLimiter:
+    """One bucket per address shared by every worker through Redis (see the module docstring)."""
+
+    def __init__(self, per_minute: int, *, redis_url: str, namespace: str, timeout_s: float = 0.5) -> None:
+        import redis
+
+        self.capacity = max(1, per_minute)
+        self.rate = self.capacity / 60.0
+        self.namespace = namespace
+        self._client: Any = redis.Redis.from_url(
+            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        self._script = self._client.register_script(_TAKE_SCRIPT)
+        self._fallback = TokenBucketLimiter(per_minute)
+        self._last_warning = -FALLBACK_LOG_INTERVAL_S
+
+    def take(self, key: str) -> float:
+        import redis
+
+        try:
+            reply = self._script(keys=[f"{self.namespace}:{key}"], args=[self.capacity, self.rate])
+            return float(reply)
+        except (redis.RedisError, OSError, ValueError):
+            now = time.monotonic()
+            if now - self._last_warning >= FALLBACK_LOG_INTERVAL_S:
+                self._last_warning = now
+                logger.warning(
+                    "rate limit: Redis unavailable; using this worker's own buckets", exc_info=True
+                )
+            return self._fallback.take(key)
