@@ -93,24 +93,46 @@ _STORE_ANSWER = (
 )
 
 
-def submit(
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """A submission after validation (no database needed): clean values or per-field errors."""
+
+    scope: str
+    fingerprint: str
+    language: str
+    values: dict[str, Any]
+    errors: dict[str, str]
+
+
+def check(*, form: FormDefinition, answers: dict[str, Any], language: str) -> CheckedSubmission:
+    """Validate the answers against the form (pure CPU: callers may run it on the event loop)."""
+    values, errors = validate_all(form, answers, translator(language))
+    return CheckedSubmission(
+        scope=f"forms:{form.slug}",
+        fingerprint=request_hash({"answers": answers, "language": language}),
+        language=language,
+        values=values,
+        errors=errors,
+    )
+
+
+def file_checked(
     *,
     session: Session,
     settings: Settings,
     form: FormDefinition,
-    answers: dict[str, Any],
-    language: str,
+    checked: CheckedSubmission,
     idempotency_key: str | None,
 ) -> ApiResult:
-    """Validate and file one submission, or replay the stored answer for a repeated key."""
-    fingerprint = request_hash({"answers": answers, "language": language})
-    scope = f"forms:{form.slug}"
-    values, errors = validate_all(form, answers, translator(language))
-    if errors:
+    """File a checked submission, or replay the stored answer for a repeated key (one unit of work)."""
+    scope, fingerprint = checked.scope, checked.fingerprint
+    if checked.errors:
         existing = _find(session, scope, idempotency_key) if idempotency_key else None
         if existing is not None:
             return _replay(existing, fingerprint)
-        raise ValidationFailed(translator(language)("Some answers are not valid"), fields=errors)
+        raise ValidationFailed(
+            translator(checked.language)("Some answers are not valid"), fields=checked.errors
+        )
     record_id: int | None = None
     if idempotency_key:
         session.flush()
@@ -133,7 +155,7 @@ def submit(
     filed = file_report(
         session=session,
         settings=settings,
-        report_in=report_create(form=form, values=values, channel="api", language=language),
+        report_in=report_create(form=form, values=checked.values, channel="api", language=checked.language),
     )
     body = receipt(filed, form)
     if record_id is not None:
@@ -141,3 +163,19 @@ def submit(
             _STORE_ANSWER, {"record_id": record_id, "status_code": 201, "response": body}
         )
     return ApiResult(201, body)
+
+
+def submit(
+    *,
+    session: Session,
+    settings: Settings,
+    form: FormDefinition,
+    answers: dict[str, Any],
+    language: str,
+    idempotency_key: str | None,
+) -> ApiResult:
+    """Validate and file one submission, or replay the stored answer for a repeated key."""
+    checked = check(form=form, answers=answers, language=language)
+    return file_checked(
+        session=session, settings=settings, form=form, checked=checked, idempotency_key=idempotency_key
+    )
