@@ -127,6 +127,8 @@ def server(url: str, tmp: Path, workers: int = 1):  # type: ignore[no-untyped-de
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         env=env,

@@ -5,10 +5,15 @@ Protocol and guarantees
 - `await run_grouped(store, fn, **kwargs)` runs `fn(session=..., **kwargs)` and returns its result
   (or raises its exception) once the unit is COMMITTED. For the paths that use it (the forms API
   submission) this is the one place that commits; `fn` only flushes, like every service.
-- Each store has one writer thread. It takes every unit waiting (up to `MAX_BATCH`), opens one
-  transaction and runs each unit in its own Session inside its own SAVEPOINT: a unit that raises
-  is rolled back alone (its writes and its parked bus events are dropped) and only its caller gets
-  the error. Then it commits ONCE, publishes the committed units' events in order, and only then
+- Each store has writer threads (one on SQLite, `DEFAULT_WRITER_THREADS` elsewhere) sharing one
+  queue. A writer takes every unit waiting (up to `MAX_BATCH`), opens one transaction and runs
+  each unit in its own Session straight in that transaction. If a unit raises, the whole
+  transaction is rolled back (nothing was committed or published) and the batch is run again with
+  each unit in its own SAVEPOINT, so the failing unit is rolled back alone (its writes and its
+  parked bus events are dropped) and only its caller gets the error. Units must therefore have no
+  effect outside the database (bus events are parked with `emit`), so running one again is safe.
+  Failures are rare (answers are validated before), so a batch normally pays no savepoints.
+- Then the writer commits ONCE, publishes the committed units' events in order, and only then
   answers the callers. If the commit fails, every caller of the batch gets the error and nothing
   is published.
 - One BEGIN/COMMIT (one fsync on PostgreSQL, one take of the SQLite write lock) is shared by the
@@ -46,6 +51,11 @@ RETRY_SQLSTATES = {"40P01", "40001"}
 DEADLOCK_RETRIES = 3
 # Units per transaction at most: bounds how long the first caller of a batch waits for the rest.
 MAX_BATCH = 64
+# Writer threads (each with its own connection and transactions) per store. SQLite has one writer
+# at a time anyway. On PostgreSQL one thread spends about half its time waiting for round trips,
+# so a few run side by side (row locks and the unique constraints keep them correct).
+WRITER_THREADS = {"sqlite": 1}
+DEFAULT_WRITER_THREADS = 3
 
 _Job = tuple[Callable[..., Any], dict[str, Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
@@ -56,8 +66,13 @@ class GroupCommitWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="group-commit-writer", daemon=True)
-        self.thread.start()
+        count = WRITER_THREADS.get(store.engine.dialect.name, DEFAULT_WRITER_THREADS)
+        self.threads = [
+            threading.Thread(target=self._run, name=f"group-commit-writer-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def submit(self, fn: Callable[..., T], kwargs: dict[str, Any]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
@@ -78,8 +93,13 @@ class GroupCommitWriter:
             except Exception:  # never let the writer thread die
                 logger.exception("group commit writer: batch failed")
 
-    def _unit_session(self, conn: Any) -> Session:
-        unit = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    def _unit_session(self, conn: Any, *, savepoint: bool) -> Session:
+        # Without a savepoint the unit's commit() only flushes: the batch's transaction is ours.
+        unit = Session(
+            bind=conn,
+            join_transaction_mode="create_savepoint" if savepoint else "rollback_only",
+            expire_on_commit=False,
+        )
         if self.store.settings is not None:  # as Store.new_session does
             unit.info[SETTINGS_KEY] = self.store.settings
         unit.info[CACHE_ENGINE_KEY] = self.store.engine
@@ -90,7 +110,7 @@ class GroupCommitWriter:
     ) -> tuple[bool, Any, list[Any]]:
         """(ok, result or exception, events) of one unit, run inside its own savepoint."""
         for attempt in range(DEADLOCK_RETRIES + 1):
-            unit = self._unit_session(conn)
+            unit = self._unit_session(conn, savepoint=True)
             try:
                 result = fn(session=unit, **kwargs)
                 events = unit.info.pop(PENDING_EVENTS_KEY, [])
@@ -108,22 +128,51 @@ class GroupCommitWriter:
                 unit.close()
         raise AssertionError("unreachable")
 
+    def _run_all_or_nothing(self, conn: Any, batch: list[_Job]) -> list[tuple[Any, list[Any]]] | None:
+        """Every unit straight in the batch's transaction (no savepoints: two round trips fewer
+        per unit); None as soon as one raises, and the caller must roll the transaction back."""
+        done: list[tuple[Any, list[Any]]] = []
+        for fn, kwargs, _, _ in batch:
+            unit = self._unit_session(conn, savepoint=False)
+            try:
+                result = fn(session=unit, **kwargs)
+                events = unit.info.pop(PENDING_EVENTS_KEY, [])
+                unit.commit()
+            except Exception:
+                return None
+            finally:
+                unit.close()
+            done.append((result, events))
+        return done
+
+    def _transaction(self, batch: list[_Job]) -> tuple[list[tuple[bool, Any]], list[Any]]:
+        """Outcomes and events of the batch, committed; units that failed are rolled back alone."""
+        with self.store.engine.connect() as conn:
+            trans = conn.begin()
+            done = self._run_all_or_nothing(conn, batch)
+            if done is not None:
+                trans.commit()
+                return [(True, result) for result, _ in done], [e for _, events in done for e in events]
+            # A unit failed (rare: answers are validated before they get here). Start again, each
+            # unit in its own savepoint, so only the failing one is rolled back.
+            trans.rollback()
+            trans = conn.begin()
+            outcomes: list[tuple[bool, Any]] = []
+            events: list[Any] = []
+            for fn, kwargs, _, _ in batch:
+                ok, value, unit_events = self._run_unit(conn, fn, kwargs)
+                outcomes.append((ok, value))
+                events.extend(unit_events)
+            trans.commit()
+            return outcomes, events
+
     def run_batch(self, batch: list[_Job]) -> None:
         """Run, commit, publish, answer: in that order."""
-        outcomes: list[tuple[bool, Any]] = []
-        events: list[tuple[str, dict[str, Any]]] = []
         try:
-            with self.store.engine.connect() as conn:
-                trans = conn.begin()
-                for fn, kwargs, _, _ in batch:
-                    ok, value, unit_events = self._run_unit(conn, fn, kwargs)
-                    outcomes.append((ok, value))
-                    events.extend(unit_events)
-                trans.commit()
+            outcomes, events = self._transaction(batch)
         except Exception as exc:
             logger.exception("group commit failed")
-            outcomes = [(False, exc)] * len(batch)
-            events = []
+            outcomes, events = [(False, exc)] * len(batch), []
         for channel, event in events:  # published only after the commit, in order
             self.store.bus.publish(channel, event)
         for (_, _, fut, loop), (ok, value) in zip(batch, outcomes, strict=True):
