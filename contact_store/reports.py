@@ -124,8 +124,19 @@ _INSERT_SMS = insert(SmsMessage.__table__)  # type: ignore[attr-defined]
 REFERENCE_ATTEMPTS = 10
 
 
-def file_report(*, session: Session, settings: Settings, report_in: ReportCreate) -> FiledReport:
+def file_report(
+    *,
+    session: Session,
+    settings: Settings,
+    report_in: ReportCreate,
+    reference: str | None = None,
+    received_at: datetime | None = None,
+) -> FiledReport:
     """File a report with its reference, person link, timeline event and acknowledgement text.
+
+    A caller that must quote the reference before the report is written (a stored API answer)
+    may propose `reference` and `received_at`; the reference is kept unless another report has
+    it, so compare `FiledReport.reference`.
 
     The fast path (Core statements, about five round trips, no ORM objects): the person lookup and
     the repeat-contact check are one query; the reference is claimed by the unique constraint
@@ -142,7 +153,7 @@ def file_report(*, session: Session, settings: Settings, report_in: ReportCreate
     )
     org = org_cache.snapshot(session)
     conn = session.connection()
-    now = utcnow()
+    now = received_at or utcnow()
     values: dict[str, Any] = {
         "form_slug": report_in.form_slug,
         "answers": report_in.answers,
@@ -162,15 +173,17 @@ def file_report(*, session: Session, settings: Settings, report_in: ReportCreate
     }
     report_id: int | None = None
     length = SUFFIX_LENGTH
-    for _ in range(REFERENCE_ATTEMPTS):
-        values["reference"] = new_reference(at=now, length=length)
+    for attempt in range(REFERENCE_ATTEMPTS):
+        values["reference"] = (
+            reference if attempt == 0 and reference else new_reference(at=now, length=length)
+        )
         report_id = _insert_report_unless_reference_taken(conn, values)
         if report_id is not None:
             break
         length += 1
     if report_id is None:
         raise RuntimeError("could not allocate a unique reference")
-    reference: str = values["reference"]
+    chosen: str = values["reference"]
     conn.execute(
         _INSERT_EVENT,
         {
@@ -186,7 +199,7 @@ def file_report(*, session: Session, settings: Settings, report_in: ReportCreate
         sms = report_ack_values(
             settings=settings,
             report_id=report_id,
-            reference=reference,
+            reference=chosen,
             person_id=link.person_id,
             phone=report_in.phone,
             target=report_in.response_time,
@@ -195,7 +208,7 @@ def file_report(*, session: Session, settings: Settings, report_in: ReportCreate
             conn.execute(_INSERT_SMS, sms)
     filed = FiledReport(
         id=report_id,
-        reference=reference,
+        reference=chosen,
         received_at=now,
         person_id=link.person_id,
         team_id=values["team_id"],
@@ -209,7 +222,7 @@ def file_report(*, session: Session, settings: Settings, report_in: ReportCreate
         {
             "type": "report.received",
             "report_id": report_id,
-            "reference": reference,
+            "reference": chosen,
             "form_slug": report_in.form_slug,
             "summary": values["summary"],
             "sensitive": report_in.sensitive,

@@ -13,8 +13,8 @@ Protocol
   nothing (on PostgreSQL it first waits for a concurrent transaction holding that key to end), the
   stored record is read and replayed (or 409), and no report is written. So concurrent duplicates
   never make two reports, on either database, whether they run in separate transactions or one
-  after another in one group-committed transaction. The record gets its answer once the report
-  is written; a pending record is never visible to others (same transaction).
+  after another in one group-committed transaction. The record is inserted with its answer (the
+  reference is chosen first) and is never visible to others before the report (same transaction).
 - Invalid answers get 422 with per-field errors and store nothing (not even the key), so the
   client can fix the answers and retry with the same key. (If the key already has an answer,
   that answer or 409 is given, as for any repeat: answers are validated before the key is looked
@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -34,15 +35,14 @@ from sqlmodel import Session, select
 from contact_store.clock import utcnow
 from contact_store.errors import Conflict, ValidationFailed
 from contact_store.models import IdempotencyRecord
-from contact_store.reports import FiledReport, file_report
+from contact_store.references import new_reference
+from contact_store.reports import file_report
 from contact_store.settings import Settings
 from contact_store.sql import InsertOrSkip
 from web_forms.catalogue import FormDefinition
 from web_forms.i18n import translator
 from web_forms.journey.answers import validate_all
 from web_forms.journey.submission import report_create
-
-PENDING_STATUS = 0  # an idempotency record whose report is being written in the same transaction
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,13 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def receipt(report: FiledReport, form: FormDefinition) -> dict[str, Any]:
+def receipt(*, reference: str, received_at: datetime, form: FormDefinition) -> dict[str, Any]:
     """The 201 body: what an integrator shows the person."""
     return {
-        "reference": report.reference,
+        "reference": reference,
         "status": "received",
         "form": form.slug,
-        "received_at": report.received_at.isoformat(),
+        "received_at": received_at.isoformat(),
         "response_time": form.response_time,
         "sensitive": form.sensitive,
     }
@@ -89,7 +89,7 @@ _reserve_key = InsertOrSkip(_idempotency, "scope", "key")
 _STORE_ANSWER = (
     update(_idempotency)
     .where(_idempotency.c.id == bindparam("record_id"))
-    .values(status_code=bindparam("status_code"), response=bindparam("response"))
+    .values(response=bindparam("response"))
 )
 
 
@@ -133,6 +133,10 @@ def file_checked(
         raise ValidationFailed(
             translator(checked.language)("Some answers are not valid"), fields=checked.errors
         )
+    # The answer is decided before anything is written, so the key's record is stored with it in
+    # one statement (rewritten only if the proposed reference was taken meanwhile).
+    received_at = utcnow()
+    body = receipt(reference=new_reference(at=received_at), received_at=received_at, form=form)
     record_id: int | None = None
     if idempotency_key:
         session.flush()
@@ -142,9 +146,9 @@ def file_checked(
                 "scope": scope,
                 "key": idempotency_key,
                 "request_hash": fingerprint,
-                "status_code": PENDING_STATUS,
-                "response": {},
-                "created_at": utcnow(),
+                "status_code": 201,
+                "response": body,
+                "created_at": received_at,
             },
         )
         if record_id is None:
@@ -156,12 +160,13 @@ def file_checked(
         session=session,
         settings=settings,
         report_in=report_create(form=form, values=checked.values, channel="api", language=checked.language),
+        reference=body["reference"],
+        received_at=received_at,
     )
-    body = receipt(filed, form)
-    if record_id is not None:
-        session.connection().execute(
-            _STORE_ANSWER, {"record_id": record_id, "status_code": 201, "response": body}
-        )
+    if filed.reference != body["reference"]:
+        body = receipt(reference=filed.reference, received_at=received_at, form=form)
+        if record_id is not None:
+            session.connection().execute(_STORE_ANSWER, {"record_id": record_id, "response": body})
     return ApiResult(201, body)
 
 
