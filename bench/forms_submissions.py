@@ -1,7 +1,8 @@
 """Benchmark: report submissions per second and latency through the JSON API and the HTML journey,
 on SQLite and PostgreSQL.
 
-The server runs as a subprocess (uvicorn, one worker, the embedded defaults) against a fresh
+The server runs as a subprocess (uvicorn, --workers processes, default one with the embedded defaults;
+with more than one, the event bus is Redis at --redis-url, as in production) against a fresh
 database: a temporary SQLite file, and a new `fc_bench_<random>` PostgreSQL database created on
 the server of --pg-url and dropped afterwards. Load comes from this process (asyncio + httpx) over
 loopback only (a minimal keep-alive HTTP client for the API, httpx for the HTML journey), with
@@ -101,7 +102,7 @@ def database(kind: str, pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def server(url: str, tmp: Path, workers: int = 1):  # type: ignore[no-untyped-def]
+def server(url: str, tmp: Path, workers: int = 1, redis_url: str = ""):  # type: ignore[no-untyped-def]
     port = free_port()
     env = os.environ | {
         "FIRSTCONTACT_ENV": "test",
@@ -112,6 +113,9 @@ def server(url: str, tmp: Path, workers: int = 1):  # type: ignore[no-untyped-de
         "FIRSTCONTACT_API_SUBMISSIONS_PER_MINUTE": "100000000",
     }
     env.pop("FIRSTCONTACT_REDIS_URL", None)
+    if workers > 1:  # as in production: events reach every worker through Redis
+        env["FIRSTCONTACT_REDIS_URL"] = redis_url
+        env["FIRSTCONTACT_REDIS_CHANNEL_PREFIX"] = f"fcbench-{secrets.token_hex(4)}"
     log = (tmp / "server.log").open("w")
     proc = subprocess.Popen(
         [
@@ -353,6 +357,11 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--scenarios", default="baseline,api,html")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("FIRSTCONTACT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="event bus between workers (used when --workers > 1)",
+    )
     parser.add_argument("--pg-url", default=os.environ.get("FIRSTCONTACT_BENCH_PG_URL", DEFAULT_PG))
     args = parser.parse_args()
     results: dict[str, Any] = {
@@ -366,7 +375,10 @@ def main() -> None:
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fc-bench-") as tmp_name:
             tmp = Path(tmp_name)
-            with database(backend, args.pg_url, tmp) as url, server(url, tmp, args.workers) as base:
+            with (
+                database(backend, args.pg_url, tmp) as url,
+                server(url, tmp, args.workers, args.redis_url) as base,
+            ):
                 figures: dict[str, Any] = {}
                 for scenario in args.scenarios.split(","):
                     figures[scenario] = asyncio.run(
