@@ -8,8 +8,8 @@ Protocol
   same transaction; any later request with the same key and the same body gets that stored answer
   again (with `Idempotent-Replayed: true`), never a second report. The same key with a different
   body is refused with 409.
-- The key is reserved before the report is written: `INSERT ... ON CONFLICT (scope, key) DO NOTHING`
-  of a pending record, in the same transaction as the report. If the key exists the insert does
+- The key is claimed before the report is written: `INSERT ... ON CONFLICT (scope, key) DO NOTHING`
+  of the record, in the same transaction as the report. If the key exists the insert does
   nothing (on PostgreSQL it first waits for a concurrent transaction holding that key to end), the
   stored record is read and replayed (or 409), and no report is written. So concurrent duplicates
   never make two reports, on either database, whether they run in separate transactions or one
@@ -19,6 +19,8 @@ Protocol
   client can fix the answers and retry with the same key. (If the key already has an answer,
   that answer or 409 is given, as for any repeat: answers are validated before the key is looked
   up only because valid submissions then need no lookup.)
+- `check` (validation, no database) runs on the event loop; `file_checked` is the unit of work,
+  which the route hands to `contact_store.group_commit` (that is where it commits).
 """
 
 from __future__ import annotations
