@@ -173,8 +173,8 @@ class GroupCommitWriter:
         except Exception as exc:
             logger.exception("group commit failed")
             outcomes, events = [(False, exc)] * len(batch), []
-        for channel, event in events:  # published only after the commit, in order
-            self.store.bus.publish(channel, event)
+        if events:  # published only after the commit, in order (one round trip on Redis)
+            self.store.bus.publish_many(events)
         for (_, _, fut, loop), (ok, value) in zip(batch, outcomes, strict=True):
             # RuntimeError: the caller's event loop has closed (shutdown): no one is waiting.
             with contextlib.suppress(RuntimeError):
