@@ -1,7 +1,9 @@
 """Benchmark: report submissions per second and latency through the JSON API and the HTML journey,
 on SQLite and PostgreSQL.
 
-The server runs as a subprocess (uvicorn, one worker, the embedded defaults) against a fresh
+The server runs as --workers uvicorn subprocesses (default one, the embedded defaults; with more,
+each on its own port with clients spread round-robin as behind a load balancer, and the event bus
+is Redis at --redis-url, as in production) against a fresh
 database: a temporary SQLite file, and a new `fc_bench_<random>` PostgreSQL database created on
 the server of --pg-url and dropped afterwards. Load comes from this process (asyncio + httpx) over
 loopback only (a minimal keep-alive HTTP client for the API, httpx for the HTML journey), with
@@ -100,19 +102,8 @@ def database(kind: str, pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
         yield url
 
 
-@contextmanager
-def server(url: str, tmp: Path, workers: int = 1):  # type: ignore[no-untyped-def]
+def _start_worker(env: dict[str, str], log: Any) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = os.environ | {
-        "FIRSTCONTACT_ENV": "test",
-        "FIRSTCONTACT_DATABASE_URL": url,
-        "FIRSTCONTACT_DATA_DIR": str(tmp),
-        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-        # The bench sends everything from one address: lift the per-address limit for it.
-        "FIRSTCONTACT_API_SUBMISSIONS_PER_MINUTE": "100000000",
-    }
-    env.pop("FIRSTCONTACT_REDIS_URL", None)
-    log = (tmp / "server.log").open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -133,23 +124,51 @@ def server(url: str, tmp: Path, workers: int = 1):  # type: ignore[no-untyped-de
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def server(url: str, tmp: Path, workers: int = 1, redis_url: str = ""):  # type: ignore[no-untyped-def]
+    """`workers` server processes, each on its own port, as behind a load balancer.
+
+    (Not `uvicorn --workers`: its processes share one listening socket, and the bench's 16
+    keep-alive connections, opened at once, all landed on one process.) Clients are spread over
+    the processes round-robin. Yields the base URLs.
+    """
+    env = os.environ | {
+        "FIRSTCONTACT_ENV": "test",
+        "FIRSTCONTACT_DATABASE_URL": url,
+        "FIRSTCONTACT_DATA_DIR": str(tmp),
+        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
+        # The bench sends everything from one address: lift the per-address limit for it.
+        "FIRSTCONTACT_API_SUBMISSIONS_PER_MINUTE": "100000000",
+    }
+    env.pop("FIRSTCONTACT_REDIS_URL", None)
+    if workers > 1:  # as in production: events reach every worker through Redis
+        env["FIRSTCONTACT_REDIS_URL"] = redis_url
+        env["FIRSTCONTACT_REDIS_CHANNEL_PREFIX"] = f"fcbench-{secrets.token_hex(4)}"
+    log = (tmp / "server.log").open("w")
+    started = [_start_worker(env, log) for _ in range(workers)]
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("server did not start: " + (tmp / "server.log").read_text()[-2000:])
-        time.sleep(0.1)
+    for proc, base in started:
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                for other, _ in started:
+                    other.kill()
+                raise RuntimeError("server did not start: " + (tmp / "server.log").read_text()[-2000:])
+            time.sleep(0.1)
     try:
-        yield base
+        yield [base for _, base in started]
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        for proc, _ in started:
+            proc.terminate()
+        for proc, _ in started:
+            proc.wait(timeout=15)
         log.close()
 
 
@@ -271,17 +290,23 @@ async def html_user(base: str, tally: Tally, stop: float) -> None:
                 tally.completed += 1
 
 
-async def run_scenario(name: str, base: str, concurrency: int, duration: float) -> dict[str, Any]:
+async def run_scenario(name: str, bases: list[str], concurrency: int, duration: float) -> dict[str, Any]:
     tally = Tally()
     started = time.perf_counter()
     stop = started + duration
-    host, port = base.rsplit("/", 1)[-1].split(":")
+    # Virtual user i talks to server process i mod N (round-robin, as a load balancer would).
+    targets = [bases[i % len(bases)] for i in range(concurrency)]
+
+    def raw(base: str) -> RawClient:
+        host, port = base.rsplit("/", 1)[-1].split(":")
+        return RawClient(host, int(port))
+
     if name == "baseline":
-        users = [baseline_user(RawClient(host, int(port)), tally, stop) for _ in range(concurrency)]
+        users = [baseline_user(raw(base), tally, stop) for base in targets]
     elif name == "api":
-        users = [api_user(RawClient(host, int(port)), tally, stop) for _ in range(concurrency)]
+        users = [api_user(raw(base), tally, stop) for base in targets]
     else:
-        users = [html_user(base, tally, stop) for _ in range(concurrency)]
+        users = [html_user(base, tally, stop) for base in targets]
     await asyncio.gather(*users)
     elapsed = time.perf_counter() - started
     lat = sorted(tally.latencies) or [0.0]
@@ -349,7 +374,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--concurrency", type=int, default=32, help="virtual users")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--scenarios", default="baseline,api,html")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (each on its own port, clients round-robin)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("FIRSTCONTACT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="event bus between workers (used when --workers > 1)",
+    )
     parser.add_argument("--pg-url", default=os.environ.get("FIRSTCONTACT_BENCH_PG_URL", DEFAULT_PG))
     args = parser.parse_args()
     results: dict[str, Any] = {
@@ -363,11 +396,14 @@ def main() -> None:
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fc-bench-") as tmp_name:
             tmp = Path(tmp_name)
-            with database(backend, args.pg_url, tmp) as url, server(url, tmp, args.workers) as base:
+            with (
+                database(backend, args.pg_url, tmp) as url,
+                server(url, tmp, args.workers, args.redis_url) as bases,
+            ):
                 figures: dict[str, Any] = {}
-                for scenario in ("baseline", "api", "html"):
+                for scenario in args.scenarios.split(","):
                     figures[scenario] = asyncio.run(
-                        run_scenario(scenario, base, args.concurrency, args.duration)
+                        run_scenario(scenario, bases, args.concurrency, args.duration)
                     )
                     f = figures[scenario]
                     print(
@@ -387,14 +423,15 @@ def main() -> None:
                 figures["database_is_locked"] = log.count("database is locked")
                 figures["server_errors_logged"] = log.count("Traceback")
                 figures["reports_stored"] = count_rows(url)
-                figures["api_vs_baseline"] = round(
-                    figures["api"]["per_second"] / max(figures["baseline"]["per_second"], 0.1), 3
-                )
+                if "api" in figures and "baseline" in figures:
+                    figures["api_vs_baseline"] = round(
+                        figures["api"]["per_second"] / max(figures["baseline"]["per_second"], 0.1), 3
+                    )
                 print(
                     f"{backend:10} reports stored {figures['reports_stored']}, "
                     f"'database is locked' {figures['database_is_locked']}, "
                     f"tracebacks {figures['server_errors_logged']}, "
-                    f"api/baseline {figures['api_vs_baseline']}",
+                    f"api/baseline {figures.get('api_vs_baseline')}",
                     flush=True,
                 )
                 results["backends"][backend] = figures

@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from contact_store.events import BUS_KEY, EventBus
+from contact_store.org_cache import CACHE_ENGINE_KEY
 from contact_store.settings import Settings
 
 # Where a session carries its worker's settings, for services reached from code that has none
@@ -99,6 +100,8 @@ class Store:
         self.bus = bus
         # The worker's settings; `create_app` sets them when the store was built without.
         self.settings = settings
+        # None when sessions use the engine; tests give the connection of a rolled-back transaction.
+        self.bind = bind
         # Tests bind sessions to one connection inside a transaction that is rolled back afterwards;
         # each session's commit then releases a savepoint instead of committing.
         extra: dict[str, Any] = {"join_transaction_mode": "create_savepoint"} if bind is not None else {}
@@ -110,6 +113,8 @@ class Store:
         """A session whose committed events go to this store's bus."""
         session = self._sessionmaker()
         session.info[BUS_KEY] = self.bus
+        if self.bind is None:  # committed data only: per-process caches may be used (org_cache)
+            session.info[CACHE_ENGINE_KEY] = self.engine
         if self.settings is not None:
             session.info[SETTINGS_KEY] = self.settings
         return session

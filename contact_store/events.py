@@ -137,6 +137,11 @@ class EventBus(ABC):
     def publish(self, channel: str, event: Event) -> None:
         """Send an event to every subscriber of the channel, on every worker. Thread-safe."""
 
+    def publish_many(self, events: list[tuple[str, Event]]) -> None:
+        """`publish` each (channel, event) in order (a backend may send them in one round trip)."""
+        for channel, event in events:
+            self.publish(channel, event)
+
     @abstractmethod
     async def ping(self) -> bool:
         """True when the bus can deliver events."""
@@ -240,6 +245,23 @@ class RedisBus(EventBus):
                 logger.exception(
                     "redis publish failed on %s; subscribers will resync from the store", channel
                 )
+
+    def publish_many(self, events: list[tuple[str, Event]]) -> None:
+        """In order, in one round trip (a pipeline), from a thread other than the bus's loop."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None or len(events) < 2:
+            super().publish_many(events)
+            return
+        pipe = self._sync.pipeline(transaction=False)
+        for channel, event in events:
+            pipe.publish(self._prefix + channel, json.dumps(event, separators=(",", ":"), default=str))
+        try:
+            pipe.execute()
+        except Exception:
+            logger.exception("redis publish of %d events failed; subscribers will resync", len(events))
 
     async def _publish_async(self, channel: str, payload: str) -> None:
         try:

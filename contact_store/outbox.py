@@ -65,6 +65,56 @@ def render_template(template: str, personalisation: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(_fill, SMS_TEMPLATES.get(template, template))
 
 
+def sms_values(
+    *,
+    to: str,
+    template: str,
+    personalisation: dict[str, Any],
+    kind: str,
+    essential: bool = True,
+    person_id: int | None = None,
+    report_id: int | None = None,
+    conversation_id: str | None = None,
+    survey_invitation_id: int | None = None,
+    operator_id: int | None = None,
+    due_at: datetime | None = None,
+    opted_out: bool = False,
+) -> dict[str, Any] | None:
+    """The outbox row's column values for a text to a UK mobile, or None when it cannot receive texts.
+
+    Non-essential texts (surveys) to a number that sent STOP (`opted_out`) are kept as `cancelled`,
+    so the decision is visible in the SMS log.
+    """
+    number = normalise_phone(to)
+    if number is None or not is_mobile(number):
+        return None
+    body = render_template(template, personalisation)
+    if len(body) > MAX_SMS_LENGTH:
+        raise ValidationFailed(
+            f"The text is {len(body)} characters; the most is {MAX_SMS_LENGTH}",
+            fields={"message": f"Use {MAX_SMS_LENGTH} characters or fewer"},
+        )
+    now = utcnow()
+    return {
+        "to_e164": number,
+        "body": body,
+        "template": template if template in SMS_TEMPLATES else "",
+        "personalisation": personalisation,
+        "kind": kind,
+        "essential": essential,
+        "status": SmsStatus.CANCELLED if opted_out and not essential else SmsStatus.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": due_at or now,
+        "deadline_at": (due_at or now) + DEFAULT_DEADLINE,
+        "person_id": person_id,
+        "report_id": report_id,
+        "conversation_id": conversation_id,
+        "survey_invitation_id": survey_invitation_id,
+        "operator_id": operator_id,
+        "created_at": now,
+    }
+
+
 def queue_sms(
     *,
     session: Session,
@@ -85,38 +135,27 @@ def queue_sms(
     Non-essential texts (surveys) to a number that sent STOP are kept as `cancelled`, so the
     decision is visible in the SMS log.
     """
-    number = normalise_phone(to)
-    if number is None or not is_mobile(number):
-        return None
-    body = render_template(template, personalisation)
-    if len(body) > MAX_SMS_LENGTH:
-        raise ValidationFailed(
-            f"The text is {len(body)} characters; the most is {MAX_SMS_LENGTH}",
-            fields={"message": f"Use {MAX_SMS_LENGTH} characters or fewer"},
-        )
-    now = utcnow()
-    status = SmsStatus.QUEUED
+    opted_out = False
     if not essential and person_id is not None:
         person = session.get(Person, person_id)
-        if person is not None and person.sms_opted_out_at is not None:
-            status = SmsStatus.CANCELLED
-    message = SmsMessage(
-        to_e164=number,
-        body=body,
-        template=template if template in SMS_TEMPLATES else "",
+        opted_out = person is not None and person.sms_opted_out_at is not None
+    values = sms_values(
+        to=to,
+        template=template,
         personalisation=personalisation,
         kind=kind,
         essential=essential,
-        status=status,
-        next_attempt_at=due_at or now,
-        deadline_at=(due_at or now) + DEFAULT_DEADLINE,
         person_id=person_id,
         report_id=report_id,
         conversation_id=conversation_id,
         survey_invitation_id=survey_invitation_id,
         operator_id=operator_id,
-        created_at=now,
+        due_at=due_at,
+        opted_out=opted_out,
     )
+    if values is None:
+        return None
+    message = SmsMessage(**values)
     session.add(message)
     session.flush()
     return message

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import bindparam, case, exists, func, insert, or_, update
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
 
 from contact_store.clock import utcnow
 from contact_store.models import (
@@ -24,6 +28,8 @@ DEFAULT_REGION = "GB"
 # Ofcom's drama range (07700 900000-900999): reserved for fiction, never a real person's number.
 # libphonenumber calls it invalid; we accept it as a mobile so demos and tests use it safely.
 DRAMA_PREFIX = "7700900"
+# Parsing numbers and emails is pure but slow (~0.1 ms each); every submission does both twice.
+NORMALISE_CACHE_SIZE = 4096
 
 
 def _is_drama_number(number: phonenumbers.PhoneNumber) -> bool:
@@ -31,6 +37,7 @@ def _is_drama_number(number: phonenumbers.PhoneNumber) -> bool:
     return number.country_code == 44 and len(national) == 10 and national.startswith(DRAMA_PREFIX)
 
 
+@lru_cache(maxsize=NORMALISE_CACHE_SIZE)
 def normalise_phone(raw: str | None, *, mobile_only: bool = False) -> str | None:
     """A UK (or international) number in E.164 (`+447700900123`), or None if it is not valid."""
     if not raw or not raw.strip():
@@ -51,6 +58,7 @@ def normalise_phone(raw: str | None, *, mobile_only: bool = False) -> str | None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=NORMALISE_CACHE_SIZE)
 def is_mobile(e164: str | None) -> bool:
     """True when an E.164 number can receive texts."""
     if not e164:
@@ -67,6 +75,7 @@ def is_mobile(e164: str | None) -> bool:
     )
 
 
+@lru_cache(maxsize=NORMALISE_CACHE_SIZE)
 def normalise_email(raw: str | None) -> str | None:
     """A lower-cased, validated email address, or None if it is not valid."""
     if not raw or not raw.strip():
@@ -95,7 +104,7 @@ def find_or_create_person(
     email_norm = normalise_email(email)
     if not phone_e164 and not email_norm:
         return None, False
-    conditions = []
+    conditions: list[Any] = []
     if phone_e164:
         conditions.append(Person.phone_e164 == phone_e164)
     if email_norm:
@@ -131,6 +140,111 @@ def find_or_create_person(
     session.add(person)
     session.flush()
     return person, False
+
+
+_person: Any = Person.__table__  # type: ignore[attr-defined]
+_report: Any = Report.__table__  # type: ignore[attr-defined]
+_conversation: Any = Conversation.__table__  # type: ignore[attr-defined]
+
+
+def _fill_blank(column: Any, param: str) -> Any:
+    """SET column = the new value only where the column is empty (never overwrite a known detail)."""
+    return case((or_(column.is_(None), column == ""), func.coalesce(bindparam(param), column)), else_=column)
+
+
+# One round trip: the oldest live person with this phone or email (a NULL never matches), and
+# whether they contacted us (report or chat) since :since. Both EXISTS use the person indexes.
+_MATCH_PERSON = (
+    core_select(
+        _person.c.id,
+        exists()
+        .where(_report.c.person_id == _person.c.id, _report.c.received_at >= bindparam("since"))
+        .label("earlier_report"),
+        exists()
+        .where(_conversation.c.person_id == _person.c.id, _conversation.c.queued_at >= bindparam("since"))
+        .label("earlier_chat"),
+    )
+    .where(
+        or_(_person.c.phone_e164 == bindparam("phone"), _person.c.email_normalised == bindparam("email")),
+        _person.c.erased_at.is_(None),
+    )
+    .order_by(_person.c.id)
+    .limit(1)
+)
+_UPDATE_PERSON = (
+    update(_person)
+    .where(_person.c.id == bindparam("person_id"))
+    .values(
+        phone_e164=_fill_blank(_person.c.phone_e164, "phone"),
+        email_normalised=_fill_blank(_person.c.email_normalised, "email"),
+        name=_fill_blank(_person.c.name, "name"),
+        postcode=_fill_blank(_person.c.postcode, "postcode"),
+        last_contact_at=bindparam("now"),
+    )
+)
+_INSERT_PERSON = insert(_person).returning(_person.c.id)
+
+
+@dataclass(frozen=True)
+class PersonLink:
+    """Who a new contact is: their person row (None when anonymous) and whether it is a repeat."""
+
+    person_id: int | None
+    matched_existing: bool
+    repeat_contact: bool
+
+
+def link_person(
+    *,
+    session: Session,
+    repeat_window_days: int,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    postcode: str | None = None,
+) -> PersonLink:
+    """`find_or_create_person` plus the repeat-contact check, in two statements (for filing reports).
+
+    Same matching and fill-in rules; the repeat flag means a report or chat in the window.
+    """
+    phone_e164 = normalise_phone(phone)
+    email_norm = normalise_email(email)
+    if not phone_e164 and not email_norm:
+        return PersonLink(None, False, False)
+    conn = session.connection()
+    now = utcnow()
+    found = conn.execute(
+        _MATCH_PERSON,
+        {"phone": phone_e164, "email": email_norm, "since": now - timedelta(days=repeat_window_days)},
+    ).first()
+    clean_name = (name or "").strip()[:200] or None
+    clean_postcode = (postcode or None) and postcode[:10]
+    if found is not None:
+        person_id, earlier_report, earlier_chat = found
+        conn.execute(
+            _UPDATE_PERSON,
+            {
+                "person_id": person_id,
+                "phone": phone_e164,
+                "email": email_norm,
+                "name": clean_name,
+                "postcode": clean_postcode,
+                "now": now,
+            },
+        )
+        return PersonLink(person_id, True, bool(earlier_report or earlier_chat))
+    person_id = conn.execute(
+        _INSERT_PERSON,
+        {
+            "name": clean_name,
+            "phone_e164": phone_e164,
+            "email_normalised": email_norm,
+            "postcode": clean_postcode,
+            "last_contact_at": now,
+            "created_at": now,
+        },
+    ).scalar_one()
+    return PersonLink(person_id, False, False)
 
 
 @dataclass(frozen=True)

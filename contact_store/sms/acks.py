@@ -6,10 +6,12 @@ contact automatically). They return None when there is no mobile number to text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from contact_store.models import Conversation, Person, Report, SmsMessage
-from contact_store.outbox import queue_sms
+from contact_store.outbox import queue_sms, sms_values
 from contact_store.settings import Settings
 
 
@@ -18,6 +20,36 @@ def _mobile(session: Session, person_id: int | None, phone: str | None) -> str |
         return phone
     person = session.get(Person, person_id) if person_id else None
     return person.phone_e164 if person is not None else None
+
+
+def report_ack_personalisation(*, settings: Settings, reference: str, target: str | None) -> dict[str, Any]:
+    """What fills the `report_ack` template."""
+    hours = settings.report_target_hours
+    return {
+        "force": settings.force_name,
+        "reference": reference,
+        "target": target or (f"{hours} hours" if hours != 1 else "1 hour"),
+    }
+
+
+def report_ack_values(
+    *,
+    settings: Settings,
+    report_id: int,
+    reference: str,
+    person_id: int | None,
+    phone: str,
+    target: str | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row acknowledging a new report (for writers that insert rows themselves)."""
+    return sms_values(
+        to=phone,
+        template="report_ack",
+        kind="ack",
+        report_id=report_id,
+        person_id=person_id,
+        personalisation=report_ack_personalisation(settings=settings, reference=reference, target=target),
+    )
 
 
 def queue_report_ack(
@@ -32,7 +64,6 @@ def queue_report_ack(
     to = _mobile(session, report.person_id, phone)
     if not to:
         return None
-    hours = settings.report_target_hours
     return queue_sms(
         session=session,
         to=to,
@@ -40,11 +71,9 @@ def queue_report_ack(
         kind="ack",
         report_id=report.id,
         person_id=report.person_id,
-        personalisation={
-            "force": settings.force_name,
-            "reference": report.reference,
-            "target": target or (f"{hours} hours" if hours != 1 else "1 hour"),
-        },
+        personalisation=report_ack_personalisation(
+            settings=settings, reference=report.reference, target=target
+        ),
     )
 
 

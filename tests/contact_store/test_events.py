@@ -82,3 +82,23 @@ async def test_redis_bus_delivers_across_instances(settings: Settings) -> None:
     finally:
         await one.stop()
         await two.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="FIRSTCONTACT_TEST_REDIS_URL not set")
+async def test_redis_publish_many_from_a_thread_keeps_order(settings: Settings) -> None:
+    """A group-committed batch's events go out in one pipeline, in commit order."""
+    one = RedisBus(TEST_REDIS_URL, prefix=settings.redis_channel_prefix)
+    two = RedisBus(TEST_REDIS_URL, prefix=settings.redis_channel_prefix)
+    await one.start()
+    await two.start()
+    try:
+        sub = two.subscribe()
+        await sub.add("reports")
+        batch = [("reports", {"n": n}) for n in range(5)]
+        await asyncio.to_thread(one.publish_many, batch)
+        assert [(await _next(sub))[1]["n"] for _ in range(5)] == [0, 1, 2, 3, 4]
+        await sub.close()
+    finally:
+        await one.stop()
+        await two.stop()

@@ -8,13 +8,19 @@ Protocol
   same transaction; any later request with the same key and the same body gets that stored answer
   again (with `Idempotent-Replayed: true`), never a second report. The same key with a different
   body is refused with 409.
-- Concurrent duplicates: on PostgreSQL the record is inserted before the report, inside a
-  savepoint; the unique constraint on (scope, key) makes the second insert wait for the first
-  transaction, and the loser rolls back its savepoint and replays. On SQLite every write
-  transaction holds the single writer lock from its first statement (BEGIN IMMEDIATE), so the
-  lookup already saw any earlier key and the record is written once, after the report.
+- The key is claimed before the report is written: `INSERT ... ON CONFLICT (scope, key) DO NOTHING`
+  of the record, in the same transaction as the report. If the key exists the insert does
+  nothing (on PostgreSQL it first waits for a concurrent transaction holding that key to end), the
+  stored record is read and replayed (or 409), and no report is written. So concurrent duplicates
+  never make two reports, on either database, whether they run in separate transactions or one
+  after another in one group-committed transaction. The record is inserted with its answer (the
+  reference is chosen first) and is never visible to others before the report (same transaction).
 - Invalid answers get 422 with per-field errors and store nothing (not even the key), so the
-  client can fix the answers and retry with the same key.
+  client can fix the answers and retry with the same key. (If the key already has an answer,
+  that answer or 409 is given, as for any repeat: answers are validated before the key is looked
+  up only because valid submissions then need no lookup.)
+- `check` (validation, no database) runs on the event loop; `file_checked` is the unit of work,
+  which the route hands to `contact_store.group_commit` (that is where it commits).
 """
 
 from __future__ import annotations
@@ -22,21 +28,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
+from contact_store.clock import utcnow
 from contact_store.errors import Conflict, ValidationFailed
-from contact_store.models import IdempotencyRecord, Report
-from contact_store.reports import create_report
+from contact_store.models import IdempotencyRecord
+from contact_store.references import new_reference
+from contact_store.reports import file_report
 from contact_store.settings import Settings
+from contact_store.sql import InsertOrSkip
 from web_forms.catalogue import FormDefinition
 from web_forms.i18n import translator
 from web_forms.journey.answers import validate_all
 from web_forms.journey.submission import report_create
-
-PENDING_STATUS = 0  # an idempotency record whose report is being written in the same transaction
 
 
 @dataclass(frozen=True)
@@ -51,13 +59,13 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def receipt(report: Report, form: FormDefinition) -> dict[str, Any]:
+def receipt(*, reference: str, received_at: datetime, form: FormDefinition) -> dict[str, Any]:
     """The 201 body: what an integrator shows the person."""
     return {
-        "reference": report.reference,
+        "reference": reference,
         "status": "received",
         "form": form.slug,
-        "received_at": report.received_at.isoformat(),
+        "received_at": received_at.isoformat(),
         "response_time": form.response_time,
         "sensitive": form.sensitive,
     }
@@ -78,6 +86,92 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> ApiResult:
     return ApiResult(record.status_code, dict(record.response), replayed=True)
 
 
+_idempotency: Any = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_reserve_key = InsertOrSkip(_idempotency, "scope", "key")
+_STORE_ANSWER = (
+    update(_idempotency)
+    .where(_idempotency.c.id == bindparam("record_id"))
+    .values(response=bindparam("response"))
+)
+
+
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """A submission after validation (no database needed): clean values or per-field errors."""
+
+    scope: str
+    fingerprint: str
+    language: str
+    values: dict[str, Any]
+    errors: dict[str, str]
+
+
+def check(*, form: FormDefinition, answers: dict[str, Any], language: str) -> CheckedSubmission:
+    """Validate the answers against the form (pure CPU: callers may run it on the event loop)."""
+    values, errors = validate_all(form, answers, translator(language))
+    return CheckedSubmission(
+        scope=f"forms:{form.slug}",
+        fingerprint=request_hash({"answers": answers, "language": language}),
+        language=language,
+        values=values,
+        errors=errors,
+    )
+
+
+def file_checked(
+    *,
+    session: Session,
+    settings: Settings,
+    form: FormDefinition,
+    checked: CheckedSubmission,
+    idempotency_key: str | None,
+) -> ApiResult:
+    """File a checked submission, or replay the stored answer for a repeated key (one unit of work)."""
+    scope, fingerprint = checked.scope, checked.fingerprint
+    if checked.errors:
+        existing = _find(session, scope, idempotency_key) if idempotency_key else None
+        if existing is not None:
+            return _replay(existing, fingerprint)
+        raise ValidationFailed(
+            translator(checked.language)("Some answers are not valid"), fields=checked.errors
+        )
+    # The answer is decided before anything is written, so the key's record is stored with it in
+    # one statement (rewritten only if the proposed reference was taken meanwhile).
+    received_at = utcnow()
+    body = receipt(reference=new_reference(at=received_at), received_at=received_at, form=form)
+    record_id: int | None = None
+    if idempotency_key:
+        session.flush()
+        record_id = _reserve_key(
+            session.connection(),
+            {
+                "scope": scope,
+                "key": idempotency_key,
+                "request_hash": fingerprint,
+                "status_code": 201,
+                "response": body,
+                "created_at": received_at,
+            },
+        )
+        if record_id is None:
+            winner = _find(session, scope, idempotency_key)
+            if winner is None:  # cannot happen: the conflicting row is committed or ours
+                raise RuntimeError("idempotency key conflict without a record")
+            return _replay(winner, fingerprint)
+    filed = file_report(
+        session=session,
+        settings=settings,
+        report_in=report_create(form=form, values=checked.values, channel="api", language=checked.language),
+        reference=body["reference"],
+        received_at=received_at,
+    )
+    if filed.reference != body["reference"]:
+        body = receipt(reference=filed.reference, received_at=received_at, form=form)
+        if record_id is not None:
+            session.connection().execute(_STORE_ANSWER, {"record_id": record_id, "response": body})
+    return ApiResult(201, body)
+
+
 def submit(
     *,
     session: Session,
@@ -88,48 +182,7 @@ def submit(
     idempotency_key: str | None,
 ) -> ApiResult:
     """Validate and file one submission, or replay the stored answer for a repeated key."""
-    fingerprint = request_hash({"answers": answers, "language": language})
-    scope = f"forms:{form.slug}"
-    if idempotency_key:
-        existing = _find(session, scope, idempotency_key)
-        if existing is not None:
-            return _replay(existing, fingerprint)
-    values, errors = validate_all(form, answers, translator(language))
-    if errors:
-        raise ValidationFailed(translator(language)("Some answers are not valid"), fields=errors)
-    record: IdempotencyRecord | None = None
-    # SQLite: this transaction holds the only write lock (BEGIN IMMEDIATE) since before the lookup
-    # above, so no one can have inserted the key since; the record is written once, at the end.
-    serialised = session.get_bind().dialect.name == "sqlite"
-    if idempotency_key and not serialised:
-        record = IdempotencyRecord(
-            scope=scope,
-            key=idempotency_key,
-            request_hash=fingerprint,
-            status_code=PENDING_STATUS,
-            response={},
-        )
-        try:
-            with session.begin_nested():
-                session.add(record)
-                session.flush()
-        except IntegrityError:
-            winner = _find(session, scope, idempotency_key)
-            if winner is None:
-                raise
-            return _replay(winner, fingerprint)
-    report = create_report(
-        session=session,
-        settings=settings,
-        report_in=report_create(form=form, values=values, channel="api", language=language),
+    checked = check(form=form, answers=answers, language=language)
+    return file_checked(
+        session=session, settings=settings, form=form, checked=checked, idempotency_key=idempotency_key
     )
-    body = receipt(report, form)
-    if idempotency_key:
-        record = record or IdempotencyRecord(
-            scope=scope, key=idempotency_key, request_hash=fingerprint, status_code=201, response=body
-        )
-        record.status_code = 201
-        record.response = body
-        session.add(record)
-        session.flush()
-    return ApiResult(201, body)

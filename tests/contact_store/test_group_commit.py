@@ -1,0 +1,137 @@
+"""Group commit of submissions: one transaction per batch, failures isolated, events after commit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from contact_store.db import Store, make_engine
+from contact_store.errors import Conflict
+from contact_store.events import InProcessBus
+from contact_store.group_commit import GroupCommitWriter, run_grouped, writer_for
+from contact_store.models import IdempotencyRecord, Report
+from contact_store.reports import FiledReport, ReportCreate, file_report
+from contact_store.settings import Settings
+from tests.conftest import make_test_settings
+from tests.support.databases import fresh_database, truncate_all
+from tests.web_forms.helpers import full_answers
+from web_forms.api import service
+from web_forms.catalogue import catalogue
+
+pytestmark = pytest.mark.anyio
+
+
+class CommittedOnlyBus(InProcessBus):
+    """Records each event with whether its report was committed when it was published."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.seen: list[tuple[dict[str, Any], bool]] = []
+
+    def publish(self, channel: str, event: dict[str, Any]) -> None:
+        with self.engine.connect() as conn:  # another connection sees committed rows only
+            stored = conn.execute(select(func.count()).where(Report.id == event["report_id"])).scalar()
+        self.seen.append((event, stored == 1))
+
+
+@pytest.fixture(scope="module")
+def real_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with fresh_database(tmp_path_factory.mktemp("gc"), "group_commit") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def gc_settings(tmp_path: Path, real_engine: Engine) -> Settings:
+    return make_test_settings(tmp_path, str(real_engine.url.render_as_string(hide_password=False)))
+
+
+@pytest.fixture
+def gc_store(real_engine: Engine, gc_settings: Settings) -> Iterator[Store]:
+    store = Store(real_engine, CommittedOnlyBus(real_engine), settings=gc_settings)
+    yield store
+    truncate_all(real_engine)
+
+
+def _report_in(phone: str = "07700 900111") -> ReportCreate:
+    return ReportCreate(form_slug="crime", answers={"description": "x"}, summary="x", phone=phone)
+
+
+def file_then_fail(*, session: Session, settings: Settings, report_in: ReportCreate) -> None:
+    file_report(session=session, settings=settings, report_in=report_in)
+    raise ValueError("this unit fails after writing")
+
+
+async def _run_one_batch(writer: GroupCommitWriter, units: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
+    """Run exactly these units as ONE batch and collect each caller's outcome."""
+    loop = asyncio.get_running_loop()
+    batch = [(fn, kwargs, loop.create_future(), loop) for fn, kwargs in units]
+    await asyncio.to_thread(writer.run_batch, batch)
+    return list(await asyncio.gather(*(fut for _, _, fut, _ in batch), return_exceptions=True))
+
+
+def _count(store: Store, model: Any) -> int:
+    with store.session_scope() as s:
+        return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+async def test_a_failing_unit_is_rolled_back_alone(gc_store: Store, gc_settings: Settings) -> None:
+    kwargs = {"settings": gc_settings, "report_in": _report_in()}
+    outcomes = await _run_one_batch(
+        writer_for(gc_store), [(file_report, kwargs), (file_then_fail, kwargs), (file_report, kwargs)]
+    )
+    assert isinstance(outcomes[0], FiledReport) and isinstance(outcomes[2], FiledReport)
+    assert isinstance(outcomes[1], ValueError)
+    assert _count(gc_store, Report) == 2
+    bus = gc_store.bus
+    assert isinstance(bus, CommittedOnlyBus)
+    assert [e["report_id"] for e, _ in bus.seen] == [outcomes[0].id, outcomes[2].id]
+    assert all(committed for _, committed in bus.seen)
+
+
+async def test_same_key_twice_in_one_batch_files_one_report(gc_store: Store, gc_settings: Settings) -> None:
+    form = catalogue()["crime"]
+    answers = full_answers(form)
+    same = service.check(form=form, answers=answers, language="en")
+    other = service.check(form=form, answers=answers | {"description": "Something else"}, language="en")
+
+    def unit(checked: service.CheckedSubmission) -> tuple[Any, dict[str, Any]]:
+        return service.file_checked, {
+            "settings": gc_settings,
+            "form": form,
+            "checked": checked,
+            "idempotency_key": "one-key",
+        }
+
+    first, again, different = await _run_one_batch(
+        writer_for(gc_store), [unit(same), unit(same), unit(other)]
+    )
+    assert first.status_code == 201 and not first.replayed
+    assert again.replayed and again.body == first.body
+    assert isinstance(different, Conflict)
+    assert _count(gc_store, Report) == 1
+    assert _count(gc_store, IdempotencyRecord) == 1
+
+
+async def test_concurrent_callers_are_answered_after_commit(gc_store: Store, gc_settings: Settings) -> None:
+    results = await asyncio.gather(
+        *(
+            run_grouped(
+                gc_store, file_report, settings=gc_settings, report_in=_report_in(f"07700 9002{i:02d}")
+            )
+            for i in range(12)
+        )
+    )
+    assert len({r.reference for r in results}) == 12
+    assert _count(gc_store, Report) == 12
+    bus = gc_store.bus
+    assert isinstance(bus, CommittedOnlyBus)
+    assert len(bus.seen) == 12 and all(committed for _, committed in bus.seen)
