@@ -47,3 +47,10 @@ def check_rate(request: Request, message: str) -> None:
     wait = limiter(request).take(client_address(request))
     if wait > 0:
         raise RateLimited(message, headers={"Retry-After": retry_after_header(wait)})
+
+
+async def check_rate_async(request: Request, message: str) -> None:
+    """`check_rate` for handlers on the event loop (never blocks it on Redis)."""
+    wait = await limiter(request).take_async(client_address(request))
+    if wait > 0:
+        raise RateLimited(message, headers={"Retry-After": retry_after_header(wait)})

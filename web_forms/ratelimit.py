@@ -15,6 +15,7 @@ Each address gets `per_minute` tokens that refill continuously; a submission tak
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
@@ -36,6 +37,8 @@ class _Bucket:
 
 class Limiter(Protocol):
     def take(self, key: str) -> float: ...
+
+    async def take_async(self, key: str) -> float: ...
 
 
 def retry_after_header(wait: float) -> str:
@@ -70,6 +73,10 @@ class TokenBucketLimiter:
                 return 0.0
             return (1 - bucket.tokens) / self.rate
 
+    async def take_async(self, key: str) -> float:
+        """`take` for handlers on the event loop (in memory: it never waits)."""
+        return self.take(key)
+
     def _prune(self, now: float) -> None:
         full_after = self.capacity / self.rate
         stale = [k for k, b in self._buckets.items() if now - b.updated >= full_after]
@@ -100,7 +107,11 @@ FALLBACK_LOG_INTERVAL_S = 60.0
 
 
 class RedisTokenBucketLimiter:
-    """One bucket per address shared by every worker through Redis (see the module docstring)."""
+    """One bucket per address shared by every worker through Redis (see the module docstring).
+
+    `take` is for threadpool handlers (sync client); `take_async` for handlers on the event loop
+    (asyncio client, made per event loop on first use, so the loop never waits on a socket).
+    """
 
     def __init__(self, per_minute: int, *, redis_url: str, namespace: str, timeout_s: float = 0.5) -> None:
         import redis
@@ -108,10 +119,14 @@ class RedisTokenBucketLimiter:
         self.capacity = max(1, per_minute)
         self.rate = self.capacity / 60.0
         self.namespace = namespace
+        self._url = redis_url
+        self._timeout_s = timeout_s
         self._client: Any = redis.Redis.from_url(
             redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
         self._script = self._client.register_script(_TAKE_SCRIPT)
+        self._async_script: Any = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
         self._fallback = TokenBucketLimiter(per_minute)
         self._last_warning = -FALLBACK_LOG_INTERVAL_S
 
@@ -122,10 +137,29 @@ class RedisTokenBucketLimiter:
             reply = self._script(keys=[f"{self.namespace}:{key}"], args=[self.capacity, self.rate])
             return float(reply)
         except (redis.RedisError, OSError, ValueError):
-            now = time.monotonic()
-            if now - self._last_warning >= FALLBACK_LOG_INTERVAL_S:
-                self._last_warning = now
-                logger.warning(
-                    "rate limit: Redis unavailable; using this worker's own buckets", exc_info=True
-                )
-            return self._fallback.take(key)
+            return self._fall_back(key)
+
+    async def take_async(self, key: str) -> float:
+        import redis
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        if self._async_script is None or self._async_loop is not loop:
+            client = aioredis.Redis.from_url(
+                self._url, socket_timeout=self._timeout_s, socket_connect_timeout=self._timeout_s
+            )
+            self._async_script, self._async_loop = client.register_script(_TAKE_SCRIPT), loop
+        try:
+            reply = await self._async_script(
+                keys=[f"{self.namespace}:{key}"], args=[self.capacity, self.rate]
+            )
+            return float(reply)
+        except (redis.RedisError, OSError, ValueError):
+            return self._fall_back(key)
+
+    def _fall_back(self, key: str) -> float:
+        now = time.monotonic()
+        if now - self._last_warning >= FALLBACK_LOG_INTERVAL_S:
+            self._last_warning = now
+            logger.warning("rate limit: Redis unavailable; using this worker's own buckets", exc_info=True)
+        return self._fallback.take(key)

@@ -47,3 +47,20 @@ def test_redis_outage_falls_back_to_this_workers_buckets(caplog: pytest.LogCaptu
         waits = [limiter.take("198.51.100.7") for _ in range(3)]
     assert waits[:2] == [0.0, 0.0] and waits[2] > 0  # still limited, never an exception
     assert sum("Redis unavailable" in r.getMessage() for r in caplog.records) == 1  # logged once
+
+
+@needs_redis
+@pytest.mark.anyio
+async def test_async_and_sync_takes_share_the_redis_bucket() -> None:
+    namespace = f"fctest-{secrets.token_hex(4)}:ratelimit:forms"
+    limiter = RedisTokenBucketLimiter(2, redis_url=TEST_REDIS_URL, namespace=namespace)
+    assert await limiter.take_async("198.51.100.8") == 0.0
+    assert limiter.take("198.51.100.8") == 0.0
+    assert await limiter.take_async("198.51.100.8") > 0
+
+
+@pytest.mark.anyio
+async def test_async_take_falls_back_when_redis_is_down() -> None:
+    limiter = RedisTokenBucketLimiter(1, redis_url="redis://127.0.0.1:1/0", namespace="fctest", timeout_s=0.2)
+    assert await limiter.take_async("198.51.100.9") == 0.0
+    assert await limiter.take_async("198.51.100.9") > 0
