@@ -137,6 +137,11 @@ class EventBus(ABC):
     def publish(self, channel: str, event: Event) -> None:
         """Send an event to every subscriber of the channel, on every worker. Thread-safe."""
 
+    def publish_many(self, events: list[tuple[str, Event]]) -> None:
+        """Publish several events in order (a group commit's): as `publish`, fewer wake-ups."""
+        for channel, event in events:
+            self.publish(channel, event)
+
     @abstractmethod
     async def ping(self) -> bool:
         """True when the bus can deliver events."""
@@ -179,6 +184,14 @@ class InProcessBus(EventBus):
 
     def publish(self, channel: str, event: Event) -> None:
         self._on_loop(self._dispatch_local, channel, event)
+
+    def publish_many(self, events: list[tuple[str, Event]]) -> None:
+        if events:
+            self._on_loop(self._dispatch_all, events)
+
+    def _dispatch_all(self, events: list[tuple[str, Event]]) -> None:
+        for channel, event in events:
+            self._dispatch_local(channel, event)
 
     async def ping(self) -> bool:
         return self._loop is not None
@@ -240,6 +253,25 @@ class RedisBus(EventBus):
                 logger.exception(
                     "redis publish failed on %s; subscribers will resync from the store", channel
                 )
+
+    def publish_many(self, events: list[tuple[str, Event]]) -> None:
+        try:
+            on_own_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_own_loop = False
+        if on_own_loop or len(events) < 2:
+            super().publish_many(events)
+            return
+        # From a thread: one round trip for the whole batch, still in order.
+        try:
+            with self._sync.pipeline(transaction=False) as pipe:
+                for channel, event in events:
+                    pipe.publish(
+                        self._prefix + channel, json.dumps(event, separators=(",", ":"), default=str)
+                    )
+                pipe.execute()
+        except Exception:
+            logger.exception("redis publish failed for %d events; subscribers will resync", len(events))
 
     async def _publish_async(self, channel: str, payload: str) -> None:
         try:
