@@ -312,7 +312,7 @@ class ConsoleConnection:
             operator_id=self.op_id,
             internal=bool(frame.get("internal")),
         )
-        stored = (await run_sql(self.store, store_message, message=message)).stored
+        stored = (await run_sql(self.store, store_message, message=message, lock_order=cid)).stored
         await self.send({"type": "ack", "conversation_id": cid, "client_id": client_id, "seq": stored.seq})
 
     async def queue_sender(self) -> None:

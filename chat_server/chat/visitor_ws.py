@@ -171,7 +171,7 @@ class VisitorConnection:
                 body=body,
             )
         message = NewMessage(conversation_id=self.cid, client_id=client_id, body=body)
-        return (await run_sql(self.store, store_message, message=message)).stored
+        return (await run_sql(self.store, store_message, message=message, lock_order=self.cid)).stored
 
     async def resume(self, after_seq: int) -> None:
         async with self.lock:

@@ -111,3 +111,35 @@ async def test_concurrent_messages_get_contiguous_seqs_and_resends_store_once(
         assert seqs == list(range(1, 41))
     published = [(await sub.get())[1]["seq"] for _ in range(40)]
     assert sorted(published) == list(range(1, 41)) and sub.queue.empty()
+
+
+class _DeadlockDetected(Exception):
+    sqlstate = "40P01"  # what psycopg reports when PostgreSQL aborts a statement to break a deadlock
+
+
+def _deadlocked_once(*, cur: SqlCursor, message: NewMessage, attempts: list[int]) -> MessageWrite:
+    write = store_message(cur=cur, message=message)
+    attempts.append(write.stored.seq)
+    if len(attempts) == 1:
+        raise _DeadlockDetected("deadlock detected")
+    return write
+
+
+async def test_a_unit_aborted_to_break_a_deadlock_is_rerun_with_nothing_left_of_the_first_try(
+    live_server: LiveServer,
+) -> None:
+    cid, store, sub = await _chat_and_bus(live_server)
+    attempts: list[int] = []
+    write = await run_sql(
+        store,
+        _deadlocked_once,
+        message=NewMessage(cid, "retried", "hello"),
+        attempts=attempts,
+        lock_order=cid,
+    )
+    assert attempts == [1, 1], "the first try's seq was rolled back with it"
+    assert write.created and write.stored.seq == 1
+    with live_server.store.session_scope() as s:
+        rows = s.exec(select(Message.client_id).where(Message.conversation_id == cid)).all()
+        assert rows == ["retried"]
+    assert (await sub.get())[1]["client_id"] == "retried" and sub.queue.empty()
