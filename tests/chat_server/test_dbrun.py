@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from chat_server.chat.dbrun import GroupCommitWriter, run_sql
 from contact_store import conversations as conv_service
+from contact_store.clock import utcnow
 from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL
 from contact_store.db import Store
 from contact_store.events import InProcessBus, channels
@@ -38,7 +39,7 @@ def _allocate_then_break_a_constraint(*, cur: SqlCursor, conversation_id: str) -
         "operator_id": None,
         "body": "never stored",
         "internal": False,
-        "created_at": None,
+        "created_at": cur.time_in(utcnow()),
     }
     cur.one(INSERT_MESSAGE_SQL, values)
     raise AssertionError("the insert should have failed")
