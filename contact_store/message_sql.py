@@ -3,13 +3,13 @@
 Same guarantees as `conversations.append_message` (which stays the path for system messages and
 anything rarer), at a fraction of the CPU: measured, the ORM unit per message (sessions, identity
 map, `session.get` of the operator and the conversation, five statements through SQLAlchemy) cost
-over 1 ms of the single writer thread, the GIL-bound ceiling of one worker; these are four
+over 1 ms of the single writer thread, the GIL-bound ceiling of one worker; these are three
 statements on the raw cursor.
 
-- One read returns the conversation's state and any message already stored with this `client_id`
-  (a resend gets the original back and stores nothing), then the access and status rules run in
-  Python exactly as the ORM path runs them (visitor: not ended; staff: holder, offered-to or
-  supervisor+, and active unless it is an internal note).
+- One read returns the conversation's state, the staff member's role and name, and any message
+  already stored with this `client_id` (a resend gets the original back and stores nothing), then
+  the access and status rules run in Python exactly as the ORM path runs them (visitor: not ended;
+  staff: holder, offered-to or supervisor+, and active unless it is an internal note).
 - The seq comes from the same atomic `UPDATE conversation SET last_seq = last_seq + 1 ...
   RETURNING last_seq`, and the INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING
   catches two workers racing with one client_id, as in `append_message`.
@@ -36,11 +36,11 @@ from contact_store.models.org import ROLE_RANK
 from contact_store.types import UTCDateTime
 
 _STATE = (
-    "SELECT c.status, c.assignee_id, c.offered_to_id, m.seq, m.client_id, m.sender, m.body, m.internal,"
-    " m.created_at FROM conversation c LEFT JOIN message m"
-    " ON m.conversation_id = c.id AND m.client_id = :client_id WHERE c.id = :cid"
+    "SELECT c.status, c.assignee_id, c.offered_to_id, o.role, o.display_name, m.seq, m.client_id,"
+    " m.sender, m.body, m.internal, m.created_at FROM conversation c"
+    " LEFT JOIN operator o ON o.id = :operator_id"
+    " LEFT JOIN message m ON m.conversation_id = c.id AND m.client_id = :client_id WHERE c.id = :cid"
 )
-_OPERATOR = "SELECT role, display_name FROM operator WHERE id = :id"
 _FIND = (
     "SELECT seq, client_id, sender, body, internal, created_at FROM message"
     " WHERE conversation_id = :cid AND client_id = :client_id"
@@ -134,20 +134,20 @@ class MessageWrite:
 def store_message(*, cur: SqlCursor, message: NewMessage) -> MessageWrite:
     """Store a visitor's (no operator) or staff member's message with the next seq, or find the
     one already stored for its client_id. AppError (ended, not_active, forbidden) stores nothing."""
-    state = cur.one(_STATE, {"cid": message.conversation_id, "client_id": message.client_id})
+    state = cur.one(
+        _STATE,
+        {"cid": message.conversation_id, "client_id": message.client_id, "operator_id": message.operator_id},
+    )
     if state is None:
         raise NotFound("No such chat")
-    status, assignee_id, offered_to_id = state[0], state[1], state[2]
-    existing = _message_from(cur, state[3:]) if state[3] is not None else None
-    operator_name: str | None = None
+    status, assignee_id, offered_to_id, role, operator_name = state[:5]
+    existing = _message_from(cur, state[5:]) if state[5] is not None else None
     if message.operator_id is None:
         sender = SenderKind.VISITOR
     else:
         sender = SenderKind.OPERATOR
-        operator = cur.one(_OPERATOR, {"id": message.operator_id})
-        if operator is None:
+        if role is None:
             raise NotFound("No such operator")
-        role, operator_name = operator
         supervisor = ROLE_RANK.get(Role(role), 0) >= ROLE_RANK[Role.SUPERVISOR]
         if not supervisor and message.operator_id not in (assignee_id, offered_to_id):
             raise Forbidden("This chat is not yours")

@@ -73,6 +73,8 @@ def test_staff_rules_holder_supervisor_and_strangers(session: Session, cur: SqlC
         store_message(cur=cur, message=NewMessage(conv.id, "x", "mine now", operator_id=stranger.id))
     with pytest.raises(NotFound):
         store_message(cur=cur, message=NewMessage("no-such-chat", "y", "hello", operator_id=holder_id))
+    with pytest.raises(NotFound):
+        store_message(cur=cur, message=NewMessage(conv.id, "z", "hello", operator_id=10**9))
     reply = store_message(
         cur=cur, message=NewMessage(conv.id, "op1", "how can I help?", operator_id=holder_id)
     )
