@@ -122,12 +122,16 @@ class GroupCommitWriter:
         try:
             with self.store.engine.connect() as conn:
                 trans = conn.begin()
-                cur: SqlCursor | None = None
+                savepoint: _UnitSavepoint | None = None
                 for job in batch:
                     if job.on_cursor:
-                        cur = cur or SqlCursor(conn.connection.cursor(), conn.dialect)
-                        outcomes.append(_run_cursor_unit(cur, job.fn, job.kwargs, events))
+                        savepoint = savepoint or _UnitSavepoint(
+                            SqlCursor(conn.connection.cursor(), conn.dialect)
+                        )
+                        outcomes.append(_run_cursor_unit(savepoint, job.fn, job.kwargs, events))
                     else:
+                        if savepoint is not None:
+                            savepoint.close()
                         outcomes.append(self._run_session_unit(conn, job.fn, job.kwargs, events))
                 trans.commit()
         except BaseException as exc:
@@ -174,17 +178,51 @@ class GroupCommitWriter:
             unit.close()
 
 
+class _UnitSavepoint:
+    """The savepoint around each cursor unit of a batch.
+
+    On PostgreSQL each statement is a round trip, so one unit's RELEASE travels with the next unit's
+    SAVEPOINT (psycopg sends text without parameters as a simple query, which may hold two
+    statements) and the commit releases the last one: four round trips per message instead of five.
+    """
+
+    def __init__(self, cur: SqlCursor) -> None:
+        self.cur = cur
+        self.chained = cur.dialect.name == "postgresql"
+        self.open = False
+
+    def begin(self) -> None:
+        if self.open:
+            self.cur.run(f"RELEASE SAVEPOINT {_UNIT_SAVEPOINT}; SAVEPOINT {_UNIT_SAVEPOINT}")
+        else:
+            self.cur.run(f"SAVEPOINT {_UNIT_SAVEPOINT}")
+        self.open = True
+
+    def end(self, *, ok: bool) -> None:
+        if not ok:
+            self.cur.run(f"ROLLBACK TO SAVEPOINT {_UNIT_SAVEPOINT}")  # this unit only
+        if not self.chained:
+            self.close()
+
+    def close(self) -> None:
+        if self.open:
+            self.cur.run(f"RELEASE SAVEPOINT {_UNIT_SAVEPOINT}")
+            self.open = False
+
+
 def _run_cursor_unit(
-    cur: SqlCursor, fn: Callable[..., WithEvents], kwargs: dict[str, Any], events: list[tuple[str, Event]]
+    savepoint: _UnitSavepoint,
+    fn: Callable[..., WithEvents],
+    kwargs: dict[str, Any],
+    events: list[tuple[str, Event]],
 ) -> tuple[bool, Any]:
-    cur.run(f"SAVEPOINT {_UNIT_SAVEPOINT}")
+    savepoint.begin()
     try:
-        result = fn(cur=cur, **kwargs)
+        result = fn(cur=savepoint.cur, **kwargs)
     except BaseException as exc:
-        cur.run(f"ROLLBACK TO SAVEPOINT {_UNIT_SAVEPOINT}")  # this unit only
-        cur.run(f"RELEASE SAVEPOINT {_UNIT_SAVEPOINT}")
+        savepoint.end(ok=False)
         return False, exc
-    cur.run(f"RELEASE SAVEPOINT {_UNIT_SAVEPOINT}")
+    savepoint.end(ok=True)
     events.extend(result.events)
     return True, result
 
