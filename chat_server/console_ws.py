@@ -38,7 +38,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlmodel import Session, col, select
 
-from chat_server.chat.dbrun import run_db
+from chat_server.chat.dbrun import run_db, run_sql
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
@@ -50,7 +50,8 @@ from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.errors import AppError
 from contact_store.events import channels
-from contact_store.models import Conversation, ConversationStatus, Operator, OperatorStatus, SenderKind, Team
+from contact_store.message_sql import NewMessage, store_message
+from contact_store.models import Conversation, ConversationStatus, Operator, OperatorStatus, Team
 from contact_store.settings import Settings
 from contact_store.web import token_from_request
 
@@ -134,31 +135,6 @@ def _accept(
     assert op is not None
     conv = routing.claim(session=session, settings=settings, conversation_id=conversation_id, operator=op)
     return summary(conv, op.display_name)
-
-
-def _store_staff_message(
-    *, session: Session, operator_id: int, conversation_id: str, client_id: str, body: str, internal: bool
-) -> conv_service.StoredMessage:
-    op = session.get(Operator, operator_id)
-    assert op is not None
-    conv = conversation_for(session=session, staff=op, conversation_id=conversation_id)
-    if conv.status != ConversationStatus.ACTIVE and not internal:
-        for m in conv_service.messages_after(
-            session=session, conversation_id=conversation_id, after_seq=0, include_internal=True
-        ):
-            if m.client_id == client_id:
-                return m
-        raise AppError("This chat is not active", code="not_active", status_code=409)
-    stored, _ = conv_service.append_message(
-        session=session,
-        conversation_id=conversation_id,
-        client_id=client_id,
-        sender=SenderKind.OPERATOR,
-        body=body,
-        operator=op,
-        internal=internal,
-    )
-    return stored
 
 
 def _end(*, session: Session, operator_id: int, conversation_id: str) -> None:
@@ -329,15 +305,14 @@ class ConsoleConnection:
         body = conv_service.clean_body(frame.get("body"), max_length=self.settings.message_max_length)
         if not self.bucket.take():
             raise AppError("Too many messages: wait a moment", code="rate_limited")
-        stored = await run_db(
-            self.store,
-            _store_staff_message,
-            operator_id=self.op_id,
+        message = NewMessage(
             conversation_id=cid,
             client_id=client_id,
             body=body,
+            operator_id=self.op_id,
             internal=bool(frame.get("internal")),
         )
+        stored = (await run_sql(self.store, store_message, message=message, lock_order=cid)).stored
         await self.send({"type": "ack", "conversation_id": cid, "client_id": client_id, "seq": stored.seq})
 
     async def queue_sender(self) -> None:

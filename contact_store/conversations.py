@@ -153,12 +153,17 @@ _FIND_BY_CLIENT_ID = text(
     column("internal", Boolean),
     column("created_at", UTCDateTime),
 )
-_ALLOCATE_SEQ = text("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :id RETURNING last_seq")
-_INSERT_MESSAGE = text(
+# Shared with the DBAPI hot path in `message_sql.py`: one allocator, one insert, whichever path.
+ALLOCATE_SEQ_SQL = "UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :id RETURNING last_seq"
+INSERT_MESSAGE_SQL = (
     "INSERT INTO message (conversation_id, seq, client_id, sender, operator_id, body, internal, created_at) "
     "VALUES (:conversation_id, :seq, :client_id, :sender, :operator_id, :body, :internal, :created_at) "
     "ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("created_at", type_=UTCDateTime), bindparam("internal", type_=Boolean))
+)
+_ALLOCATE_SEQ = text(ALLOCATE_SEQ_SQL)
+_INSERT_MESSAGE = text(INSERT_MESSAGE_SQL).bindparams(
+    bindparam("created_at", type_=UTCDateTime), bindparam("internal", type_=Boolean)
+)
 _FIRST_RESPONSE = text(
     "UPDATE conversation SET first_response_at = :now WHERE id = :id AND first_response_at IS NULL"
 ).bindparams(bindparam("now", type_=UTCDateTime))

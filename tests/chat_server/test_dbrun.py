@@ -1,0 +1,146 @@
+"""The group-commit writer: a failing unit rolls back alone, events only after commit (both backends)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from chat_server.chat.dbrun import GroupCommitWriter, run_sql
+from contact_store import conversations as conv_service
+from contact_store.clock import utcnow
+from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL
+from contact_store.db import Store
+from contact_store.events import InProcessBus, channels
+from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
+from contact_store.models import Conversation, ConversationStatus, Message, SenderKind
+from tests.builders import make_conversation
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+
+def _hold_the_writer(*, session: Session, running: threading.Event, gate: threading.Event) -> None:
+    running.set()
+    gate.wait()
+
+
+def _allocate_then_break_a_constraint(*, cur: SqlCursor, conversation_id: str) -> MessageWrite:
+    seq = cur.one(ALLOCATE_SEQ_SQL, {"id": conversation_id})
+    assert seq is not None
+    values: dict[str, Any] = {
+        "conversation_id": "no-such-conversation",  # foreign key violation, raised by the database
+        "seq": seq[0],
+        "client_id": "broken",
+        "sender": SenderKind.VISITOR,
+        "operator_id": None,
+        "body": "never stored",
+        "internal": False,
+        "created_at": cur.time_in(utcnow()),
+    }
+    cur.one(INSERT_MESSAGE_SQL, values)
+    raise AssertionError("the insert should have failed")
+
+
+def _append_then_fail(*, session: Session, conversation_id: str) -> None:
+    conv_service.append_message(
+        session=session, conversation_id=conversation_id, client_id="orm", sender="visitor", body="x"
+    )
+    raise RuntimeError("this unit fails after writing")
+
+
+async def _chat_and_bus(server: LiveServer) -> tuple[str, Store, Any]:
+    with server.store.session_scope() as s:
+        cid = make_conversation(s, status=ConversationStatus.ACTIVE).id
+    bus = InProcessBus()
+    await bus.start()
+    sub = bus.subscribe()
+    await sub.add(channels.conversation(cid))
+    return cid, Store(server.store.engine, bus), sub
+
+
+async def test_a_failing_unit_in_a_batch_rolls_back_alone(live_server: LiveServer) -> None:
+    cid, store, sub = await _chat_and_bus(live_server)
+    writer = GroupCommitWriter(store)
+    running, gate = threading.Event(), threading.Event()
+    held = writer.submit(_hold_the_writer, {"running": running, "gate": gate})
+    await asyncio.to_thread(running.wait)
+    # Queued while the writer is busy, so the next batch is exactly these four.
+    first = writer.submit(store_message, {"message": NewMessage(cid, "a", "one")}, on_cursor=True)
+    broken_sql = writer.submit(_allocate_then_break_a_constraint, {"conversation_id": cid}, on_cursor=True)
+    broken_orm = writer.submit(_append_then_fail, {"conversation_id": cid})
+    last = writer.submit(store_message, {"message": NewMessage(cid, "b", "two")}, on_cursor=True)
+    gate.set()
+    await held
+    outcomes = await asyncio.gather(first, broken_sql, broken_orm, last, return_exceptions=True)
+    assert isinstance(outcomes[0], MessageWrite) and outcomes[0].stored.seq == 1
+    assert isinstance(outcomes[1], Exception) and not isinstance(outcomes[1], AssertionError)
+    assert isinstance(outcomes[2], RuntimeError)
+    assert isinstance(outcomes[3], MessageWrite) and outcomes[3].stored.seq == 2, "no seq lost to a failure"
+    with live_server.store.session_scope() as s:
+        rows = s.exec(select(Message.client_id, Message.seq).where(Message.conversation_id == cid)).all()
+        assert sorted(rows, key=lambda r: r[1]) == [("a", 1), ("b", 2)]
+        assert s.get(Conversation, cid).last_seq == 2  # type: ignore[union-attr]
+    # Published after the commit, in order, and nothing from the failed units.
+    events = [(await sub.get())[1] for _ in range(2)]
+    assert [(e["type"], e["seq"], e["client_id"]) for e in events] == [
+        ("message", 1, "a"),
+        ("message", 2, "b"),
+    ]
+    assert sub.queue.empty()
+
+
+async def test_concurrent_messages_get_contiguous_seqs_and_resends_store_once(
+    live_server: LiveServer,
+) -> None:
+    cid, store, sub = await _chat_and_bus(live_server)
+    messages = [NewMessage(cid, f"m{i}", f"body {i}") for i in range(40)]
+    writes = await asyncio.gather(*(run_sql(store, store_message, message=m) for m in messages))
+    resent = await asyncio.gather(*(run_sql(store, store_message, message=m) for m in messages[::3]))
+    assert sorted(w.stored.seq for w in writes) == list(range(1, 41))
+    assert all(not r.created for r in resent)
+    assert {r.stored.client_id: r.stored.seq for r in resent} == {
+        w.stored.client_id: w.stored.seq for w in writes[::3]
+    }
+    with live_server.store.session_scope() as s:
+        seqs = s.exec(
+            select(Message.seq).where(Message.conversation_id == cid).order_by(col(Message.seq))
+        ).all()
+        assert seqs == list(range(1, 41))
+    published = [(await sub.get())[1]["seq"] for _ in range(40)]
+    assert sorted(published) == list(range(1, 41)) and sub.queue.empty()
+
+
+class _DeadlockDetected(Exception):
+    sqlstate = "40P01"  # what psycopg reports when PostgreSQL aborts a statement to break a deadlock
+
+
+def _deadlocked_once(*, cur: SqlCursor, message: NewMessage, attempts: list[int]) -> MessageWrite:
+    write = store_message(cur=cur, message=message)
+    attempts.append(write.stored.seq)
+    if len(attempts) == 1:
+        raise _DeadlockDetected("deadlock detected")
+    return write
+
+
+async def test_a_unit_aborted_to_break_a_deadlock_is_rerun_with_nothing_left_of_the_first_try(
+    live_server: LiveServer,
+) -> None:
+    cid, store, sub = await _chat_and_bus(live_server)
+    attempts: list[int] = []
+    write = await run_sql(
+        store,
+        _deadlocked_once,
+        message=NewMessage(cid, "retried", "hello"),
+        attempts=attempts,
+        lock_order=cid,
+    )
+    assert attempts == [1, 1], "the first try's seq was rolled back with it"
+    assert write.created and write.stored.seq == 1
+    with live_server.store.session_scope() as s:
+        rows = s.exec(select(Message.client_id).where(Message.conversation_id == cid)).all()
+        assert rows == ["retried"]
+    assert (await sub.get())[1]["client_id"] == "retried" and sub.queue.empty()
