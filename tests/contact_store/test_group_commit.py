@@ -40,6 +40,10 @@ class CommittedOnlyBus(InProcessBus):
             stored = conn.execute(select(func.count()).where(Report.id == event["report_id"])).scalar()
         self.seen.append((event, stored == 1))
 
+    def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        for channel, event in events:  # InProcessBus batches without calling publish()
+            self.publish(channel, event)
+
 
 @pytest.fixture(scope="module")
 def real_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
