@@ -95,51 +95,22 @@ def find_or_create_person(
     email: str | None = None,
     postcode: str | None = None,
 ) -> tuple[Person | None, bool]:
-    """The person these details belong to (matched by normalised phone, then email), created if new.
+    """The person these details belong to (matched by normalised phone or email, as `link_person`),
+    created if new.
 
     Returns (person, matched_existing). With neither phone nor email there is no one to match and
     no person row is made: (None, False).
     """
-    phone_e164 = normalise_phone(phone)
-    email_norm = normalise_email(email)
-    if not phone_e164 and not email_norm:
-        return None, False
-    conditions: list[Any] = []
-    if phone_e164:
-        conditions.append(Person.phone_e164 == phone_e164)
-    if email_norm:
-        conditions.append(Person.email_normalised == email_norm)
-    existing = session.exec(
-        select(Person)
-        .where(or_(*conditions), col(Person.erased_at).is_(None))
-        .order_by(col(Person.id))
-        .limit(1)
-    ).first()
-    now = utcnow()
-    if existing is not None:
-        # Fill in what we learn; never overwrite a known detail with a different one silently.
-        if phone_e164 and not existing.phone_e164:
-            existing.phone_e164 = phone_e164
-        if email_norm and not existing.email_normalised:
-            existing.email_normalised = email_norm
-        if name and not existing.name:
-            existing.name = name.strip()[:200]
-        if postcode and not existing.postcode:
-            existing.postcode = postcode[:10]
-        existing.last_contact_at = now
-        session.add(existing)
-        session.flush()
-        return existing, True
-    person = Person(
-        name=(name or "").strip()[:200] or None,
-        phone_e164=phone_e164,
-        email_normalised=email_norm,
-        postcode=(postcode or None) and postcode[:10],
-        last_contact_at=now,
+    session.flush()  # rows this session still holds are matched too (as a query would autoflush)
+    link = link_person(
+        session=session, repeat_window_days=0, name=name, phone=phone, email=email, postcode=postcode
     )
-    session.add(person)
-    session.flush()
-    return person, False
+    if link.person_id is None:
+        return None, False
+    # Written with Core statements: load (or refresh) the row this session sees.
+    person = session.get(Person, link.person_id, populate_existing=True)
+    assert person is not None
+    return person, link.matched_existing
 
 
 _person: Any = Person.__table__  # type: ignore[attr-defined]
@@ -203,9 +174,12 @@ def link_person(
     email: str | None = None,
     postcode: str | None = None,
 ) -> PersonLink:
-    """`find_or_create_person` plus the repeat-contact check, in two statements (for filing reports).
+    """The person these details belong to, matched or created, and whether this is a repeat
+    contact (a report or chat in the last `repeat_window_days`): two statements, no ORM objects.
 
-    Same matching and fill-in rules; the repeat flag means a report or chat in the window.
+    Matching: the oldest person not erased whose normalised phone or email is the same. Fill-in:
+    details we did not know are added; a known detail is never overwritten. With neither phone
+    nor email there is no one to match and no row is made.
     """
     phone_e164 = normalise_phone(phone)
     email_norm = normalise_email(email)
