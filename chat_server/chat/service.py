@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from chat_server.routing import queue as queue_service
+from contact_store import org_cache
 from contact_store.clock import utcnow
 from contact_store.conversations import new_token, record_event, short_reference
 from contact_store.errors import Conflict, ValidationFailed
@@ -79,21 +80,7 @@ def area_for(*, session: Session, postcode: str | None, area_id: int | None) -> 
                 "Choose an area from the list", fields={"area_id": "Choose an area from the list"}
             )
         return area_id
-    if not postcode:
-        return None
-    compact = postcode.replace(" ", "").upper()
-    outward = compact[:-3] if len(compact) > 4 else compact
-    best: tuple[int, int] | None = None
-    for area in session.exec(select(Area)).all():
-        for prefix in area.postcode_prefixes:
-            p = prefix.replace(" ", "").upper()
-            # "PR1" matches only PR1; a letters-only prefix such as "PR" matches every PR district.
-            matches = outward == p or (
-                p.isalpha() and outward.startswith(p) and outward[len(p) :][:1].isdigit()
-            )
-            if matches and (best is None or len(p) > best[0]):
-                best = (len(p), area.id or 0)
-    return best[1] if best else None
+    return org_cache.snapshot(session).area_id(postcode)
 
 
 @dataclass(frozen=True)
