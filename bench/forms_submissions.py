@@ -14,6 +14,9 @@ loopback only (a minimal keep-alive HTTP client for the API, httpx for the HTML 
   validation, person match, reference, report, timeline event, SMS outbox row, idempotency record);
 - html: the whole crime journey per report (start, 8 page POSTs, check, submit); latency is of
   every HTML POST, throughput is of completed reports.
+- html-submit: the HTML form's final POST only ("Send report": one-time token, form session
+  locked, report filed, session ended), over journeys prepared before the clock starts (one real
+  journey to "Check your answers", its stored form session copied with fresh tokens and callers).
 
 Figures are printed and written to bench/results/forms_submissions.json. Any 5xx or a
 "database is locked" in the server log is counted and reported.
@@ -38,16 +41,18 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contact_store.migrate import scratch_postgres_database, upgrade_database  # noqa: E402
+from contact_store.models import FormSession  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "forms_submissions.json"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -290,8 +295,82 @@ async def html_user(base: str, tally: Tally, stop: float) -> None:
                 tally.completed += 1
 
 
-async def run_scenario(name: str, bases: list[str], concurrency: int, duration: float) -> dict[str, Any]:
+# Prepared journeys per second of --duration for `html-submit` (more than one worker can take).
+PREPARED_PER_SECOND = 1500
+
+
+async def prepare_html_submissions(base: str, url: str, count: int) -> list[tuple[str, str]]:
+    """`count` crime journeys waiting at "Check your answers": (cookie token, submit token) each.
+
+    One journey goes through the real pages (so the stored answers are exactly what the journey
+    keeps); its FormSession row is then copied `count` times with new tokens and a caller from
+    the pool, straight into the database. Untimed: only the final POST is measured.
+    """
+    import hashlib
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await client.post("/report/crime/start")
+        for page_id, data in HTML_PAGES:
+            response = await client.post(f"/report/crime/{page_id}", data=data)
+            assert response.status_code == 303, (page_id, response.status_code)
+        cookie = client.cookies.get("fc_form")
+    assert cookie
+    engine = create_engine(url)
+    table = FormSession.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        row = (
+            conn.execute(select(table).where(table.c.id == hashlib.sha256(cookie.encode()).hexdigest()))
+            .mappings()
+            .one()
+        )
+        now = datetime.now(UTC)
+        prepared: list[tuple[str, str]] = []
+        rows = []
+        for _ in range(count):
+            token, submit_token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            values = dict(row["answers"]["values"])
+            n = secrets.randbelow(1000)
+            values["phone"], values["email"] = f"+447700900{n:03d}", f"bench{n}@example.com"
+            rows.append(
+                dict(row)
+                | {
+                    "id": hashlib.sha256(token.encode()).hexdigest(),
+                    "answers": {"values": values, "pages": row["answers"]["pages"]},
+                    "submit_token": submit_token,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            prepared.append((token, submit_token))
+        conn.execute(insert(table), rows)
+    engine.dispose()
+    return prepared
+
+
+async def html_submit_user(
+    client: RawClient, tally: Tally, stop: float, prepared: list[tuple[str, str]]
+) -> None:
+    while time.perf_counter() < stop and prepared:
+        token, submit_token = prepared.pop()
+        body = f"submit_token={submit_token}".encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"fc_form={token}"}
+        status = await timed_raw(tally, client.request("POST", "/report/crime/submit", body, headers))
+        if status == 303:
+            tally.completed += 1
+        elif status is not None and status < 500:
+            tally.error(f"http_{status}")
+    if not prepared:
+        tally.error("prepared_journeys_ran_out")
+    await client.close()
+
+
+async def run_scenario(
+    name: str, bases: list[str], concurrency: int, duration: float, url: str = ""
+) -> dict[str, Any]:
     tally = Tally()
+    prepared: list[tuple[str, str]] = []
+    if name == "html-submit":
+        prepared = await prepare_html_submissions(bases[0], url, int(duration * PREPARED_PER_SECOND))
     started = time.perf_counter()
     stop = started + duration
     # Virtual user i talks to server process i mod N (round-robin, as a load balancer would).
@@ -305,6 +384,8 @@ async def run_scenario(name: str, bases: list[str], concurrency: int, duration: 
         users = [baseline_user(raw(base), tally, stop) for base in targets]
     elif name == "api":
         users = [api_user(raw(base), tally, stop) for base in targets]
+    elif name == "html-submit":
+        users = [html_submit_user(raw(base), tally, stop, prepared) for base in targets]
     else:
         users = [html_user(base, tally, stop) for base in targets]
     await asyncio.gather(*users)
@@ -374,7 +455,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--concurrency", type=int, default=32, help="virtual users")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--scenarios", default="baseline,api,html")
+    parser.add_argument("--scenarios", default="baseline,api,html,html-submit")
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes (each on its own port, clients round-robin)"
     )
@@ -403,7 +484,7 @@ def main() -> None:
                 figures: dict[str, Any] = {}
                 for scenario in args.scenarios.split(","):
                     figures[scenario] = asyncio.run(
-                        run_scenario(scenario, bases, args.concurrency, args.duration)
+                        run_scenario(scenario, bases, args.concurrency, args.duration, url)
                     )
                     f = figures[scenario]
                     print(

@@ -42,15 +42,9 @@ def limiter(request: Request) -> Limiter:
     return existing
 
 
-def check_rate(request: Request, message: str) -> None:
-    """Raise 429 with Retry-After when this address has used its submissions for now."""
-    wait = limiter(request).take(client_address(request))
-    if wait > 0:
-        raise RateLimited(message, headers={"Retry-After": retry_after_header(wait)})
-
-
-async def check_rate_async(request: Request, message: str) -> None:
-    """`check_rate` for handlers on the event loop (never blocks it on Redis)."""
+async def check_rate(request: Request, message: str) -> None:
+    """Raise 429 with Retry-After when this address has used its submissions for now (async: the
+    event loop never waits on Redis)."""
     wait = await limiter(request).take_async(client_address(request))
     if wait > 0:
         raise RateLimited(message, headers={"Retry-After": retry_after_header(wait)})

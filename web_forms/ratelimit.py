@@ -36,8 +36,6 @@ class _Bucket:
 
 
 class Limiter(Protocol):
-    def take(self, key: str) -> float: ...
-
     async def take_async(self, key: str) -> float: ...
 
 
@@ -109,35 +107,21 @@ FALLBACK_LOG_INTERVAL_S = 60.0
 class RedisTokenBucketLimiter:
     """One bucket per address shared by every worker through Redis (see the module docstring).
 
-    `take` is for threadpool handlers (sync client); `take_async` for handlers on the event loop
-    (asyncio client, made per event loop on first use, so the loop never waits on a socket).
+    It uses the asyncio client (made per event loop on first use), so the event loop never waits
+    on a socket.
     """
 
     def __init__(self, per_minute: int, *, redis_url: str, namespace: str, timeout_s: float = 0.5) -> None:
-        import redis
 
         self.capacity = max(1, per_minute)
         self.rate = self.capacity / 60.0
         self.namespace = namespace
         self._url = redis_url
         self._timeout_s = timeout_s
-        self._client: Any = redis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
-        self._script = self._client.register_script(_TAKE_SCRIPT)
         self._async_script: Any = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._fallback = TokenBucketLimiter(per_minute)
         self._last_warning = -FALLBACK_LOG_INTERVAL_S
-
-    def take(self, key: str) -> float:
-        import redis
-
-        try:
-            reply = self._script(keys=[f"{self.namespace}:{key}"], args=[self.capacity, self.rate])
-            return float(reply)
-        except (redis.RedisError, OSError, ValueError):
-            return self._fall_back(key)
 
     async def take_async(self, key: str) -> float:
         import redis

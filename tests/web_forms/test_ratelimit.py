@@ -26,41 +26,26 @@ def test_in_process_bucket_refills_with_time() -> None:
 
 
 @needs_redis
-def test_workers_share_one_bucket_per_address_in_redis() -> None:
+@pytest.mark.anyio
+async def test_workers_share_one_bucket_per_address_in_redis() -> None:
     namespace = f"fctest-{secrets.token_hex(4)}:ratelimit:forms"
     worker_a = RedisTokenBucketLimiter(3, redis_url=TEST_REDIS_URL, namespace=namespace)
     worker_b = RedisTokenBucketLimiter(3, redis_url=TEST_REDIS_URL, namespace=namespace)
-    assert worker_a.take("198.51.100.7") == 0.0
-    assert worker_b.take("198.51.100.7") == 0.0
-    assert worker_a.take("198.51.100.7") == 0.0
+    assert await worker_a.take_async("198.51.100.7") == 0.0
+    assert await worker_b.take_async("198.51.100.7") == 0.0
+    assert await worker_a.take_async("198.51.100.7") == 0.0
     # The address has used its 3 across both workers: each worker now refuses it.
-    wait_b = worker_b.take("198.51.100.7")
+    wait_b = await worker_b.take_async("198.51.100.7")
     assert 0 < wait_b <= 20.0  # 3 per minute: a token every 20 s
-    assert worker_a.take("198.51.100.7") > 0
-    assert worker_a.take("203.0.113.9") == 0.0  # another address is untouched
+    assert await worker_a.take_async("198.51.100.7") > 0
+    assert await worker_a.take_async("203.0.113.9") == 0.0  # another address is untouched
 
 
-def test_redis_outage_falls_back_to_this_workers_buckets(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.anyio
+async def test_redis_outage_falls_back_to_this_workers_buckets(caplog: pytest.LogCaptureFixture) -> None:
     # Nothing listens on port 1: every Redis call fails at once.
     limiter = RedisTokenBucketLimiter(2, redis_url="redis://127.0.0.1:1/0", namespace="fctest", timeout_s=0.2)
     with caplog.at_level(logging.WARNING, logger="web_forms.ratelimit"):
-        waits = [limiter.take("198.51.100.7") for _ in range(3)]
+        waits = [await limiter.take_async("198.51.100.7") for _ in range(3)]
     assert waits[:2] == [0.0, 0.0] and waits[2] > 0  # still limited, never an exception
     assert sum("Redis unavailable" in r.getMessage() for r in caplog.records) == 1  # logged once
-
-
-@needs_redis
-@pytest.mark.anyio
-async def test_async_and_sync_takes_share_the_redis_bucket() -> None:
-    namespace = f"fctest-{secrets.token_hex(4)}:ratelimit:forms"
-    limiter = RedisTokenBucketLimiter(2, redis_url=TEST_REDIS_URL, namespace=namespace)
-    assert await limiter.take_async("198.51.100.8") == 0.0
-    assert limiter.take("198.51.100.8") == 0.0
-    assert await limiter.take_async("198.51.100.8") > 0
-
-
-@pytest.mark.anyio
-async def test_async_take_falls_back_when_redis_is_down() -> None:
-    limiter = RedisTokenBucketLimiter(1, redis_url="redis://127.0.0.1:1/0", namespace="fctest", timeout_s=0.2)
-    assert await limiter.take_async("198.51.100.9") == 0.0
-    assert await limiter.take_async("198.51.100.9") > 0

@@ -13,7 +13,7 @@ from contact_store.web import get_settings_dep, get_store
 from web_forms.api import service
 from web_forms.api.schemas import FormList, FormSummary, SubmissionIn, SubmissionOut
 from web_forms.catalogue import catalogue
-from web_forms.deps import check_rate_async, get_form
+from web_forms.deps import check_rate, get_form
 
 router = APIRouter(prefix="/api/v1/forms", tags=["forms"])
 
@@ -66,7 +66,7 @@ async def submit(
     length = request.headers.get("content-length", "0")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise AppError("The request is too large", status_code=413, code="too_large")
-    await check_rate_async(request, "Too many submissions from this address. Wait and try again.")
+    await check_rate(request, "Too many submissions from this address. Wait and try again.")
     checked = service.check(form=form, answers=submission.answers, language=submission.language)
     result = await run_grouped(
         get_store(request),

@@ -16,9 +16,10 @@ from starlette.datastructures import FormData, UploadFile
 
 from contact_store import evidence as evidence_service
 from contact_store.errors import AppError, NotFound, ValidationFailed
+from contact_store.group_commit import run_grouped
 from contact_store.models import FormSession, Report
 from contact_store.settings import Settings
-from contact_store.web import SessionDep, SettingsDep
+from contact_store.web import SessionDep, SettingsDep, get_settings_dep, get_store
 from web_forms.catalogue import FormDefinition, Page, QuestionType, catalogue
 from web_forms.deps import check_rate, get_form
 from web_forms.i18n import Translate, translator
@@ -148,35 +149,30 @@ def check_answers(request: Request, slug: str, session: SessionDep) -> Response:
 
 
 @router.post("/report/{slug}/submit")
-def submit(
+async def submit(
     request: Request,
     slug: str,
-    session: SessionDep,
-    settings: SettingsDep,
     submit_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Send the report, once: a repeated POST (back button, double click) shows the same report."""
+    """Send the report, once: a repeated POST (back button, double click) shows the same report.
+
+    Async on purpose: the unit of work (`service.submit_once`) is group-committed with other
+    submissions (`contact_store.group_commit`, which commits); no threadpool hop.
+    """
     form = get_form(slug)
-    form_session = service.find(
-        session=session, form=form, token=_token(request), include_ended=True, lock=True
+    await check_rate(
+        request, "You have sent a lot of reports in a short time. Wait a minute and try again."
     )
-    if form_session is None:
-        return _redirect(_base(form))
-    if form_session.report_id is not None:
-        return _redirect(f"{_base(form)}/done")
-    if form_session.ended_at is not None:
-        return _redirect(_base(form))
-    if submit_token != form_session.submit_token or service.next_page(form, form_session, None):
-        return _redirect(f"{_base(form)}/check")
-    check_rate(request, "You have sent a lot of reports in a short time. Wait a minute and try again.")
-    service.submit(
-        session=session,
-        settings=settings,
+    where = await run_grouped(
+        get_store(request),
+        service.submit_once,
+        settings=get_settings_dep(request),
         form=form,
-        form_session=form_session,
+        token=_token(request),
+        submit_token=submit_token,
         language=page_language(request),
     )
-    return _redirect(f"{_base(form)}/done")
+    return _redirect(f"{_base(form)}/{where}" if where else _base(form))
 
 
 @router.get("/report/{slug}/done")

@@ -27,8 +27,8 @@ from sqlmodel import Session, and_, col, or_, select
 
 from contact_store import evidence as evidence_service
 from contact_store.clock import utcnow
-from contact_store.models import FormSession, Report
-from contact_store.reports import create_report
+from contact_store.models import FormSession
+from contact_store.reports import file_report
 from contact_store.settings import Settings
 from web_forms.catalogue import FormDefinition, Page
 from web_forms.journey.answers import visible_pages
@@ -141,22 +141,49 @@ def end(*, session: Session, form_session: FormSession, upload_dir: Path) -> Non
 
 def submit(
     *, session: Session, settings: Settings, form: FormDefinition, form_session: FormSession, language: str
-) -> Report:
-    """File the report once. The caller locked `form_session` and checked the one-time token."""
+) -> int:
+    """File the report once; its id. The caller locked `form_session` and checked the one-time
+    token."""
     if form_session.report_id is not None:
-        existing = session.get(Report, form_session.report_id)
-        if existing is not None:
-            return existing
+        return form_session.report_id
     report_in = report_create(form=form, values=values(form_session), channel="web", language=language)
-    report = create_report(session=session, settings=settings, report_in=report_in)
-    assert report.id is not None
+    report = file_report(session=session, settings=settings, report_in=report_in)
     evidence_service.attach_to_report(session=session, form_session_id=form_session.id, report_id=report.id)
     form_session.report_id = report.id
     form_session.answers = {}
     form_session.ended_at = utcnow()
     session.add(form_session)
     session.flush()
-    return report
+    return report.id
+
+
+def submit_once(
+    *,
+    session: Session,
+    settings: Settings,
+    form: FormDefinition,
+    token: str | None,
+    submit_token: str,
+    language: str,
+) -> str:
+    """The final POST of a journey as one unit of work; returns where to send the browser:
+    `"done"` (filed now, or already filed by an earlier POST), `"check"` (stale or forged
+    submit token, or unanswered pages) or `""` (no live journey: the start page).
+
+    Safe to run again from the start (group commit reruns a batch when another unit fails): it
+    only touches the database.
+    """
+    form_session = find(session=session, form=form, token=token, include_ended=True, lock=True)
+    if form_session is None:
+        return ""
+    if form_session.report_id is not None:
+        return "done"
+    if form_session.ended_at is not None:
+        return ""
+    if submit_token != form_session.submit_token or next_page(form, form_session, None):
+        return "check"
+    submit(session=session, settings=settings, form=form, form_session=form_session, language=language)
+    return "done"
 
 
 def purge_idle(*, session: Session, upload_dir: Path, keep_ended: timedelta = timedelta(days=1)) -> int:
