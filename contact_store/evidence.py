@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import filetype
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from contact_store.errors import NotFound, ValidationFailed
@@ -174,14 +175,15 @@ def discard_for_form_session(*, session: Session, upload_dir: Path, form_session
     return removed
 
 
-def attach_to_report(*, session: Session, form_session_id: str, report_id: int) -> list[Evidence]:
-    """Move a form session's files onto the report it became."""
-    files = list_for_form_session(session=session, form_session_id=form_session_id)
-    for evidence in files:
-        evidence.report_id = report_id
-        session.add(evidence)
+def attach_to_report(*, session: Session, form_session_id: str, report_id: int) -> int:
+    """Move a form session's files onto the report it became (one UPDATE); how many moved."""
     session.flush()
-    return files
+    moved = session.execute(
+        update(Evidence)
+        .where(col(Evidence.form_session_id) == form_session_id, col(Evidence.report_id).is_(None))
+        .values(report_id=report_id)
+    )
+    return int(getattr(moved, "rowcount", 0) or 0)
 
 
 def open_evidence(*, session: Session, evidence_id: int, upload_dir: Path | None = None) -> EvidenceFile:
