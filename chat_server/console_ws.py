@@ -38,7 +38,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlmodel import Session, col, select
 
-from chat_server.chat.dbrun import run_db, run_sql
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
@@ -50,6 +49,7 @@ from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.errors import AppError
 from contact_store.events import channels
+from contact_store.group_commit import run_db, run_sql
 from contact_store.message_sql import NewMessage, store_message
 from contact_store.models import Conversation, ConversationStatus, Operator, OperatorStatus, Team
 from contact_store.settings import Settings

@@ -6,7 +6,7 @@ Every report needs its team (by name) and its area (by postcode district); they 
 Guarantees
 ----------
 - A session may use the cache only when its store said so (`CACHE_ENGINE_KEY` in `session.info`,
-  set by `Store.new_session` for sessions on the real engine, and by the submission writer).
+  set by `Store.new_session` for sessions on the real engine, and by the group-commit writer).
   Sessions bound to an outer connection (tests, which roll back underneath the session) always
   read the database.
 - A flush that adds, changes or deletes a Team or Area clears this process's cache at once, and

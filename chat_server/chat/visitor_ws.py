@@ -12,7 +12,6 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import text
 from sqlmodel import Session
 
-from chat_server.chat.dbrun import run_db, run_sql
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
@@ -21,6 +20,7 @@ from contact_store import conversations as conv_service
 from contact_store.db import Store
 from contact_store.errors import AppError
 from contact_store.events import channels
+from contact_store.group_commit import run_db, run_sql
 from contact_store.message_sql import NewMessage, store_message
 from contact_store.models import Conversation, ConversationStatus, Operator, SenderKind
 from contact_store.settings import Settings

@@ -16,12 +16,12 @@ import time
 
 from sqlmodel import Session
 
-from chat_server.chat.dbrun import run_db
 from chat_server.chat.presence import TOUCH_EVERY_SECONDS, Presence, touch_operators, touch_visitors
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service
 from contact_store.db import Store
 from contact_store.events import channels
+from contact_store.group_commit import run_db
 from contact_store.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
+from contact_store import conversations as conv_service
+from contact_store.clock import utcnow
+from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL
 from contact_store.db import Store, make_engine
 from contact_store.errors import Conflict
 from contact_store.events import InProcessBus
-from contact_store.group_commit import GroupCommitWriter, run_grouped, writer_for
-from contact_store.models import IdempotencyRecord, Report
+from contact_store.group_commit import GroupCommitWriter, Job, run_db, run_grouped, run_sql, writer_for
+from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
+from contact_store.models import (
+    Conversation,
+    ConversationStatus,
+    IdempotencyRecord,
+    Message,
+    Report,
+    SenderKind,
+)
 from contact_store.reports import FiledReport, ReportCreate, file_report
 from contact_store.settings import Settings
+from tests.builders import make_conversation
 from tests.conftest import make_test_settings
 from tests.support.databases import fresh_database, truncate_all
 from tests.web_forms.helpers import full_answers
@@ -36,8 +50,12 @@ class CommittedOnlyBus(InProcessBus):
         self.seen: list[tuple[dict[str, Any], bool]] = []
 
     def publish(self, channel: str, event: dict[str, Any]) -> None:
+        if "report_id" in event:
+            row = Report.id == event["report_id"]  # type: ignore[arg-type]
+        else:  # a chat message
+            row = (Message.client_id == event["client_id"]) & (Message.seq == event["seq"])  # type: ignore[arg-type]
         with self.engine.connect() as conn:  # another connection sees committed rows only
-            stored = conn.execute(select(func.count()).where(Report.id == event["report_id"])).scalar()
+            stored = conn.execute(select(func.count()).where(row)).scalar()
         self.seen.append((event, stored == 1))
 
     def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -77,9 +95,9 @@ def file_then_fail(*, session: Session, settings: Settings, report_in: ReportCre
 async def _run_one_batch(writer: GroupCommitWriter, units: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
     """Run exactly these units as ONE batch and collect each caller's outcome."""
     loop = asyncio.get_running_loop()
-    batch = [(fn, kwargs, loop.create_future(), loop) for fn, kwargs in units]
+    batch = [Job(fn, kwargs, loop.create_future(), loop) for fn, kwargs in units]
     await asyncio.to_thread(writer.run_batch, batch)
-    return list(await asyncio.gather(*(fut for _, _, fut, _ in batch), return_exceptions=True))
+    return list(await asyncio.gather(*(job.fut for job in batch), return_exceptions=True))
 
 
 def _count(store: Store, model: Any) -> int:
@@ -139,3 +157,102 @@ async def test_concurrent_callers_are_answered_after_commit(gc_store: Store, gc_
     bus = gc_store.bus
     assert isinstance(bus, CommittedOnlyBus)
     assert len(bus.seen) == 12 and all(committed for _, committed in bus.seen)
+
+
+def _hold_the_writer(*, session: Session, running: threading.Event, gate: threading.Event) -> None:
+    running.set()
+    gate.wait()
+
+
+def _allocate_then_break_a_constraint(*, cur: SqlCursor, conversation_id: str) -> MessageWrite:
+    seq = cur.one(ALLOCATE_SEQ_SQL, {"id": conversation_id})
+    assert seq is not None
+    values: dict[str, Any] = {
+        "conversation_id": "no-such-conversation",  # foreign key violation, raised by the database
+        "seq": seq[0],
+        "client_id": "broken",
+        "sender": SenderKind.VISITOR,
+        "operator_id": None,
+        "body": "never stored",
+        "internal": False,
+        "created_at": cur.time_in(utcnow()),
+    }
+    cur.one(INSERT_MESSAGE_SQL, values)
+    raise AssertionError("the insert should have failed")
+
+
+def _chat_orm_then_fail(*, session: Session, conversation_id: str) -> None:
+    conv_service.append_message(
+        session=session, conversation_id=conversation_id, client_id="orm", sender="visitor", body="x"
+    )
+    raise RuntimeError("this chat unit fails after writing")
+
+
+async def test_forms_and_chat_units_share_one_batch_and_fail_alone(
+    gc_store: Store, gc_settings: Settings, real_engine: Engine
+) -> None:
+    """One writer per store: forms submissions and chat units (cursor and ORM) queued together run
+    in ONE transaction (on SQLite through the public entry points: one thread, one write-lock take);
+    a failing unit of either kind is rolled back alone and publishes nothing."""
+    sqlite = real_engine.dialect.name == "sqlite"
+    with gc_store.session_scope() as s:
+        cid = make_conversation(s, status=ConversationStatus.ACTIVE).id
+    # On PostgreSQL the store's writer has several threads and chat ORM units use the threadpool,
+    # so the one-batch part is shown on a one-thread writer there.
+    writer = writer_for(gc_store) if sqlite else GroupCommitWriter(gc_store, threads=1)
+    commits: list[int] = []
+
+    def count_commit(conn: Any) -> None:
+        commits.append(1)
+
+    sa_event.listen(real_engine, "commit", count_commit)
+    try:
+        running, gate = threading.Event(), threading.Event()
+        held = writer.submit(_hold_the_writer, {"running": running, "gate": gate})
+        await asyncio.to_thread(running.wait)
+        report = {"settings": gc_settings, "report_in": _report_in()}
+        broken_report = {"settings": gc_settings, "report_in": _report_in("07700 900222")}
+        if sqlite:  # queued behind the held writer through the ordinary entry points
+            calls = [
+                run_grouped(gc_store, file_report, **report),
+                run_sql(gc_store, store_message, message=NewMessage(cid, "a", "one"), lock_order=cid),
+                run_grouped(gc_store, file_then_fail, **broken_report),
+                run_sql(gc_store, _allocate_then_break_a_constraint, conversation_id=cid, lock_order=cid),
+                run_db(gc_store, _chat_orm_then_fail, conversation_id=cid),
+                run_sql(gc_store, store_message, message=NewMessage(cid, "b", "two"), lock_order=cid),
+            ]
+            tasks = [asyncio.ensure_future(c) for c in calls]
+            await asyncio.sleep(0.05)  # every task has queued its unit
+        else:
+            tasks = [
+                writer.submit(file_report, report),
+                writer.submit(store_message, {"message": NewMessage(cid, "a", "one")}, on_cursor=True),
+                writer.submit(file_then_fail, broken_report),
+                writer.submit(_allocate_then_break_a_constraint, {"conversation_id": cid}, on_cursor=True),
+                writer.submit(_chat_orm_then_fail, {"conversation_id": cid}),
+                writer.submit(store_message, {"message": NewMessage(cid, "b", "two")}, on_cursor=True),
+            ]
+        gate.set()
+        await held
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        sa_event.remove(real_engine, "commit", count_commit)
+    assert len(commits) == 2, "the held unit's batch, then ONE transaction for all six units"
+    filed, first, broken_form, broken_sql, broken_orm, last = outcomes
+    assert isinstance(filed, FiledReport)
+    assert isinstance(first, MessageWrite) and first.stored.seq == 1
+    assert isinstance(broken_form, ValueError)
+    assert isinstance(broken_sql, Exception) and not isinstance(broken_sql, AssertionError)
+    assert isinstance(broken_orm, RuntimeError)
+    assert isinstance(last, MessageWrite) and last.stored.seq == 2, "no seq lost to a failure"
+    assert _count(gc_store, Report) == 1
+    with gc_store.session_scope() as s:
+        rows = s.exec(select(Message.client_id, Message.seq).where(Message.conversation_id == cid)).all()  # type: ignore[call-overload]
+        assert sorted(rows, key=lambda r: r[1]) == [("a", 1), ("b", 2)]
+        conv = s.get(Conversation, cid)
+        assert conv is not None and conv.last_seq == 2
+    bus = gc_store.bus
+    assert isinstance(bus, CommittedOnlyBus)
+    # Published after the one commit, in order, nothing from the failed units.
+    assert [e.get("report_id") or e["client_id"] for e, _ in bus.seen] == [filed.id, "a", "b"]
+    assert all(committed for _, committed in bus.seen)

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from chat_server.chat.dbrun import GroupCommitWriter, run_sql
 from contact_store import conversations as conv_service
 from contact_store.clock import utcnow
 from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL
 from contact_store.db import Store
 from contact_store.events import InProcessBus, channels
+from contact_store.group_commit import GroupCommitWriter, run_sql
 from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
 from contact_store.models import Conversation, ConversationStatus, Message, SenderKind
 from tests.builders import make_conversation
@@ -64,7 +64,7 @@ async def _chat_and_bus(server: LiveServer) -> tuple[str, Store, Any]:
 
 async def test_a_failing_unit_in_a_batch_rolls_back_alone(live_server: LiveServer) -> None:
     cid, store, sub = await _chat_and_bus(live_server)
-    writer = GroupCommitWriter(store)
+    writer = GroupCommitWriter(store, threads=1)  # one thread: the next batch is exactly these four
     running, gate = threading.Event(), threading.Event()
     held = writer.submit(_hold_the_writer, {"running": running, "gate": gate})
     await asyncio.to_thread(running.wait)
