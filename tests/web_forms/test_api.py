@@ -109,7 +109,11 @@ def test_idempotent_resubmission(client: TestClient, session: Session) -> None:
 
 
 def test_rate_limit_per_address(tmp_path: Path, database_url: str, store: Store) -> None:
-    settings = make_test_settings(tmp_path, database_url, api_submissions_per_minute=2)
+    # As the `settings` fixture: no routing loop on the test's one connection (on PostgreSQL its
+    # units and the requests' would share that connection from two threads and could hang).
+    settings = make_test_settings(
+        tmp_path, database_url, api_submissions_per_minute=2, routing_loop_enabled=False
+    )
     app = create_app(settings, store=store)
     payload = {"answers": full_answers(catalogue()["feedback"])}
     with TestClient(app) as c:
