@@ -13,6 +13,8 @@ Guarantees
   again when that session's transaction ends (commit or rollback). Until then that session reads
   the database directly, so uncommitted rows are never cached.
 - A change made elsewhere (another worker process, SQL by hand) is seen within `ORG_CACHE_TTL`.
+  Until then a team or area deleted elsewhere never fails a report: `reports.file_report` inserts
+  cached ids through `sql.existing_id`, so a vanished one is stored as NULL.
 - A snapshot loaded while an invalidation happened is not stored (a generation counter).
 """
 

@@ -28,7 +28,7 @@ from contact_store.people import link_person
 from contact_store.references import SUFFIX_LENGTH, new_reference
 from contact_store.settings import Settings
 from contact_store.sms.acks import report_ack_values
-from contact_store.sql import InsertOrSkip
+from contact_store.sql import InsertOrSkip, existing_id
 
 SUMMARY_MAX = 300  # Report.summary column width: one line in the triage list
 
@@ -117,7 +117,17 @@ class FiledReport:
 
 
 _report: Any = Report.__table__  # type: ignore[attr-defined]
-_insert_report_unless_reference_taken = InsertOrSkip(_report, "reference")
+# Team and area ids come from the per-process cache: guarded, so one deleted meanwhile by another
+# process leaves the column empty instead of failing the report on its foreign key.
+_insert_report_unless_reference_taken = InsertOrSkip(
+    _report,
+    "reference",
+    values={
+        "team_id": existing_id(Team.__table__, "cached_team_id"),  # type: ignore[attr-defined]
+        "area_id": existing_id(Area.__table__, "cached_area_id"),  # type: ignore[attr-defined]
+    },
+    returning=(_report.c.team_id, _report.c.area_id),
+)
 _INSERT_EVENT = insert(ReportEvent.__table__)  # type: ignore[attr-defined]
 _INSERT_SMS = insert(SmsMessage.__table__)  # type: ignore[attr-defined]
 # A clash of references is retried with a longer suffix; after this many something is wrong.
@@ -165,24 +175,26 @@ def file_report(
         "language": report_in.language,
         "channel": report_in.channel,
         "person_id": link.person_id,
-        "team_id": org.team_id(report_in.team_name),
-        "area_id": org.area_id(report_in.area_postcode or report_in.postcode),
+        "cached_team_id": org.team_id(report_in.team_name),
+        "cached_area_id": org.area_id(report_in.area_postcode or report_in.postcode),
         "repeat_contact": link.repeat_contact,
         "received_at": now,
         "updated_at": now,
     }
-    report_id: int | None = None
+    inserted = None
     length = SUFFIX_LENGTH
     for attempt in range(REFERENCE_ATTEMPTS):
         values["reference"] = (
             reference if attempt == 0 and reference else new_reference(at=now, length=length)
         )
-        report_id = _insert_report_unless_reference_taken(conn, values)
-        if report_id is not None:
+        inserted = _insert_report_unless_reference_taken.row(conn, values)
+        if inserted is not None:
             break
         length += 1
-    if report_id is None:
+    if inserted is None:
         raise RuntimeError("could not allocate a unique reference")
+    returned = tuple(inserted)  # id, then team and area as stored (NULL if deleted meanwhile)
+    report_id, team_id, area_id = int(returned[0]), returned[1], returned[2]
     chosen: str = values["reference"]
     conn.execute(
         _INSERT_EVENT,
@@ -211,8 +223,8 @@ def file_report(
         reference=chosen,
         received_at=now,
         person_id=link.person_id,
-        team_id=values["team_id"],
-        area_id=values["area_id"],
+        team_id=team_id,
+        area_id=area_id,
         repeat_contact=link.repeat_contact,
         acknowledged_by_sms=sms is not None,
     )

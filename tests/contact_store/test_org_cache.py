@@ -75,3 +75,28 @@ def test_uncommitted_changes_are_seen_by_their_session_only_and_never_cached(rea
 def test_sessions_on_an_outer_transaction_never_use_the_cache(store: Store) -> None:
     with store.session_scope() as session:  # the test store joins a rolled-back transaction
         assert org_cache.CACHE_ENGINE_KEY not in session.info
+
+
+def test_a_cached_area_deleted_elsewhere_leaves_the_report_without_an_area(
+    real_store: Store, real_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import delete, select
+
+    from contact_store.models import Report
+    from contact_store.reports import ReportCreate, file_report
+    from tests.conftest import make_test_settings
+
+    _insert_elsewhere(real_engine, "South", ["PR1"])
+    area_id = _area_id(real_store, "PR1 2AB")
+    assert area_id is not None  # cached now
+    with real_engine.begin() as conn:  # deleted by another process: this one's cache is stale
+        conn.execute(delete(Area.__table__))  # type: ignore[attr-defined]
+    assert _area_id(real_store, "PR1 2AB") == area_id
+    settings = make_test_settings(tmp_path, str(real_engine.url))
+    report_in = ReportCreate(form_slug="crime", answers={}, summary="Bike", postcode="PR1 2AB")
+    with real_store.session_scope() as session:
+        filed = file_report(session=session, settings=settings, report_in=report_in)
+    assert filed.area_id is None  # not a foreign-key failure (a 500) for the person reporting
+    with real_engine.connect() as conn:
+        stored = conn.execute(select(Report.__table__.c.area_id)).scalar_one()  # type: ignore[attr-defined]
+    assert stored is None
