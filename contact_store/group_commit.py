@@ -6,7 +6,7 @@ one place that commits for the paths that use it; units only flush (ORM) or exec
 Entry points (all return the unit's result, or raise its exception, once it is COMMITTED)
 ----------------------------------------------------------------------------------------
 - `run_grouped(store, fn, **kw)`: `fn(session=<Session>, **kw)`, group-committed on every backend
-  (the forms API submission).
+  (form submissions: the API and the HTML form's final POST).
 - `run_sql(store, fn, *, lock_order="", **kw)`: `fn(cur=<SqlCursor>, **kw)` on the raw DBAPI cursor
   (`contact_store.message_sql`, the chat-message hot path), group-committed on every backend. Its
   result carries `events`, published after the commit. `lock_order` names the row the unit locks
