@@ -10,39 +10,16 @@ import pytest
 from sqlmodel import Session, col, select
 
 from contact_store import conversations as conv_service
-from contact_store.clock import utcnow
-from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL
 from contact_store.db import Store
 from contact_store.events import InProcessBus, channels
 from contact_store.group_commit import GroupCommitWriter, run_sql
 from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
-from contact_store.models import Conversation, ConversationStatus, Message, SenderKind
+from contact_store.models import Conversation, ConversationStatus, Message
 from tests.builders import make_conversation
 from tests.conftest import LiveServer
+from tests.support.group_commit_units import allocate_then_break_a_constraint, hold_the_writer
 
 pytestmark = pytest.mark.anyio
-
-
-def _hold_the_writer(*, session: Session, running: threading.Event, gate: threading.Event) -> None:
-    running.set()
-    gate.wait()
-
-
-def _allocate_then_break_a_constraint(*, cur: SqlCursor, conversation_id: str) -> MessageWrite:
-    seq = cur.one(ALLOCATE_SEQ_SQL, {"id": conversation_id})
-    assert seq is not None
-    values: dict[str, Any] = {
-        "conversation_id": "no-such-conversation",  # foreign key violation, raised by the database
-        "seq": seq[0],
-        "client_id": "broken",
-        "sender": SenderKind.VISITOR,
-        "operator_id": None,
-        "body": "never stored",
-        "internal": False,
-        "created_at": cur.time_in(utcnow()),
-    }
-    cur.one(INSERT_MESSAGE_SQL, values)
-    raise AssertionError("the insert should have failed")
 
 
 def _append_then_fail(*, session: Session, conversation_id: str) -> None:
@@ -66,11 +43,11 @@ async def test_a_failing_unit_in_a_batch_rolls_back_alone(live_server: LiveServe
     cid, store, sub = await _chat_and_bus(live_server)
     writer = GroupCommitWriter(store, threads=1)  # one thread: the next batch is exactly these four
     running, gate = threading.Event(), threading.Event()
-    held = writer.submit(_hold_the_writer, {"running": running, "gate": gate})
+    held = writer.submit(hold_the_writer, {"running": running, "gate": gate})
     await asyncio.to_thread(running.wait)
     # Queued while the writer is busy, so the next batch is exactly these four.
     first = writer.submit(store_message, {"message": NewMessage(cid, "a", "one")}, on_cursor=True)
-    broken_sql = writer.submit(_allocate_then_break_a_constraint, {"conversation_id": cid}, on_cursor=True)
+    broken_sql = writer.submit(allocate_then_break_a_constraint, {"conversation_id": cid}, on_cursor=True)
     broken_orm = writer.submit(_append_then_fail, {"conversation_id": cid})
     last = writer.submit(store_message, {"message": NewMessage(cid, "b", "two")}, on_cursor=True)
     gate.set()

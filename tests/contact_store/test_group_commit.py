@@ -14,26 +14,24 @@ from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
 from contact_store import conversations as conv_service
-from contact_store.clock import utcnow
-from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL
 from contact_store.db import Store, make_engine
 from contact_store.errors import Conflict
 from contact_store.events import InProcessBus
 from contact_store.group_commit import GroupCommitWriter, Job, run_db, run_grouped, run_sql, writer_for
-from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
+from contact_store.message_sql import MessageWrite, NewMessage, store_message
 from contact_store.models import (
     Conversation,
     ConversationStatus,
     IdempotencyRecord,
     Message,
     Report,
-    SenderKind,
 )
 from contact_store.reports import FiledReport, ReportCreate, file_report
 from contact_store.settings import Settings
 from tests.builders import make_conversation
 from tests.conftest import make_test_settings
 from tests.support.databases import fresh_database, truncate_all
+from tests.support.group_commit_units import allocate_then_break_a_constraint, hold_the_writer
 from tests.web_forms.helpers import full_answers
 from web_forms.api import service
 from web_forms.catalogue import catalogue
@@ -159,28 +157,6 @@ async def test_concurrent_callers_are_answered_after_commit(gc_store: Store, gc_
     assert len(bus.seen) == 12 and all(committed for _, committed in bus.seen)
 
 
-def _hold_the_writer(*, session: Session, running: threading.Event, gate: threading.Event) -> None:
-    running.set()
-    gate.wait()
-
-
-def _allocate_then_break_a_constraint(*, cur: SqlCursor, conversation_id: str) -> MessageWrite:
-    seq = cur.one(ALLOCATE_SEQ_SQL, {"id": conversation_id})
-    assert seq is not None
-    values: dict[str, Any] = {
-        "conversation_id": "no-such-conversation",  # foreign key violation, raised by the database
-        "seq": seq[0],
-        "client_id": "broken",
-        "sender": SenderKind.VISITOR,
-        "operator_id": None,
-        "body": "never stored",
-        "internal": False,
-        "created_at": cur.time_in(utcnow()),
-    }
-    cur.one(INSERT_MESSAGE_SQL, values)
-    raise AssertionError("the insert should have failed")
-
-
 def _chat_orm_then_fail(*, session: Session, conversation_id: str) -> None:
     conv_service.append_message(
         session=session, conversation_id=conversation_id, client_id="orm", sender="visitor", body="x"
@@ -208,7 +184,7 @@ async def test_forms_and_chat_units_share_one_batch_and_fail_alone(
     sa_event.listen(real_engine, "commit", count_commit)
     try:
         running, gate = threading.Event(), threading.Event()
-        held = writer.submit(_hold_the_writer, {"running": running, "gate": gate})
+        held = writer.submit(hold_the_writer, {"running": running, "gate": gate})
         await asyncio.to_thread(running.wait)
         report = {"settings": gc_settings, "report_in": _report_in()}
         broken_report = {"settings": gc_settings, "report_in": _report_in("07700 900222")}
@@ -217,7 +193,7 @@ async def test_forms_and_chat_units_share_one_batch_and_fail_alone(
                 run_grouped(gc_store, file_report, **report),
                 run_sql(gc_store, store_message, message=NewMessage(cid, "a", "one"), lock_order=cid),
                 run_grouped(gc_store, file_then_fail, **broken_report),
-                run_sql(gc_store, _allocate_then_break_a_constraint, conversation_id=cid, lock_order=cid),
+                run_sql(gc_store, allocate_then_break_a_constraint, conversation_id=cid, lock_order=cid),
                 run_db(gc_store, _chat_orm_then_fail, conversation_id=cid),
                 run_sql(gc_store, store_message, message=NewMessage(cid, "b", "two"), lock_order=cid),
             ]
@@ -228,7 +204,7 @@ async def test_forms_and_chat_units_share_one_batch_and_fail_alone(
                 writer.submit(file_report, report),
                 writer.submit(store_message, {"message": NewMessage(cid, "a", "one")}, on_cursor=True),
                 writer.submit(file_then_fail, broken_report),
-                writer.submit(_allocate_then_break_a_constraint, {"conversation_id": cid}, on_cursor=True),
+                writer.submit(allocate_then_break_a_constraint, {"conversation_id": cid}, on_cursor=True),
                 writer.submit(_chat_orm_then_fail, {"conversation_id": cid}),
                 writer.submit(store_message, {"message": NewMessage(cid, "b", "two")}, on_cursor=True),
             ]
