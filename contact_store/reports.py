@@ -1,12 +1,11 @@
 """Online reports: creating one in a single transaction, and reading them back.
 
-`create_report` writes, in the caller's transaction (services only flush; the caller commits):
+`file_report` writes, in the caller's transaction (services only flush; the caller commits):
 the report with a unique human-friendly reference, the person (matched to earlier contacts by
-normalised phone, then email, which sets the repeat-contact flag), a "received" timeline event, and
+normalised phone or email, which sets the repeat-contact flag), a "received" timeline event, and
 an acknowledgement text in the SMS outbox when a mobile number was given and texting is allowed.
-A `reports` bus event is parked on the session and published only after the commit.
-`file_report` is the fast path (SQLAlchemy Core, a handful of round trips, teams and areas from
-`org_cache`); `create_report` is the same plus the Report row loaded into the session.
+A `reports` bus event is parked on the session and published only after the commit. It is the
+fast path: SQLAlchemy Core, a handful of round trips, teams and areas from `org_cache`.
 
 Used by the public forms (web_forms) and readable by the console (agent_console).
 """
@@ -14,7 +13,7 @@ Used by the public forms (web_forms) and readable by the console (agent_console)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -23,7 +22,7 @@ from sqlmodel import Session, col, select
 from contact_store import org_cache
 from contact_store.clock import utcnow
 from contact_store.events import channels, emit
-from contact_store.models import Area, Conversation, Report, ReportEvent, ReportStatus, SmsMessage, Team
+from contact_store.models import Area, Report, ReportEvent, ReportStatus, SmsMessage, Team
 from contact_store.people import link_person
 from contact_store.references import SUFFIX_LENGTH, new_reference
 from contact_store.settings import Settings
@@ -54,46 +53,6 @@ class ReportCreate:
     send_acknowledgement: bool = True
     response_time: str = "24 hours"
     thrive: dict[str, Any] = field(default_factory=dict)
-
-
-def team_by_name(*, session: Session, name: str | None) -> Team | None:
-    """The team called `name`, or None (a form may name a team this force does not have)."""
-    team_id = org_cache.snapshot(session).team_id(name)
-    return session.get(Team, team_id) if team_id is not None else None
-
-
-def area_for_postcode(*, session: Session, postcode: str | None) -> Area | None:
-    """The area whose postcode prefixes match the postcode's district (longest prefix wins)."""
-    area_id = org_cache.snapshot(session).area_id(postcode)
-    return session.get(Area, area_id) if area_id is not None else None
-
-
-def is_repeat_contact(
-    *, session: Session, person_id: int, window_days: int, report_id: int | None = None
-) -> bool:
-    """True when the person contacted us (report or chat) in the window, other than `report_id`.
-
-    Two indexed EXISTS-style lookups, so the cost does not grow with a person's history (the
-    console's `people.contact_signals` counts everything, for display).
-    """
-    since = utcnow() - timedelta(days=window_days)
-    earlier_report = session.exec(
-        select(Report.id)
-        .where(
-            Report.person_id == person_id,
-            col(Report.id) != (report_id or -1),
-            col(Report.received_at) >= since,
-        )
-        .limit(1)
-    ).first()
-    if earlier_report is not None:
-        return True
-    earlier_chat = session.exec(
-        select(Conversation.id)
-        .where(Conversation.person_id == person_id, col(Conversation.queued_at) >= since)
-        .limit(1)
-    ).first()
-    return earlier_chat is not None
 
 
 def one_line(text: str, limit: int = SUMMARY_MAX) -> str:
@@ -246,14 +205,6 @@ def file_report(
         },
     )
     return filed
-
-
-def create_report(*, session: Session, settings: Settings, report_in: ReportCreate) -> Report:
-    """`file_report`, returning the Report row (loaded into the session)."""
-    filed = file_report(session=session, settings=settings, report_in=report_in)
-    report = session.get(Report, filed.id)
-    assert report is not None
-    return report
 
 
 def get_report_by_reference(*, session: Session, reference: str) -> Report | None:

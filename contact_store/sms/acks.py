@@ -52,31 +52,6 @@ def report_ack_values(
     )
 
 
-def queue_report_ack(
-    *,
-    session: Session,
-    settings: Settings,
-    report: Report,
-    phone: str | None = None,
-    target: str | None = None,
-) -> SmsMessage | None:
-    """The acknowledgement of an online report, with its reference and the response target."""
-    to = _mobile(session, report.person_id, phone)
-    if not to:
-        return None
-    return queue_sms(
-        session=session,
-        to=to,
-        template="report_ack",
-        kind="ack",
-        report_id=report.id,
-        person_id=report.person_id,
-        personalisation=report_ack_personalisation(
-            settings=settings, reference=report.reference, target=target
-        ),
-    )
-
-
 def queue_chat_ack(
     *,
     session: Session,
