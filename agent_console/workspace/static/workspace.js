@@ -74,7 +74,12 @@
           if (c.status === "offered") queue.offer({conversation_id: c.conversation_id}); else chat.upsert(c);
         });
         break;
-      case "status": $("fcws-status").value = f.status; announce("Your status is " + f.status); break;
+      case "status":
+        // A choice the operator has made but not yet sent is theirs: a status the server confirms
+        // meanwhile (say the automatic "away" on connecting) must not overwrite it.
+        if (!W.statusEdited) $("fcws-status").value = f.status;
+        announce("Your status is " + f.status);
+        break;
       case "queue": queue.render(f.items); break;
       case "offer": queue.offer(f); break;
       case "offer_withdrawn": queue.withdraw(f.conversation_id); announce("An offered chat went back to the queue"); break;
@@ -243,8 +248,10 @@
   chat.danger = function (id) { announce("Danger words in a chat: it has jumped the queue"); if (W.chats[id]) W.chats[id].summary.danger = true; };
   chat.error = function (f) { var c = W.chats[f.conversation_id]; if (f.client_id) delete c.unacked[f.client_id]; };
 
+  $("fcws-status").addEventListener("change", function () { W.statusEdited = true; });
   $("fcws-status-form").addEventListener("submit", function (e) {
     e.preventDefault();
+    W.statusEdited = false;
     conn.send({type: "status", status: $("fcws-status").value});
   });
   conn.open();
