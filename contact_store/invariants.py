@@ -227,3 +227,15 @@ def check_store(*, session: Session, only: Sequence[str] | None = None) -> Store
             _run(session, name, rule, query()) for name, rule, query in CHECKS if only is None or name in only
         ]
     )
+
+
+def check_database(url: str) -> StoreCheck:
+    """`check_store` on the database at `url` (for benchmarks and tools outside a running app)."""
+    from contact_store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return check_store(session=session)
+    finally:
+        engine.dispose()
