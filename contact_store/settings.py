@@ -100,6 +100,9 @@ class Settings(BaseSettings):
 
     # SMS.
     sms_provider: Literal["log", "notify", "twilio"] = "log"
+    # An inbound text with no reference threads to the contact of the last text sent to its number
+    # within this many days; older, it waits in triage's "Texts to match".
+    sms_reply_thread_days: int = 30
     sms_max_attempts: int = 8
     notify_api_key: str = ""
     notify_base_url: str = "https://api.notifications.service.gov.uk"
