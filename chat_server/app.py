@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from chat_server import auth_api, health, sms_webhooks
+from chat_server.body_limit import BodyLimit
 from chat_server.errors import install_error_handlers
 from chat_server.security_headers import API_DOCS_PATH, SecurityHeaders, add_nonce_to_scripts
 from contact_store.db import Store, make_engine
@@ -123,6 +124,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         "/assets", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk/assets", check_dir=False)
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: every response (a 413 and a CORS preflight included) gets the security
+    # headers; the body limit sits inside CORS so a refused cross-origin chat start is readable.
+    app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(widget_routes.ChatCors, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
     return app

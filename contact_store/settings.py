@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     # Rate limits (per client address, per minute).
     api_submissions_per_minute: int = 30
 
+    # --- Request limits (issue #10, point 8; chat_server/body_limit.py) ---
+    # Largest request body anywhere except evidence uploads (JSON API, HTML forms, callbacks);
+    # refused while it streams. Uploads may carry upload_max_files x upload_max_bytes + 1 MiB.
+    request_body_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    # --- end request limits ---
+
     @model_validator(mode="after")
     def _secure_cookies_behind_https(self) -> "Settings":
         if "cookie_secure" not in self.model_fields_set and self.public_base_url.lower().startswith(
