@@ -40,8 +40,18 @@ def test_figure18_results_page(page: Page, live_server: LiveServer) -> None:
         }.items():
             team = make_team(s, name)
             for i, (t, r, o) in enumerate(scores):
+                invitation = SurveyInvitation(
+                    channel="chat",
+                    team_id=team.id,
+                    area_id=pod.id,
+                    status="completed",
+                    sent_at=now - timedelta(days=9 * i),
+                )
+                s.add(invitation)
+                s.flush()
                 s.add(
                     SurveyResponse(
+                        invitation_id=invitation.id,
                         score_time=t,
                         score_resolve=r,
                         score_overall=o,
@@ -51,14 +61,6 @@ def test_figure18_results_page(page: Page, live_server: LiveServer) -> None:
                         team_id=team.id,
                         area_id=pod.id,
                         submitted_at=now - timedelta(days=9 * i),
-                    )
-                )
-                s.add(
-                    SurveyInvitation(
-                        channel="chat",
-                        team_id=team.id,
-                        status="completed",
-                        sent_at=now - timedelta(days=9 * i),
                     )
                 )
     _sign_in(page, live_server, "manager")
