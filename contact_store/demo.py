@@ -198,6 +198,7 @@ def seed_demo(*, session: Session, days: int = 28, seed: int = 2611) -> list[Dem
                     operator_id=operator.id,
                     area_id=conv.area_id,
                     topic=conv.topic,
+                    contact_at=conv.queued_at,
                     status=InvitationStatus.COMPLETED if answered else InvitationStatus.EXPIRED,
                     next_question=4 if answered else 0,
                     due_at=conv.ended_at + timedelta(minutes=60),

@@ -45,6 +45,7 @@ def test_figure18_results_page(page: Page, live_server: LiveServer) -> None:
                     team_id=team.id,
                     area_id=pod.id,
                     status="completed",
+                    contact_at=now - timedelta(days=9 * i),
                     sent_at=now - timedelta(days=9 * i),
                 )
                 s.add(invitation)
@@ -69,7 +70,7 @@ def test_figure18_results_page(page: Page, live_server: LiveServer) -> None:
     expect(page.get_by_role("rowheader", name="Total", exact=True)).to_be_visible()
     assert_no_axe_violations(page, context="survey results")
     screenshot(page, "survey-results")
-    page.get_by_label("From (submitted on or after)").fill("2020-01-01")
+    page.get_by_label("Contacts from (on or after)").fill("2020-01-01")
     page.get_by_role("button", name="Apply filters").click()
     expect(page.get_by_role("rowheader", name="Total", exact=True)).to_be_visible()
     page.get_by_role("link", name="Read and search comments").click()
