@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from contact_store.db import make_engine
 from contact_store.settings import Settings, secret_key_problem
 
-# A Notify callback token is a shared secret like the key: as long, as unpredictable.
+# A Notify callback token is a shared secret that callbacks are trusted on: at least as long as the key.
 CALLBACK_TOKEN_MIN_LENGTH = 32
 
 
