@@ -203,15 +203,17 @@ def test_domestic_abuse_texts_only_when_safe(client: TestClient, session: Sessio
     form = catalogue()["domestic-abuse"]
     unsafe = send(client, "domestic-abuse", full_answers(form) | {"safe_to_text": "no"})
     report = session.exec(select(Report).where(Report.reference == unsafe)).one()
-    assert report.sensitive is True
-    assert session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all() == []
+    assert report.sensitive is True and report.safe_to_contact is False
+    (blocked,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()
+    assert blocked.status == "blocked" and blocked.blocked_reason == "not_safe_to_contact"
     # The confirmation is shown once: history cannot lead back to it on a shared device.
     assert client.get("/report/domestic-abuse/done", follow_redirects=False).headers["location"] == (
         "/report/domestic-abuse"
     )
     safe = send(client, "domestic-abuse", full_answers(form) | {"safe_to_text": "yes"})
     report = session.exec(select(Report).where(Report.reference == safe)).one()
-    assert len(session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()) == 1
+    (ack,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()
+    assert ack.status == "queued" and report.safe_to_contact is True
 
 
 def test_quick_exit_ends_the_form_session(client: TestClient, session: Session) -> None:

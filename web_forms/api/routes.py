@@ -67,7 +67,12 @@ async def submit(
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise AppError("The request is too large", status_code=413, code="too_large")
     await check_rate(request, "Too many submissions from this address. Wait and try again.")
-    checked = service.check(form=form, answers=submission.answers, language=submission.language)
+    checked = service.check(
+        form=form,
+        answers=submission.answers,
+        language=submission.language,
+        settings=get_settings_dep(request),
+    )
     result = await run_grouped(
         get_store(request),
         service.file_checked,
