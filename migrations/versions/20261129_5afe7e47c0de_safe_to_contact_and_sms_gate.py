@@ -34,8 +34,10 @@ WHERE EXISTS (
 def upgrade() -> None:
     for table in ("report", "conversation"):
         with op.batch_alter_table(table, schema=None) as batch_op:
+            # A literal default ('0' is false on both backends) lets SQLite add the column in place;
+            # an expression would make batch mode copy the table, which its foreign keys refuse.
             batch_op.add_column(
-                sa.Column("safe_to_contact", sa.Boolean(), server_default=sa.false(), nullable=False)
+                sa.Column("safe_to_contact", sa.Boolean(), server_default="0", nullable=False)
             )
             batch_op.add_column(sa.Column("contact_e164", sa.String(length=20), nullable=True))
     with op.batch_alter_table("smsmessage", schema=None) as batch_op:
