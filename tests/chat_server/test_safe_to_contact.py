@@ -36,7 +36,7 @@ def _texts_about(session: Session, conversation_id: str) -> list[SmsMessage]:
 
 
 def test_chat_start_stores_the_answer_and_defaults_to_no_for_sensitive_topics(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, settings: Settings
 ) -> None:
     cases = [
         ({"safe_to_contact": True}, True),
@@ -56,6 +56,14 @@ def test_chat_start_stores_the_answer_and_defaults_to_no_for_sensitive_topics(
         )
     avail = client.get("/api/v1/chats/availability").json()
     assert avail["sensitive_topics"] == ["domestic-abuse"]
+    # Staff see the answer where they would text: the workspace person panel.
+    safe_chat = session.exec(select(Conversation).where(Conversation.safe_to_contact.is_(True))).first()  # type: ignore[union-attr]
+    unsafe_chat = session.exec(select(Conversation).where(Conversation.safe_to_contact.is_(False))).first()  # type: ignore[union-attr]
+    assert safe_chat is not None and unsafe_chat is not None
+    sign_in_as(client, session, settings, role="supervisor")
+    panel = client.get(f"/console/workspace/chats/{safe_chat.id}/person").json()
+    assert panel["safe_to_text"] == "+447700900456"
+    assert client.get(f"/console/workspace/chats/{unsafe_chat.id}/person").json()["safe_to_text"] is None
 
 
 def test_chat_start_refuses_a_number_abroad_with_a_field_error(client: TestClient, session: Session) -> None:
@@ -80,6 +88,9 @@ def test_done_when_a_domestic_abuse_chat_not_safe_to_text_is_never_texted(
     session.add(conv)
     # The chat ends (routing schedules its survey) and is wrapped up with a report raised from it.
     schedule_survey(session=session, settings=settings, channel="chat", conversation=conv)
+    session.commit()
+    wrap_up_page = client.get(f"/console/workspace/chats/{conv.id}/wrap-up")
+    assert wrap_up_page.status_code == 200 and "Not safe to text" in wrap_up_page.text
     report = wrap_up_conversation(
         session=session,
         conversation=conv,
