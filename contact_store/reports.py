@@ -126,7 +126,8 @@ def file_report(
     org = org_cache.snapshot(session)
     conn = session.connection()
     now = received_at or utcnow()
-    consent = gate.Consent(report_in.safe_to_contact, normalise_phone(report_in.phone))
+    number = normalise_phone(report_in.phone)
+    consent = gate.Consent(report_in.safe_to_contact and number is not None, number)
     values: dict[str, Any] = {
         "form_slug": report_in.form_slug,
         "answers": report_in.answers,
