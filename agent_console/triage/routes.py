@@ -135,6 +135,7 @@ def _detail(
         evidence=evidence,
         history=history,
         phone=service.reporter_phone(session=session, report=report),
+        texting=service.texting_number(settings=settings, report=report),
         timeline=service.timeline(session=session, report_id=report.id or 0),
         statuses=service.STATUS_LABELS,
         grades=service.GRADE_LABELS,
@@ -326,6 +327,11 @@ def sms_report(
             preset=preset,
             text=sms_text,
             ip=client_ip(request),
+        )
+    except service.TextBlocked as exc:
+        # Refused by the SMS gate: the blocked text and its timeline line are kept (committed).
+        return _detail(
+            request, ctx, session, settings, report, errors=exc.fields, values={}, status=exc.status_code
         )
     except ValidationFailed as exc:
         return _invalid(
