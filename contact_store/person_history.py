@@ -1,5 +1,11 @@
-"""The person panel: every contact a person has made, across chat, online forms and SMS, with the
-repeat-contact and double-demand badges the HMIC inspection asks forces to show."""
+"""The person panel: the contacts a person has made, across chat, online forms and SMS, with the
+repeat-contact and double-demand badges the HMIC inspection asks forces to show.
+
+Everything here is read through `access.visible_contacts(staff=..., person_id=...)`: the history
+and the badges show only contacts the viewer may open (a sensitive report appears only to its
+assignee and supervisors+, a chat only to its holder and supervisors+, a text only beside a contact
+it belongs to). The person page, a report's "earlier contacts" and the workspace person panel all
+call `person_history`; none reads a person's contacts any other way."""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from contact_store.models import Conversation, InboundSms, Person, Report, SmsMessage
+from contact_store.access import visible_contacts
+from contact_store.models import Conversation, InboundSms, Operator, Person, Report, SmsMessage
 from contact_store.people import ContactSignals, contact_signals
 
 # The panel shows the most recent contacts of each kind; a person with more is a long story
@@ -45,20 +52,24 @@ class PersonHistory:
 def person_history(
     *,
     session: Session,
+    staff: Operator,
     person_id: int,
     repeat_contact_days: int,
     exclude_report_id: int | None = None,
     exclude_conversation_id: str | None = None,
     limit: int = HISTORY_LIMIT,
 ) -> PersonHistory | None:
-    """Every earlier contact of this person (newest first) and their badges; None if no person."""
+    """The earlier contacts of this person that `staff` may see (newest first) and the badges
+    counted over those alone; None if there is no such person. The caller checks `person_for`
+    (or holds a contact of the person) first."""
     person = session.get(Person, person_id)
     if person is None:
         return None
+    contacts = visible_contacts(staff=staff, person_id=person_id)
     items: list[HistoryItem] = []
     reports = session.exec(
         select(Report)
-        .where(Report.person_id == person_id)
+        .where(contacts.reports)
         .order_by(col(Report.received_at).desc())
         .limit(limit)
     ).all()
@@ -72,7 +83,7 @@ def person_history(
         )
     chats = session.exec(
         select(Conversation.id, Conversation.queued_at, Conversation.status, Conversation.topic)
-        .where(Conversation.person_id == person_id)
+        .where(contacts.chats)
         .order_by(col(Conversation.queued_at).desc())
         .limit(limit)
     ).all()
@@ -82,7 +93,7 @@ def person_history(
         items.append(HistoryItem("chat", at, "Live chat", status, topic, conversation_id=cid))
     inbound = session.exec(
         select(InboundSms.received_at, InboundSms.body, InboundSms.handled_as, InboundSms.report_id)
-        .where(InboundSms.person_id == person_id)
+        .where(contacts.texts_in)
         .order_by(col(InboundSms.received_at).desc())
         .limit(limit)
     ).all()
@@ -92,7 +103,7 @@ def person_history(
         items.append(HistoryItem("sms_in", at, "Text received", handled or "", body[:200]))
     outbound = session.exec(
         select(SmsMessage)
-        .where(SmsMessage.person_id == person_id)
+        .where(contacts.texts_out)
         .order_by(col(SmsMessage.created_at).desc())
         .limit(limit)
     ).all()
@@ -105,7 +116,7 @@ def person_history(
     items.sort(key=lambda i: i.at, reverse=True)
     signals = contact_signals(
         session=session,
-        person_id=person_id,
+        contacts=contacts,
         window_days=repeat_contact_days,
         exclude_report_id=exclude_report_id,
         exclude_conversation_id=exclude_conversation_id,

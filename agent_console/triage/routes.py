@@ -102,6 +102,7 @@ def _detail(
     history = (
         person_history(
             session=session,
+            staff=ctx.operator,
             person_id=report.person_id,
             repeat_contact_days=settings.repeat_contact_days,
             exclude_report_id=report.id,
