@@ -68,10 +68,7 @@ def person_history(
     contacts = visible_contacts(staff=staff, person_id=person_id)
     items: list[HistoryItem] = []
     reports = session.exec(
-        select(Report)
-        .where(contacts.reports)
-        .order_by(col(Report.received_at).desc())
-        .limit(limit)
+        select(Report).where(contacts.reports).order_by(col(Report.received_at).desc()).limit(limit)
     ).all()
     for r in reports:
         if r.id == exclude_report_id:
@@ -102,10 +99,7 @@ def person_history(
             continue
         items.append(HistoryItem("sms_in", at, "Text received", handled or "", body[:200]))
     outbound = session.exec(
-        select(SmsMessage)
-        .where(contacts.texts_out)
-        .order_by(col(SmsMessage.created_at).desc())
-        .limit(limit)
+        select(SmsMessage).where(contacts.texts_out).order_by(col(SmsMessage.created_at).desc()).limit(limit)
     ).all()
     for sms in outbound:
         if (sms.report_id is not None and sms.report_id == exclude_report_id) or (
