@@ -119,7 +119,7 @@ class PersonContacts:
     """The contacts of one person that one member of staff may see, as SQL conditions (one per
     table). Made only by `visible_contacts`."""
 
-    person_id: int
+    person_id: Any  # the person's id, or a column of an outer query (for a list of people)
     reports: Any  # condition on Report
     chats: Any  # condition on Conversation
     texts_in: Any  # condition on InboundSms
@@ -146,8 +146,11 @@ def _attached_to(table: Any, reports: Any, chats: Any, invitations: Any) -> Any:
     )
 
 
-def visible_contacts(*, staff: Operator, person_id: int) -> PersonContacts:
-    """The contacts of this person that `staff` may see: the one source for every person view."""
+def visible_contacts(*, staff: Operator, person_id: Any) -> PersonContacts:
+    """The contacts of this person that `staff` may see: the one source for every person view.
+
+    `person_id` is an id, or a column of an outer query (e.g. `aliased(Report).person_id`) to
+    ask about the person of each row of a list at once."""
     reports = _where(col(Report.person_id) == person_id, visible_reports_clause(staff))
     chats = _where(col(Conversation.person_id) == person_id, visible_conversations_clause(staff))
     texts_in = col(InboundSms.person_id) == person_id

@@ -9,12 +9,16 @@ call `person_history`; none reads a person's contacts any other way."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlalchemy import exists
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, or_, select
 
 from contact_store.access import visible_contacts
+from contact_store.clock import utcnow
 from contact_store.models import Conversation, InboundSms, Operator, Person, Report, SmsMessage
 from contact_store.people import ContactSignals, contact_signals
 
@@ -116,3 +120,28 @@ def person_history(
         exclude_conversation_id=exclude_conversation_id,
     )
     return PersonHistory(person=person, items=items[:limit], signals=signals)
+
+
+def repeat_contact_reports(
+    *, session: Session, staff: Operator, report_ids: Collection[int], window_days: int
+) -> set[int]:
+    """Which of these reports show the "Repeat" badge in a list for `staff`: their person has
+    another contact `staff` may see within the window (the report page's badge, for a page of
+    rows in one query). A contact the viewer cannot open never lights it."""
+    if not report_ids:
+        return set()
+    since = utcnow() - timedelta(days=window_days)
+    row = aliased(Report)
+    contacts = visible_contacts(staff=staff, person_id=row.person_id)
+    earlier_report = exists().where(
+        contacts.reports, col(Report.id) != row.id, col(Report.received_at) >= since
+    )
+    earlier_chat = exists().where(contacts.chats, col(Conversation.queued_at) >= since)
+    found = session.exec(
+        select(row.id).where(
+            col(row.id).in_(list(report_ids)),
+            col(row.person_id).is_not(None),
+            or_(earlier_report, earlier_chat),
+        )
+    ).all()
+    return {int(i) for i in found if i is not None}

@@ -2,7 +2,8 @@
 
 The views: the person page (with another contact the viewer may open, and with only the contact
 under test), a report page's "earlier contacts", the workspace person panel (JSON), the
-repeat-contact badge and count in each, and the admins' subject-access export. The expected
+repeat-contact badge and count in each and in the triage queue, and the admins' subject-access
+export. The expected
 visibility is the hand-written table in tests/support/contact_kinds.py. Then the attack chain:
 anyone on the internet starts a chat with a victim's mobile number and ends it.
 """
@@ -24,8 +25,9 @@ from tests.agent_console.helpers import sign_in_as
 from tests.builders import make_conversation, make_person, make_report
 from tests.support.contact_kinds import KINDS, ROLES, SUPERVISORS_UP, World, add_contact, make_world
 
-VIEWS = ("person_page", "person_page_alone", "report_page", "workspace_panel")
+VIEWS = ("person_page", "person_page_alone", "report_page", "workspace_panel", "triage_list")
 REPEAT_TAG = 'govuk-tag--yellow">Repeat contact'
+REPEAT_LIST_TAG = 'govuk-tag--yellow">Repeat</strong>'
 
 
 def _sign_in(client: TestClient, session: Session, settings: Settings, op: Operator) -> None:
@@ -36,8 +38,9 @@ def _sign_in(client: TestClient, session: Session, settings: Settings, op: Opera
 
 def _anchor(session: Session, world: World, person: Person, view: str, viewer: Operator) -> Any:
     """The contact through which the view is reached (one every role may open), or None."""
-    if view in ("person_page", "report_page"):
-        return make_report(session, person_id=person.id, summary="the anchor report")
+    if view in ("person_page", "report_page", "triage_list"):
+        # Filed when the number already had contacts (the flag stored at filing counts them all).
+        return make_report(session, person_id=person.id, summary="the anchor report", repeat_contact=True)
     if view == "workspace_panel":
         return make_conversation(
             session, person_id=person.id, status=ConversationStatus.ACTIVE, assignee_id=viewer.id
@@ -70,6 +73,12 @@ def test_person_views_show_only_what_the_viewer_may_open(
         r = client.get(f"/console/reports/{anchor.id}")
         assert r.status_code == 200 and anchor.reference in r.text
         assert (REPEAT_TAG in r.text) == counted
+    elif view == "triage_list":  # the queue's "Repeat" badge beside a report the viewer may open
+        r = client.get("/console/reports")
+        assert r.status_code == 200 and anchor.reference in r.text
+        assert (REPEAT_LIST_TAG in r.text) == counted
+        assert seen or not any(mark in r.text for mark in marks)
+        return  # a list of reports, not a history: a visible chat or text is not listed here
     else:
         r = client.get(f"/console/people/{person.id}")
         if view == "person_page_alone" and not (seen or role in SUPERVISORS_UP):
