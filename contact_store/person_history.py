@@ -52,6 +52,11 @@ class PersonHistory:
     def double_demand(self) -> bool:
         return self.signals.double_demand
 
+    @property
+    def last_contact_at(self) -> datetime | None:
+        """The newest contact shown (not `Person.last_contact_at`, which counts hidden ones too)."""
+        return max((i.at for i in self.items if i.kind in ("report", "chat")), default=None)
+
 
 def person_history(
     *,

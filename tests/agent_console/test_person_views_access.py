@@ -198,3 +198,22 @@ def test_attack_chain_the_operator_who_answers_the_chat_sees_the_chat_not_the_vi
     _nothing_sensitive(page.text)
     sign_in_as(client, session, settings, role=Role.SUPERVISOR)
     assert "FC-DA-SECRET1" in client.get(f"/console/people/{victim.id}").text  # supervisors+ see all
+
+
+def test_person_page_last_contact_is_the_newest_contact_the_viewer_may_open(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from agent_console.common import local_time
+    from contact_store.clock import utcnow
+
+    now = utcnow()
+    person = make_person(session, last_contact_at=now)
+    make_report(session, person_id=person.id, received_at=now - timedelta(days=3))
+    make_report(session, person_id=person.id, received_at=now, sensitive=True)  # hidden from operators
+    sign_in_as(client, session, settings)
+    page = client.get(f"/console/people/{person.id}").text
+    assert local_time(now - timedelta(days=3)) in page and local_time(now) not in page
+    sign_in_as(client, session, settings, role=Role.SUPERVISOR)
+    assert local_time(now) in client.get(f"/console/people/{person.id}").text
