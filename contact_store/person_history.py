@@ -3,9 +3,10 @@ repeat-contact and double-demand badges the HMIC inspection asks forces to show.
 
 Everything here is read through `access.visible_contacts(staff=..., person_id=...)`: the history
 and the badges show only contacts the viewer may open (a sensitive report appears only to its
-assignee and supervisors+, a chat only to its holder and supervisors+, a text only beside a contact
-it belongs to). The person page, a report's "earlier contacts" and the workspace person panel all
-call `person_history`; none reads a person's contacts any other way."""
+assignee and supervisors+, a chat only to its holder, the operator it is offered to and
+supervisors+, a text only beside the contacts it belongs to). The person page, a report's "earlier
+contacts", the workspace person panel and the triage queue's "Repeat" badge read a person's
+contacts only through this module; none reads them any other way."""
 
 from __future__ import annotations
 
