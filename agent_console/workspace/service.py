@@ -44,6 +44,7 @@ def person_payload(
         return {"person": None, "items": [], "repeat_contact": False, "double_demand": False}
     history = person_history(
         session=session,
+        staff=operator,
         person_id=conversation.person_id,
         repeat_contact_days=repeat_contact_days,
         exclude_conversation_id=conversation.id,

@@ -1,10 +1,11 @@
 from sqlmodel import Session
 
 from contact_store import outbox, people
-from contact_store.models import SmsStatus
+from contact_store.access import visible_contacts
+from contact_store.models import Role, SmsStatus
 from contact_store.references import ALPHABET, new_reference, unique_report_reference
 from contact_store.settings import Settings
-from tests.builders import make_conversation, make_person, make_report
+from tests.builders import make_conversation, make_operator, make_person, make_report
 from tests.support.sms_consent import texting_chat
 
 
@@ -39,7 +40,8 @@ def test_contact_signals(session: Session) -> None:
     person = make_person(session)
     make_report(session, person_id=person.id, status="closed")
     make_conversation(session, person_id=person.id, status="active")
-    signals = people.contact_signals(session=session, person_id=person.id or 0, window_days=30)
+    contacts = visible_contacts(staff=make_operator(session, role=Role.SUPERVISOR), person_id=person.id or 0)
+    signals = people.contact_signals(session=session, contacts=contacts, window_days=30)
     assert signals.recent_contacts == 2 and signals.repeat_contact
     assert signals.open_contacts == 1 and signals.double_demand
 
