@@ -13,7 +13,8 @@ Visitor socket: WS /ws/chat/{conversation_id}?token=...
     Server frames: {"type": "ack", "client_id", "seq"}
                    {"type": "message", "seq", "client_id", "sender": "visitor"|"operator"|"system",
                     "body", "sent_at", "operator"?: {"display_name"}}
-                   {"type": "queue", "position", "estimated_wait_seconds"}
+                   {"type": "queue", "position", "estimated_wait_seconds", "staffed"}
+                   (estimated_wait_seconds is null and staffed false when nobody can answer now)
                    {"type": "assigned", "operator": {"display_name"}}
                    {"type": "typing", "sender": "operator"}  {"type": "delivered", "seq"}
                    {"type": "ended"}  {"type": "ping"} / {"type": "pong"}

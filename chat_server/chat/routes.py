@@ -30,7 +30,8 @@ class ChatStarted(BaseModel):
     token: str
     reference: str
     queue_position: int
-    estimated_wait_seconds: int
+    # None when nobody is staffing the queue right now (no made-up estimate).
+    estimated_wait_seconds: int | None
 
 
 class Availability(BaseModel):

@@ -34,6 +34,7 @@
       area: "Or choose your area", anyArea: "I don't know", start: "Start chat",
       problem: "There is a problem", connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…",
       queue: "You are number {n} in the queue.", waitNone: "An operator will be with you shortly.",
+      noStaff: "Nobody is available to chat right now. You can stay and we will answer as soon as someone is free.",
       wait: "Estimated wait: about {m} minute(s).", assigned: "You are chatting with {name}.",
       typing: "{name} is typing…", operator: "Operator", you: "You", system: "Police",
       message: "Your message", send: "Send", sending: "Sending", sent: "Sent", delivered: "Delivered",
@@ -69,6 +70,7 @@
       area: "Neu dewiswch eich ardal", anyArea: "Dydw i ddim yn gwybod", start: "Dechrau sgwrs",
       problem: "Mae problem wedi codi", connecting: "Yn cysylltu…", reconnecting: "Collwyd y cysylltiad. Yn ailgysylltu…",
       queue: "Rydych yn rhif {n} yn y ciw.", waitNone: "Bydd gweithredwr gyda chi cyn bo hir.",
+      noStaff: "Does neb ar gael i sgwrsio ar hyn o bryd. Gallwch aros a byddwn yn ateb cyn gynted ag y bydd rhywun ar gael.",
       wait: "Amser aros amcangyfrifedig: tua {m} munud.", assigned: "Rydych yn sgwrsio gyda {name}.",
       typing: "Mae {name} yn teipio…", operator: "Gweithredwr", you: "Chi", system: "Heddlu",
       message: "Eich neges", send: "Anfon", sending: "Yn anfon", sent: "Wedi anfon", delivered: "Wedi cyrraedd",
@@ -429,6 +431,12 @@
     if (state.operator) els.status.textContent = t("assigned", {name: state.operator});
     else if (state.queue) {
       var q = state.queue;
+      if (q[1] === null || q[1] === undefined) {
+        // Nobody is staffing the queue: no made-up wait; stay, or report online.
+        els.status.textContent = t("queue", {n: q[0]}) + " " + t("noStaff") + " ";
+        els.status.appendChild(h("a", {"class": "govuk-link", href: formsUrl, text: t("forms")}));
+        return;
+      }
       els.status.textContent = t("queue", {n: q[0]}) + " " + (q[1] > 0 ? t("wait", {m: Math.max(1, Math.round(q[1] / 60))}) : t("waitNone"));
     }
   }
