@@ -8,8 +8,8 @@ statements on the raw cursor.
 
 - One read returns the conversation's state, the staff member's role and name, and any message
   already stored with this `client_id` (a resend gets the original back and stores nothing), then
-  the access and status rules run in Python exactly as the ORM path runs them (visitor: not ended;
-  staff: holder, offered-to or supervisor+, and active unless it is an internal note).
+  the access and status rules run in Python (visitor: not ended; staff: `access.holds_chat`, the
+  one chat rule, and active unless it is an internal note).
 - The seq comes from the same atomic `UPDATE conversation SET last_seq = last_seq + 1 ...
   RETURNING last_seq`, and the INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING
   catches two workers racing with one client_id, as in `append_message`.
@@ -27,12 +27,12 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from contact_store.access import holds_chat
 from contact_store.clock import utcnow
 from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL, StoredMessage, staff_channel
 from contact_store.errors import AppError, Forbidden, NotFound
 from contact_store.events import Event, channels
-from contact_store.models import ConversationStatus, Role, SenderKind
-from contact_store.models.org import ROLE_RANK
+from contact_store.models import ConversationStatus, SenderKind
 from contact_store.types import UTCDateTime
 
 _STATE = (
@@ -148,8 +148,8 @@ def store_message(*, cur: SqlCursor, message: NewMessage) -> MessageWrite:
         sender = SenderKind.OPERATOR
         if role is None:
             raise NotFound("No such operator")
-        supervisor = ROLE_RANK.get(Role(role), 0) >= ROLE_RANK[Role.SUPERVISOR]
-        if not supervisor and message.operator_id not in (assignee_id, offered_to_id):
+        holders = {"assignee_id": assignee_id, "offered_to_id": offered_to_id}
+        if not holds_chat(role=role, staff_id=message.operator_id, holders=holders):
             raise Forbidden("This chat is not yours")
     if existing is not None:
         return MessageWrite(_with_name(existing, operator_name), created=False)
