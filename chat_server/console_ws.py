@@ -35,14 +35,14 @@ import contextlib
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from sqlmodel import Session, col, select
 
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import (
+    CLIENT_GONE,
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_NOT_AUTHORISED,
-    CLOSE_SERVER_ERROR,
     CONSOLE_FRAMES,
     Refusal,
     TokenBucket,
@@ -50,6 +50,7 @@ from chat_server.chat.protocol import (
     error_frame,
     origin_allowed,
     receive_frame,
+    serve_until_closed,
 )
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
@@ -193,7 +194,7 @@ class ConsoleConnection:
                     await self.send(frame.frame())
                 else:
                     await self.handle(frame)
-        except (WebSocketDisconnect, RuntimeError):
+        except CLIENT_GONE:
             pass
         finally:
             for t in [*tasks, *self.chains.values()]:
@@ -426,13 +427,9 @@ async def console_socket(ws: WebSocket) -> None:
     assert operator.id is not None
     presence.join_operator(operator.id)
     try:
-        await ConsoleConnection(ws, store, settings, operator.id).run()
-    except Exception:
-        # Not a client's doing (frames are checked): log it and close properly (the console
-        # reconnects and resumes).
-        logger.exception("console socket failed")
-        with contextlib.suppress(Exception):
-            await ws.close(code=CLOSE_SERVER_ERROR)
+        await serve_until_closed(
+            ws, ConsoleConnection(ws, store, settings, operator.id).run(), name="console"
+        )
     finally:
         presence.leave_operator(operator.id)
 

@@ -72,19 +72,23 @@ see `chat_server/console_ws.py`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from contact_store import conversations as conv_service
 from contact_store.errors import ValidationFailed
 from contact_store.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # Largest client frame accepted (UTF-8 bytes); a message body is limited well below this by
 # settings (2,000 characters, at most 12 KB even with every character JSON-escaped).
@@ -102,6 +106,9 @@ CLOSE_NOT_AUTHORISED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_EXPIRED = 4410
 CLOSE_SERVER_ERROR = 1011  # standard: an unexpected condition on the server
+# What a socket raises once its client has gone: on receive or a failed send (WebSocketDisconnect),
+# on using a socket already closed (WebSocketDisconnected).
+CLIENT_GONE = (WebSocketDisconnect, WebSocketDisconnected)
 # Conversation ids are UUIDs (36 characters); checked before any database lookup.
 _CONVERSATION_ID = re.compile(r"[0-9A-Za-z-]{1,36}")
 # Visitor tokens are `secrets.token_urlsafe(32)` (43 characters).
@@ -314,3 +321,20 @@ async def receive_frame(
 
 def dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+async def serve_until_closed(ws: WebSocket, connection: Awaitable[None], *, name: str) -> None:
+    """Run an accepted socket's `connection`; however it ends, the client gets a close frame
+    (returning from an ASGI websocket app without one drops the TCP connection): 1000 when the
+    server ends it, 1011 after an unexpected fault (logged); none is owed once the client left."""
+    code = 1000
+    try:
+        await connection
+    except CLIENT_GONE:
+        return
+    except Exception:
+        logger.exception("%s socket failed", name)
+        code = CLOSE_SERVER_ERROR
+    if ws.application_state == WebSocketState.CONNECTED and ws.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(*CLIENT_GONE, OSError):
+            await ws.close(code=code)

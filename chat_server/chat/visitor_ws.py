@@ -9,17 +9,17 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from sqlalchemy import text
 from sqlmodel import Session
 
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import (
     AUTH_DEADLINE_SECONDS,
+    CLIENT_GONE,
     CLOSE_EXPIRED,
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_NOT_AUTHORISED,
-    CLOSE_SERVER_ERROR,
     VISITOR_FRAMES,
     Refusal,
     TokenBucket,
@@ -27,6 +27,7 @@ from chat_server.chat.protocol import (
     error_frame,
     origin_allowed,
     receive_frame,
+    serve_until_closed,
 )
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
@@ -128,7 +129,7 @@ class VisitorConnection:
                     await self.send(frame.frame())
                 else:
                     await self.handle(frame)
-        except (WebSocketDisconnect, RuntimeError):
+        except CLIENT_GONE:
             pass
         finally:
             forwarder.cancel()
@@ -280,6 +281,19 @@ async def _authenticate(ws: WebSocket, store: Store, settings: Settings, convers
     return None
 
 
+async def _visit(
+    ws: WebSocket, store: Store, settings: Settings, presence: Presence, conversation_id: str
+) -> None:
+    last_seq = await _authenticate(ws, store, settings, conversation_id)
+    if last_seq is None:
+        return
+    presence.join_visitor(conversation_id)
+    try:
+        await VisitorConnection(ws, store, settings, conversation_id, last_seq).run()
+    finally:
+        presence.leave_visitor(conversation_id)
+
+
 @router.websocket("/ws/chat/{conversation_id}")
 async def visitor_socket(ws: WebSocket, conversation_id: str) -> None:
     settings: Settings = ws.app.state.settings
@@ -289,20 +303,4 @@ async def visitor_socket(ws: WebSocket, conversation_id: str) -> None:
         await ws.close(code=CLOSE_FORBIDDEN_ORIGIN)
         return
     await ws.accept()
-    try:
-        last_seq = await _authenticate(ws, store, settings, conversation_id)
-    except (WebSocketDisconnect, RuntimeError):
-        return
-    if last_seq is None:
-        return
-    presence.join_visitor(conversation_id)
-    try:
-        await VisitorConnection(ws, store, settings, conversation_id, last_seq).run()
-    except Exception:
-        # Not a client's doing (frames are checked): log it, and close properly so the widget
-        # reconnects and resends what was not acked.
-        logger.exception("visitor socket failed")
-        with contextlib.suppress(Exception):
-            await ws.close(code=CLOSE_SERVER_ERROR)
-    finally:
-        presence.leave_visitor(conversation_id)
+    await serve_until_closed(ws, _visit(ws, store, settings, presence, conversation_id), name="visitor")
