@@ -315,12 +315,13 @@
   function renderEnded() {
     els.body.appendChild(h("p", {id: "fcw-ended", "class": "fcw-strong", tabindex: "-1", text: t("ended")}));
     els.body.appendChild(h("div", {"class": "fcw-actions"}, [
-      h("button", {type: "button", "class": "fcw-button", onclick: download, text: t("transcript")}),
+      state.expired ? null : h("button", {type: "button", "class": "fcw-button", onclick: download, text: t("transcript")}),
       h("button", {type: "button", "class": "fcw-button fcw-button--secondary", onclick: function () {
         state = {open: true, lang: lang}; survey = null; svVals = {}; save(); render(); }, text: t("again")})
     ]));
     // The survey (chat_server widget survey API). The status line exists before "Thank you" goes in.
-    els.svLive = h("p", {"class": "fcw-status", role: "status", tabindex: "-1", text: state.survey === "done" ? t("svThanks") : ""});
+    els.svLive = h("p", {"class": "fcw-status", role: "status", tabindex: "-1",
+      text: state.expired ? t("expired") : state.survey === "done" ? t("svThanks") : ""});
     var box = h("div", {"class": "fcw-survey"});
     els.body.appendChild(els.svLive);
     els.body.appendChild(box);
@@ -445,10 +446,16 @@
     if (window.confirm(t("endConfirm"))) send({type: "end"});
   }
 
+  function expire() { // the token no longer opens this chat (410 / close 4410, or 403 / 4401)
+    var inside = els.panel.contains(document.activeElement);
+    state.ended = true; state.expired = true; state.survey = state.survey || "none"; save(); render();
+    if (inside) els.svLive.focus(); // the control in use has gone
+  }
+
   function download() { // the stored transcript (everything said, in order), while the token is valid
     var where = state.ended ? els.svLive : els.status;
     chatApi("/transcript", {method: "GET"}).then(function (r) {
-      if (r.status === 410 || r.status === 403) { if (where) where.textContent = t("expired"); return null; }
+      if (r.status === 410 || r.status === 403) { expire(); return null; }
       if (!r.ok) throw new Error(String(r.status));
       return r.blob();
     }).then(function (blob) {
@@ -480,11 +487,7 @@
     ws.onmessage = function (e) { alive(); onFrame(JSON.parse(e.data)); };
     ws.onclose = function (e) {
       clearTimeout(watchdog);
-      if (e.code === 4401 || e.code === 4410) { // this chat cannot be opened again: stop trying
-        ws = null; state.ended = true; state.survey = state.survey || "none"; save(); render();
-        if (els.svLive) els.svLive.textContent = t("expired");
-        return;
-      }
+      if (e.code === 4401 || e.code === 4410) { ws = null; expire(); return; } // stop trying
       if (state.ended || !state.id) { ws = null; return; }
       showStatus(t("reconnecting"));
       var delay = Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
