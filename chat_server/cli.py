@@ -1,4 +1,4 @@
-"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, canned load, demo."""
+"""The `firstcontact` command: serve, worker, db upgrade/check, operator add, retention, canned, demo."""
 
 from __future__ import annotations
 
@@ -32,6 +32,17 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     upgrade_database(settings.effective_database_url)
     _out("Database is at the latest schema.")
     return 0
+
+
+def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
+    from contact_store.invariants import check_store
+
+    store = _store(settings)
+    with store.session_scope() as session:
+        result = check_store(session=session)
+    _out(result.describe())
+    _out("The store's invariants hold." if result.ok else f"{len(result.failures)} invariant(s) broken.")
+    return 0 if result.ok else 1
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings, *, only_if_empty: bool = False) -> int:
@@ -194,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate to the latest schema").set_defaults(func=cmd_db_upgrade)
+    db_sub.add_parser("check", help="verify the store's invariants (exit 1 if any is broken)").set_defaults(
+        func=cmd_db_check
+    )
 
     operator = sub.add_parser("operator", help="staff accounts")
     op_sub = operator.add_subparsers(dest="operator_command", required=True)
