@@ -33,7 +33,7 @@ from contact_store.errors import Forbidden, Gone, NotFound, ValidationFailed
 from contact_store.events import channels, emit
 from contact_store.models import Conversation, ConversationEvent, Message, Operator, Role, SenderKind
 from contact_store.staff import has_role, token_hash
-from contact_store.text import clean_text, is_clean_text
+from contact_store.text import strip_unstorable, unstorable_reason
 from contact_store.types import UTCDateTime
 
 # Control characters other than tab and newline are dropped: they can hide text or break terminals.
@@ -59,10 +59,11 @@ def short_reference(conversation_id: str) -> str:
 
 def clean_body(raw: Any, *, max_length: int) -> str:
     """Plain text, trimmed, without control characters (NUL and lone surrogates included: see
-    `contact_store.text`), at most `max_length` characters."""
+    `contact_store.text.strip_unstorable`: a chat must not refuse a message for them), at most
+    `max_length` characters."""
     if not isinstance(raw, str):
         raise ValidationFailed("The message must be text", code="bad_body")
-    body = _CONTROL.sub("", clean_text(raw).replace("\r\n", "\n")).strip()
+    body = _CONTROL.sub("", strip_unstorable(raw).replace("\r\n", "\n")).strip()
     if not body:
         raise ValidationFailed("The message is empty", code="empty")
     if len(body) > max_length:
@@ -77,7 +78,7 @@ def clean_client_id(raw: Any) -> str:
         not isinstance(raw, str)
         or not raw
         or len(raw) > CLIENT_ID_MAX
-        or not is_clean_text(raw)
+        or unstorable_reason(raw) is not None
         or _CONTROL.search(raw)
     ):
         raise ValidationFailed("client_id must be a string of 1-64 characters", code="bad_client_id")
@@ -100,7 +101,12 @@ def authorise_visitor(
     The one check of a visitor token, for the socket, the transcript and the in-chat survey.
     """
     conv = None
-    if conversation_id and token and is_clean_text(conversation_id + token) and len(conversation_id) <= 36:
+    if (
+        conversation_id
+        and token
+        and len(conversation_id) <= 36
+        and not unstorable_reason(conversation_id + token)
+    ):
         conv = session.get(Conversation, conversation_id)
     if conv is None or not hmac.compare_digest(conv.token_hash, token_hash(token)):
         raise Forbidden("This chat link is not valid", code="forbidden")

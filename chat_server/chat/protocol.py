@@ -46,7 +46,7 @@ Frames (both sockets): one parser, `parse_frame`, reads every frame a client sen
       ids are strings (conversation ids: up to 36 letters, digits and hyphens; client_id: 1-64
       characters without control characters, NUL or lone surrogates; refused, never altered).
     - Bodies are plain text: NUL, lone UTF-16 surrogates and control characters are stripped
-      (`contact_store.text.clean_text`), then trimmed and length-limited (`message_max_length`).
+      (`contact_store.text.strip_unstorable`), then trimmed and length-limited (`message_max_length`).
 
 Guarantees (exactly-once as the user sees it)
     - A message is stored with the next per-conversation seq (atomic UPDATE ... RETURNING in the
@@ -87,6 +87,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from contact_store import conversations as conv_service
 from contact_store.errors import ValidationFailed
 from contact_store.settings import Settings
+from contact_store.text import MAX_DB_INT
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ MAX_FRAME_BYTES = 16_384
 # The websocket layer's own cap (uvicorn `ws_max_size`): a bigger frame is never buffered, the
 # connection is closed with 1009. Above MAX_FRAME_BYTES so a client over it still gets an answer.
 MAX_TRANSPORT_FRAME_BYTES = 65_536
-# Integers in frames fit a PostgreSQL BIGINT (and SQLite INTEGER).
-INT64_MAX = 2**63 - 1
 # A visitor socket that has not sent its auth frame by then is closed: an unauthenticated socket
 # holds memory and a slot for nothing. Ample for a phone on a slow network.
 AUTH_DEADLINE_SECONDS = 10.0
@@ -193,8 +192,8 @@ def _nothing(raw: dict[str, Any], max_body: int) -> dict[str, Any]:
 def _whole_number(raw: dict[str, Any], key: str, **ids: str | None) -> int:
     value = raw.get(key, 0)
     # type() is int: bool is an int subclass; floats and numeric strings are not numbers here.
-    if type(value) is not int or not 0 <= value <= INT64_MAX:
-        raise _refuse("bad_frame", f"{key} must be a whole number from 0 to {INT64_MAX}", **ids)
+    if type(value) is not int or not 0 <= value <= MAX_DB_INT:  # fits BIGINT / SQLite INTEGER
+        raise _refuse("bad_frame", f"{key} must be a whole number from 0 to {MAX_DB_INT}", **ids)
     return value
 
 

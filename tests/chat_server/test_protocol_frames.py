@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 
 from chat_server.chat.protocol import (
     CONSOLE_FRAMES,
-    INT64_MAX,
     MAX_FRAME_BYTES,
     VISITOR_FRAMES,
     Refusal,
     dumps,
     parse_frame,
 )
+from contact_store.text import MAX_DB_INT as INT64_MAX
 
 MAX_BODY = 2000
 CID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
