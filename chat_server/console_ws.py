@@ -238,7 +238,7 @@ class ConsoleConnection:
                 if status not in routing.SETTABLE_STATUSES:
                     raise AppError("Choose available, busy or away", code="bad_status")
                 await run_db(self.store, self._set_status, status=status)
-            elif cid is None:
+            elif cid is None:  # never, past parse_frame: every other type carries a checked id
                 raise AppError("conversation_id is required", code="bad_frame")
             elif kind == "accept":
                 conv = await run_db(

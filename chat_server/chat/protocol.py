@@ -91,8 +91,9 @@ from contact_store.text import MAX_DB_INT
 
 logger = logging.getLogger(__name__)
 
-# Largest client frame accepted (UTF-8 bytes); a message body is limited well below this by
-# settings (2,000 characters, at most 12 KB even with every character JSON-escaped).
+# Largest client frame accepted (UTF-8 bytes). A message body is limited well below this by
+# settings: 2,000 characters are at most 8 KB of UTF-8 (a browser's JSON.stringify leaves them
+# unescaped), or 12 KB if every character of the basic plane is sent as a \uXXXX escape.
 MAX_FRAME_BYTES = 16_384
 # The websocket layer's own cap (uvicorn `ws_max_size`): a bigger frame is never buffered, the
 # connection is closed with 1009. Above MAX_FRAME_BYTES so a client over it still gets an answer.
