@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -157,7 +158,7 @@ def child(url: str, kind: str) -> None:
     from contact_store.surveys.results import Filters
 
     store = Store(make_engine(url), InProcessBus())
-    settings = Settings(env="test", database_url=url, secret_key="x" * 40)
+    settings = Settings(env="test", database_url=url, secret_key=secrets.token_urlsafe(40))
     with store.session_scope() as s:  # warm the pool and the imports
         next(iter(response_rows(session=s, filters=Filters(), tz=ZoneInfo("UTC"), batch_size=10)), None)
     before = rss_mb("VmRSS")

@@ -10,7 +10,6 @@ from sqlmodel import Session, select
 from contact_store.clock import utcnow
 from contact_store.models import (
     InboundSms,
-    ReportEvent,
     SmsMessage,
     SurveyInvitation,
     SurveyResponse,
@@ -266,39 +265,3 @@ def test_stop_from_an_unknown_number_is_remembered(session: Session, settings: S
         schedule_survey(session=session, settings=settings, channel="report", report=report).excluded_reason
         == "opted_out"
     )
-
-
-def test_other_texts_join_the_open_report_timeline(session: Session, settings: Settings) -> None:
-    person = make_person(session, phone_e164=PHONE)
-    report = make_report(session, person_id=person.id, status="in_progress")
-    inbound = handle_inbound(
-        session=session,
-        settings=settings,
-        from_number="07700900123",
-        body="<b>He came back</b>",
-        provider="notify",
-        provider_message_id="n-1",
-    )
-    assert (
-        inbound.handled_as == "contact" and inbound.report_id == report.id and inbound.person_id == person.id
-    )
-    (event,) = session.exec(select(ReportEvent).where(ReportEvent.report_id == report.id)).all()
-    assert event.kind == "inbound_sms" and event.body == "<b>He came back</b>"
-    again = handle_inbound(
-        session=session,
-        settings=settings,
-        from_number=PHONE,
-        body="dup",
-        provider="notify",
-        provider_message_id="n-1",
-    )
-    assert again.id == inbound.id  # provider retry: recorded once
-
-
-def test_other_texts_match_a_live_chat(session: Session, settings: Settings) -> None:
-    person = make_person(session, phone_e164=PHONE)
-    chat = make_conversation(session, person_id=person.id, status="active")
-    inbound = handle_inbound(
-        session=session, settings=settings, from_number=PHONE, body="hello", provider="log"
-    )
-    assert inbound.conversation_id == chat.id and inbound.report_id is None
