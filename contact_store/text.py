@@ -29,13 +29,15 @@ API:
 Integers
 --------
 Python's `int()` accepts non-ASCII digits ('٣' is 3) and numbers of any size, and `str.isdigit()`
-is true for '²' (which `int()` then refuses). The database holds signed 64-bit integers. So:
+is true for '²' (which `int()` then refuses). The database's id and counter columns are INTEGER,
+signed 32-bit on PostgreSQL (`MAX_DB_INT`). So:
 
-- `DbId` (1 .. 2**63-1), `Seq` (0 .. 2**63-1), `Page` (1 .. 1,000,000), `Count` (0 .. 2**31-1):
+- `DbId` (1 .. MAX_DB_INT), `Seq` (0 .. MAX_DB_INT), `Page` (1 .. 1,000,000), `Count` (0 .. MAX_DB_INT):
   bounded `Annotated[int, Ge(..), Le(..)]` types for path, query, form and JSON params;
 - `TextId`: a string id (uuid, slug) from a path or body: storable, at most 100 characters;
 - `parse_int(raw, low=..., high=...)`: ASCII digits only (an optional leading '-' when `low` < 0),
-  within bounds, else None. Use it wherever a string is turned into a number by hand.
+  within bounds, else None. Use it wherever a string is turned into a number by hand;
+  `parse_decimal` is the same for numbers with a decimal point.
 """
 
 from __future__ import annotations
@@ -47,14 +49,17 @@ from typing import Annotated, Any
 from annotated_types import Ge, Le, MaxLen
 from pydantic import AfterValidator
 
-MAX_DB_INT = 2**63 - 1  # PostgreSQL BIGINT and SQLite INTEGER are signed 64-bit
+# Every id and counter column is `sa.Integer()` in the migrations: 32-bit signed on PostgreSQL
+# (SQLite would take 64 bits). A larger number can never name a row, and PostgreSQL refuses it.
+MAX_DB_INT = 2**31 - 1
 MAX_PAGE = 1_000_000  # no listing has more pages; larger numbers are typos or probes
-MAX_COUNT = 2**31 - 1
+MAX_COUNT = MAX_DB_INT
 # Deeper nesting is never a legitimate answer and makes recursive code (ours, json.dumps) fail.
 MAX_JSON_DEPTH = 32
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ASCII_INT = re.compile(r"-?[0-9]+")
+_ASCII_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 
 SURROGATE_MESSAGE = "must not contain invalid characters (a lone surrogate)"
 NUL_MESSAGE = "must not contain a NUL character"
@@ -113,6 +118,18 @@ def parse_int(raw: str | None, *, low: int = 0, high: int = MAX_DB_INT) -> int |
     return value if low <= value <= high else None
 
 
+def parse_decimal(raw: str | None, *, low: float, high: float) -> float | None:
+    """A number written in ASCII digits with an optional decimal point, within [low, high], or None
+    (never NaN, infinity, '1e3', '1_0' or other digits, all of which `float()` accepts)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not _ASCII_DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    return value if low <= value <= high else None
+
+
 PublicText = Annotated[str, AfterValidator(clean_text)]
 PublicJson = Annotated[Any, AfterValidator(check_json)]
 
@@ -139,6 +156,7 @@ __all__ = [
     "UnstorableText",
     "check_json",
     "clean_text",
+    "parse_decimal",
     "parse_int",
     "strip_unstorable",
     "unstorable_reason",

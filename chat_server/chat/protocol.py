@@ -42,7 +42,8 @@ Frames (both sockets): one parser, `parse_frame`, reads every frame a client sen
     - Frames over MAX_TRANSPORT_FRAME_BYTES are refused by the websocket layer before they are read
       (close 1009); text that is not UTF-8 closes with 1007 (the websocket standard). An unexpected
       server fault closes with 1011. Every close carries a close frame.
-    - Integers (seq, after_seq) are JSON integers 0..2^63-1 (not booleans, floats or strings);
+    - Integers (after_seq) are JSON integers from 0 to the store's largest (`MAX_DB_INT`, the
+      integer columns' range), not booleans, floats or strings;
       ids are strings (conversation ids: up to 36 letters, digits and hyphens; client_id: 1-64
       characters without control characters, NUL or lone surrogates; refused, never altered).
     - Bodies are plain text: NUL, lone UTF-16 surrogates and control characters are stripped

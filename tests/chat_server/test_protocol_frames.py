@@ -18,7 +18,7 @@ from chat_server.chat.protocol import (
     dumps,
     parse_frame,
 )
-from contact_store.text import MAX_DB_INT as INT64_MAX
+from contact_store.text import MAX_DB_INT
 
 MAX_BODY = 2000
 CID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -46,7 +46,7 @@ def test_valid_frames_come_back_checked() -> None:
     assert visitor({"type": "auth", "token": "abc_DEF-123"}) == {"type": "auth", "token": "abc_DEF-123"}
     assert visitor({"type": "resume", "after_seq": 7}) == {"type": "resume", "after_seq": 7}
     assert visitor({"type": "resume"}) == {"type": "resume", "after_seq": 0}
-    assert visitor({"type": "resume", "after_seq": INT64_MAX})["after_seq"] == INT64_MAX  # type: ignore[index]
+    assert visitor({"type": "resume", "after_seq": MAX_DB_INT})["after_seq"] == MAX_DB_INT  # type: ignore[index]
     assert visitor({"type": "message", "client_id": "c1", "body": " hi\r\n", "extra": [1]}) == {
         "type": "message",
         "client_id": "c1",
@@ -96,7 +96,7 @@ def test_the_size_cap_counts_utf8_bytes() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [-1, INT64_MAX + 1, 2**200, True, False, 1.0, 1.5, "1", "١٢", None, [1], {"n": 1}, float("inf")]
+    "value", [-1, MAX_DB_INT + 1, 2**200, True, False, 1.0, 1.5, "1", "١٢", None, [1], {"n": 1}, float("inf")]
 )
 def test_integers_are_real_and_bounded(value: Any) -> None:
     raw = json.dumps({"type": "resume", "after_seq": value})
@@ -193,4 +193,4 @@ def test_no_frame_makes_the_parser_raise_or_answer_what_cannot_be_sent(
             if not isinstance(result, Refusal):
                 assert result["type"] in rules
                 if "after_seq" in result:
-                    assert type(result["after_seq"]) is int and 0 <= result["after_seq"] <= INT64_MAX
+                    assert type(result["after_seq"]) is int and 0 <= result["after_seq"] <= MAX_DB_INT

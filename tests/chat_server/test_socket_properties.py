@@ -25,6 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from chat_server.chat.protocol import MAX_FRAME_BYTES, MAX_TRANSPORT_FRAME_BYTES
+from contact_store.text import MAX_DB_INT
 from tests.chat_server.chat_client import operator_token
 from tests.conftest import LiveServer
 
@@ -42,7 +43,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.sampled_from([2**63 - 1, 2**63, -1, 0])
+    | st.sampled_from([MAX_DB_INT, MAX_DB_INT + 1, 2**63 - 1, 2**63, -1, 0])
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)  # lone surrogates and NUL included (json.dumps escapes them)
     | st.text(alphabet="٠١٢٣٤٥٦٧٨٩0123", min_size=1, max_size=5),  # non-ASCII digits
