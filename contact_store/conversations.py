@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 from sqlmodel import Session, col, select
@@ -379,18 +380,20 @@ _TRANSCRIPT_WORDS = {
 }
 
 
-def transcript_text(*, session: Session, conversation: Conversation, force_name: str) -> str:
-    """The visitor's transcript as plain text in the chat's language (no internal notes)."""
+def transcript_text(*, session: Session, conversation: Conversation, force_name: str, timezone: str) -> str:
+    """The visitor's transcript as plain text in the chat's language and the force's local time
+    (no internal notes). The report raised from a chat has its own, for staff (`wrapup`)."""
     words = _TRANSCRIPT_WORDS.get(conversation.language, _TRANSCRIPT_WORDS["en"])
+    tz = ZoneInfo(timezone)
     lines = [
         f"{force_name} {words['title']}",
         f"{words['reference']}: {short_reference(conversation.id)}",
-        f"{words['started']}: {conversation.queued_at:%Y-%m-%d %H:%M} UTC",
+        f"{words['started']}: {conversation.queued_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
         "",
     ]
     for m in messages_after(session=session, conversation_id=conversation.id, after_seq=0):
         who = {"visitor": words["you"], "system": force_name}.get(
             m.sender, m.operator_name or words["operator"]
         )
-        lines.append(f"[{m.sent_at:%H:%M}] {who}: {m.body}")
+        lines.append(f"[{m.sent_at.astimezone(tz):%H:%M}] {who}: {m.body}")
     return "\n".join(lines) + "\n"

@@ -89,7 +89,9 @@ def transcript(
     conversation = visitor_conversation(
         request=request, session=session, settings=settings, conversation_id=conversation_id
     )
-    text = transcript_text(session=session, conversation=conversation, force_name=settings.force_name)
+    text = transcript_text(
+        session=session, conversation=conversation, force_name=settings.force_name, timezone=settings.timezone
+    )
     filename = f"chat-{short_reference(conversation.id)}.txt"
     return PlainTextResponse(
         text,

@@ -127,6 +127,7 @@ async def test_transcript_needs_this_chats_token_and_leaves_out_internal_notes(
     assert r.headers["cache-control"] == "no-store"
     assert f'filename="chat-{chat["reference"]}.txt"' in r.headers["content-disposition"]
     assert "Chi: My bike was taken" in r.text and chat["reference"] in r.text  # Welsh labels
+    assert " GMT\n" in r.text or " BST\n" in r.text  # the force's local time (Europe/London)
     assert "NOTE" not in r.text
     await visitor.close()
     await operator.close()
