@@ -32,8 +32,9 @@ class Visitor:
         assert r.status_code == 201, r.text
         self.chat = r.json()
         self.id: str = self.chat["conversation_id"]
-        url = f"{server.ws_url}/ws/chat/{self.id}?token={self.chat['token']}"
+        url = f"{server.ws_url}/ws/chat/{self.id}"
         self.ws: ClientConnection = connect(url, origin=server.base_url)  # closed by the test
+        self.ws.send(json.dumps({"type": "auth", "token": self.chat["token"]}))
         self.frames: list[dict[str, Any]] = []
 
     def say(self, body: str) -> None:
