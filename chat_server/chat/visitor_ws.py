@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy import text
 from sqlmodel import Session
 
 from chat_server.chat.presence import Presence
@@ -36,8 +35,8 @@ from contact_store.db import Store
 from contact_store.errors import AppError, Gone
 from contact_store.events import channels
 from contact_store.group_commit import run_db, run_sql
-from contact_store.message_sql import NewMessage, store_message
-from contact_store.models import Conversation, ConversationStatus, Operator, SenderKind
+from contact_store.message_sql import NewMessage, store_message, store_message_in_session
+from contact_store.models import Conversation, ConversationStatus, Operator
 from contact_store.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,6 @@ router = APIRouter()
 # Typing events are relayed at most this often per connection.
 TYPING_EVERY_SECONDS = 2.0
 # Event types from the conversation channel a visitor may see, besides messages.
-_STATUS = text("SELECT status FROM conversation WHERE id = :id")
 VISITOR_EVENTS = {"queue", "assigned", "delivered", "ended", "requeued"}
 
 
@@ -76,25 +74,13 @@ def status_frames(*, session: Session, settings: Settings, conversation_id: str)
 def _store_visitor_message(
     *, session: Session, settings: Settings, conversation_id: str, client_id: str, body: str
 ) -> conv_service.StoredMessage:
-    """The ORM path, for messages that mention danger (flag, 999 advice, requeue in the same
-    transaction); every other message takes `message_sql.store_message` (same rules, less CPU)."""
-    status = session.execute(_STATUS, {"id": conversation_id}).scalar()
-    if status is None or status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
-        # A resend of a message stored before the end still gets its original ack.
-        for m in conv_service.messages_after(session=session, conversation_id=conversation_id, after_seq=0):
-            if m.client_id == client_id:
-                return m
-        raise AppError("This chat has ended", code="ended", status_code=409)
-    stored, created = conv_service.append_message(
-        session=session,
-        conversation_id=conversation_id,
-        client_id=client_id,
-        sender=SenderKind.VISITOR,
-        body=body,
-    )
-    if created:
+    """A message that mentions danger: stored by the one message path (`message_sql`, same rules),
+    then flagged, answered with the 999 advice and moved up the queue in the same transaction."""
+    message = NewMessage(conversation_id=conversation_id, client_id=client_id, body=body)
+    write = store_message_in_session(session=session, message=message)
+    if write.created:
         routing.check_danger(session=session, settings=settings, conversation_id=conversation_id, text_=body)
-    return stored
+    return write.stored
 
 
 class VisitorConnection:
