@@ -16,6 +16,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from contact_store.clock import utcnow
 from contact_store.models import CannedResponse, Conversation, Message, Report, Role, SmsMessage
+from contact_store.sms.inbound import handle_inbound
+from contact_store.sms.providers import LogProvider
+from contact_store.sms.worker import run_once
 from tests.builders import DEFAULT_PASSWORD, make_area, make_operator, make_person, make_report, make_team
 from tests.conftest import LiveServer
 from tests.support.browser import assert_no_axe_violations, screenshot
@@ -77,6 +80,7 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
         make_area(s, name="West", postcode_prefixes=["FY"])
         make_operator(s, username="dana", display_name="Dana Ops", team_id=team.id, max_concurrent_chats=3)
         make_operator(s, username="kim", display_name="Kim Colleague", team_id=team.id)
+        make_operator(s, username="mona", display_name="Mona Manager", role=Role.MANAGER)
         s.add(
             CannedResponse(
                 title="Bike security",
@@ -217,6 +221,51 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
             select(Message).where(Message.conversation_id == robin.id, col(Message.internal).is_(True))
         ).all()
         assert [n.body for n in notes] == ["Check PNC for bike thefts in BB1"]
+        raised_id = raised.id
+
+    # Issue 11's done-when, on the same run. The chat-raised report: a readable transcript (speaker,
+    # time, text), its POD, and the internal note only as a staff note.
+    page.goto(f"{live_server.base_url}/console/reports/{raised_id}")
+    expect(page.locator("#main-content")).to_contain_text(
+        "Dana Ops: Hi, I'm Dana Ops. Mark your bike frame. Thanks."
+    )
+    expect(page.locator("#main-content")).to_contain_text("Visitor: " + XSS)
+    expect(page.locator("#main-content")).to_contain_text("East")
+    expect(page.locator(".fc-timeline")).to_contain_text("Note from the chat")
+    assert "{'seq'" not in page.content()
+    # Texts go out (the worker), then two replies come in: one quoting the chat report's reference
+    # lands on it; one with no reference lands on the contact of the last text sent (the update).
+    run_once(store=live_server.store, settings=live_server.settings, provider=LogProvider(), worker_id="t")
+    with live_server.store.session_scope() as s:
+        quoted = handle_inbound(
+            session=s,
+            settings=live_server.settings,
+            from_number="07700 900123",
+            body=f"About {reference.lower()}: I found the frame number",
+            provider="log",
+        )
+        plain = handle_inbound(
+            session=s,
+            settings=live_server.settings,
+            from_number="07700 900123",
+            body="Thanks!",
+            provider="log",
+        )
+        assert (quoted.report_id, quoted.matched_by) == (raised_id, "reference")
+        assert (plain.report_id, plain.matched_by) == (online_id, "reply_thread")
+    # The chat's survey, answered in the chat window, counts for the operator's team (<= 100%).
+    auth = {"Authorization": f"Bearer {robin.chat['token']}"}
+    survey = f"{live_server.base_url}/api/v1/chats/{robin.id}/survey"
+    assert httpx.get(survey, headers=auth).status_code == 200
+    answers = {"score_time": 5, "score_resolve": 4, "score_overall": 5}
+    assert httpx.post(survey, json=answers, headers=auth).status_code == 201
+    mgr_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    manager = mgr_ctx.new_page()
+    sign_in(manager, live_server, "mona", "/console/surveys")
+    row = manager.get_by_role("row", name="Digital Team")
+    expect(row).to_contain_text("1 of 1 invited")
+    expect(row).to_contain_text("100%")
+    mgr_ctx.close()
     robin.ws.close()
     lee.ws.close()
 
