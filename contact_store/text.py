@@ -33,6 +33,7 @@ is true for '²' (which `int()` then refuses). The database holds signed 64-bit 
 
 - `DbId` (1 .. 2**63-1), `Seq` (0 .. 2**63-1), `Page` (1 .. 1,000,000), `Count` (0 .. 2**31-1):
   bounded `Annotated[int, Ge(..), Le(..)]` types for path, query, form and JSON params;
+- `TextId`: a string id (uuid, slug) from a path or body: storable, at most 100 characters;
 - `parse_int(raw, low=..., high=...)`: ASCII digits only (an optional leading '-' when `low` < 0),
   within bounds, else None. Use it wherever a string is turned into a number by hand.
 """
@@ -43,7 +44,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from annotated_types import Ge, Le
+from annotated_types import Ge, Le, MaxLen
 from pydantic import AfterValidator
 
 MAX_DB_INT = 2**63 - 1  # PostgreSQL BIGINT and SQLite INTEGER are signed 64-bit
@@ -121,6 +122,8 @@ DbId = Annotated[int, Ge(1), Le(MAX_DB_INT)]
 Seq = Annotated[int, Ge(0), Le(MAX_DB_INT)]
 Page = Annotated[int, Ge(1), Le(MAX_PAGE)]
 Count = Annotated[int, Ge(0), Le(MAX_COUNT)]
+# A string id from a URL or body (a conversation's uuid, a slug): storable text of bounded length.
+TextId = Annotated[str, MaxLen(100), AfterValidator(clean_text)]
 
 __all__ = [
     "MAX_DB_INT",
@@ -132,6 +135,7 @@ __all__ = [
     "PublicJson",
     "PublicText",
     "Seq",
+    "TextId",
     "UnstorableText",
     "check_json",
     "clean_text",

@@ -107,7 +107,8 @@ def check_csrf(ctx: StaffContext, submitted: str | None) -> None:
 
     if ctx.staff_session.kind == "bearer":
         return
-    if not submitted or not hmac.compare_digest(submitted, ctx.staff_session.csrf_token):
+    given = submitted.encode("utf-8", "surrogatepass") if submitted else b""
+    if not given or not hmac.compare_digest(given, ctx.staff_session.csrf_token.encode()):
         raise Forbidden(
             "The form expired or did not come from this site. Go back and try again.", code="csrf"
         )

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from chat_server.chat import service
 from contact_store.models import Area
+from contact_store.openapi import error_responses
+from contact_store.text import DbId, PublicText
 from contact_store.web import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chat"])
 
 
 class ChatStart(BaseModel):
-    name: str = Field(default="", max_length=400)
-    topic: str = Field(default="", max_length=64)
-    mobile: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=320)
-    postcode: str | None = Field(default=None, max_length=20)
-    area_id: int | None = None
-    language: str = Field(default="en", max_length=5)
+    """The pre-chat answers; every string passes the public text rule (contact_store.text)."""
+
+    name: Annotated[PublicText, Field(max_length=400)] = ""
+    topic: Annotated[PublicText, Field(max_length=64)] = ""
+    mobile: Annotated[PublicText, Field(max_length=40)] | None = None
+    email: Annotated[PublicText, Field(max_length=320)] | None = None
+    postcode: Annotated[PublicText, Field(max_length=20)] | None = None
+    area_id: DbId | None = None
+    language: Annotated[PublicText, Field(max_length=5)] = "en"
 
 
 class ChatStarted(BaseModel):
@@ -39,7 +45,13 @@ class Availability(BaseModel):
     forms_url: str
 
 
-@router.post("", status_code=201, response_model=ChatStarted, summary="Start a live chat")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ChatStarted,
+    summary="Start a live chat",
+    responses=error_responses(409, 422, 429, descriptions={409: "Live chat is closed now (code `closed`)"}),
+)
 def start_chat(body: ChatStart, request: Request, session: SessionDep, settings: SettingsDep) -> ChatStarted:
     started = service.start_chat(
         session=session,

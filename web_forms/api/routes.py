@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from contact_store.errors import AppError
 from contact_store.group_commit import run_grouped
+from contact_store.openapi import error_responses
+from contact_store.text import PublicText, parse_int
 from contact_store.web import get_settings_dep, get_store
 from web_forms.api import service
 from web_forms.api.schemas import FormList, FormSummary, SubmissionIn, SubmissionOut
@@ -39,7 +41,7 @@ def list_forms() -> FormList:
     )
 
 
-@router.get("/{slug}")
+@router.get("/{slug}", responses=error_responses(404))
 def form_definition(slug: str) -> dict[str, Any]:
     """A form's full definition: pages, questions, types, validation and conditions."""
     return get_form(slug).public()
@@ -49,13 +51,15 @@ def form_definition(slug: str) -> dict[str, Any]:
     "/{slug}/submissions",
     status_code=201,
     response_model=SubmissionOut,
-    responses={409: {"description": "Idempotency-Key reused"}, 422: {}, 429: {}},
+    responses=error_responses(
+        404, 409, 413, 422, 429, descriptions={409: "The Idempotency-Key was already used with other answers"}
+    ),
 )
 async def submit(
     request: Request,
     slug: str,
     submission: SubmissionIn,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[PublicText | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """File a report (201 with its reference). Retry safely with the same Idempotency-Key.
 
@@ -63,8 +67,8 @@ async def submit(
     submissions (`contact_store.group_commit`, which commits); no threadpool hop.
     """
     form = get_form(slug)
-    length = request.headers.get("content-length", "0")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+    length = parse_int(request.headers.get("content-length"))
+    if length is not None and length > MAX_BODY_BYTES:
         raise AppError("The request is too large", status_code=413, code="too_large")
     await check_rate(request, "Too many submissions from this address. Wait and try again.")
     checked = service.check(form=form, answers=submission.answers, language=submission.language)

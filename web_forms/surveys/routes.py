@@ -9,35 +9,71 @@ Widget API (for the chat widget when a chat ends), authorised by the chat's visi
   has an open survey; 404 when there is none (excluded, already answered, or not scheduled).
 - `POST /api/v1/chats/{id}/survey` with {"score_time": 1-5, "score_resolve": 1-5,
   "score_overall": 1-5, "comment": "..."} -> 201 {"status": "completed"}; 422 with field errors;
-  409 if already answered. The SMS invitation is then never sent.
+  409 if already answered (also when two answers race: the loser's unique-constraint conflict is
+  answered 409 by the one mapping in chat_server.errors). The SMS invitation is then never sent.
 """
 
 from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from contact_store.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from contact_store.models import Conversation
 from contact_store.models.surveys import InvitationStatus
+from contact_store.openapi import error_responses
 from contact_store.staff import token_hash
 from contact_store.surveys.questions import SCORE_LABELS, questions
 from contact_store.surveys.service import (
+    COMMENT_MAX_LENGTH,
     OPEN_STATUSES,
+    SCORE_MAX,
+    SCORE_MIN,
     invitation_for_conversation,
     invitation_from_token,
     submit_answers,
     validate_answers,
 )
+from contact_store.text import PublicText, TextId
 from contact_store.ui import template_context, templates_for
 from contact_store.web import SessionDep, SettingsDep
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 router = APIRouter(tags=["surveys"])
+
+Score = Annotated[int, Ge(SCORE_MIN), Le(SCORE_MAX)]
+
+
+class SurveyAnswersIn(BaseModel):
+    """A whole survey from the chat widget: three 1-5 scores and an optional comment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score_time: Score
+    score_resolve: Score
+    score_overall: Score
+    comment: Annotated[PublicText, Field(max_length=COMMENT_MAX_LENGTH)] | None = None
+
+
+class SurveyQuestion(BaseModel):
+    field: str
+    text: str
+    kind: str
+
+
+class SurveyQuestions(BaseModel):
+    questions: list[SurveyQuestion]
+    scale: dict[str, str]
+
+
+class SurveyCompleted(BaseModel):
+    status: Literal["completed"]
 
 
 def _render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
@@ -107,9 +143,13 @@ def _conversation_for_visitor(request: Request, session: Any, conversation_id: s
     return conversation
 
 
-@router.get("/api/v1/chats/{conversation_id}/survey")
+@router.get(
+    "/api/v1/chats/{conversation_id}/survey",
+    response_model=SurveyQuestions,
+    responses=error_responses(401, 404, 422),
+)
 def widget_survey(
-    request: Request, conversation_id: str, session: SessionDep, settings: SettingsDep
+    request: Request, conversation_id: TextId, session: SessionDep, settings: SettingsDep
 ) -> Response:
     conversation = _conversation_for_visitor(request, session, conversation_id)
     invitation = invitation_for_conversation(session=session, conversation_id=conversation.id)
@@ -123,15 +163,16 @@ def widget_survey(
     )
 
 
-@router.post("/api/v1/chats/{conversation_id}/survey", status_code=201)
-async def widget_survey_submit(request: Request, conversation_id: str) -> Response:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ValidationFailed("The body must be JSON") from exc
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object")
-    scores, comment, errors = validate_answers(body)
+@router.post(
+    "/api/v1/chats/{conversation_id}/survey",
+    status_code=201,
+    response_model=SurveyCompleted,
+    responses=error_responses(401, 404, 409, 422),
+)
+async def widget_survey_submit(
+    request: Request, conversation_id: TextId, answers: SurveyAnswersIn
+) -> Response:
+    scores, comment, errors = validate_answers(answers.model_dump())
     if errors:
         raise ValidationFailed("Some answers are missing or not valid", fields=errors)
 
