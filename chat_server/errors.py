@@ -81,6 +81,13 @@ def _render_app_error(request: Request, exc: AppError) -> Response:
     return _page(request, exc.status_code, strip_unstorable(exc.message), exc.headers or None)
 
 
+def _documented(status: int) -> dict[str, Any]:
+    return {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+
 def _document_error_shape(app: FastAPI) -> None:
     """The OpenAPI document shows our 422 body (ErrorBody), not FastAPI's default one."""
     generate = app.openapi
@@ -94,6 +101,8 @@ def _document_error_shape(app: FastAPI) -> None:
         schemas["ErrorBody"] = defs
         for operations in spec.get("paths", {}).values():
             for operation in operations.values():
+                if "requestBody" in operation:  # FastAPI answers 400 to a body it cannot read
+                    operation["responses"].setdefault("400", _documented(400))
                 response = operation.get("responses", {}).get("422")
                 content = (response or {}).get("content", {}).get("application/json", {})
                 if content.get("schema", {}).get("$ref") == fastapi_422:

@@ -26,7 +26,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "The request could not be read",
+    400: "The body could not be read (not UTF-8, or not parseable)",
     401: "Not signed in, or the token or credentials are wrong",
     403: "Signed in, but not allowed (role, CSRF token or signature)",
     404: "No such resource (or not visible to this caller)",
