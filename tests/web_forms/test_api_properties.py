@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from contact_store.models import IdempotencyRecord, Report
 from contact_store.text import MAX_JSON_DEPTH
+from tests.support.strategies import json_values, nasty_text
 from tests.web_forms.helpers import full_answers
 from web_forms.catalogue import catalogue
 
@@ -24,20 +25,6 @@ FORMS = catalogue()
 SLUGS = list(FORMS)
 # Accepted answers to anything odd: refused (400/404/409/413/422), throttled (429) or filed (201).
 CLIENT_ANSWERS = {201, 400, 404, 409, 413, 422, 429}
-
-# Text with what breaks naive code: lone surrogates, NUL, other controls, non-ASCII digits.
-nasty_text = st.one_of(
-    st.text(st.characters(exclude_categories=()), max_size=40),
-    st.sampled_from(["\ud800", "a\udfffb", "\x00", "nul\x00byte", "٣", "²", "9" * 40, "-1", " ", ""]),
-)
-numbers = st.one_of(
-    st.integers(), st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**30]), st.floats(allow_nan=False)
-)
-json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), numbers, nasty_text),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(nasty_text, inner, max_size=4)),
-    max_leaves=12,
-)
 
 
 def _answers_in_shape(slug: str) -> st.SearchStrategy[dict[str, Any]]:
