@@ -29,9 +29,10 @@ API:
 Integers
 --------
 Python's `int()` accepts non-ASCII digits ('٣' is 3) and numbers of any size, and `str.isdigit()`
-is true for '²' (which `int()` then refuses). The database holds signed 64-bit integers. So:
+is true for '²' (which `int()` then refuses). The database's id and counter columns are INTEGER,
+signed 32-bit on PostgreSQL (`MAX_DB_INT`). So:
 
-- `DbId` (1 .. 2**63-1), `Seq` (0 .. 2**63-1), `Page` (1 .. 1,000,000), `Count` (0 .. 2**31-1):
+- `DbId` (1 .. MAX_DB_INT), `Seq` (0 .. MAX_DB_INT), `Page` (1 .. 1,000,000), `Count` (0 .. MAX_DB_INT):
   bounded `Annotated[int, Ge(..), Le(..)]` types for path, query, form and JSON params;
 - `TextId`: a string id (uuid, slug) from a path or body: storable, at most 100 characters;
 - `parse_int(raw, low=..., high=...)`: ASCII digits only (an optional leading '-' when `low` < 0),
@@ -47,9 +48,11 @@ from typing import Annotated, Any
 from annotated_types import Ge, Le, MaxLen
 from pydantic import AfterValidator
 
-MAX_DB_INT = 2**63 - 1  # PostgreSQL BIGINT and SQLite INTEGER are signed 64-bit
+# Every id and counter column is `sa.Integer()` in the migrations: 32-bit signed on PostgreSQL
+# (SQLite would take 64 bits). A larger number can never name a row, and PostgreSQL refuses it.
+MAX_DB_INT = 2**31 - 1
 MAX_PAGE = 1_000_000  # no listing has more pages; larger numbers are typos or probes
-MAX_COUNT = 2**31 - 1
+MAX_COUNT = MAX_DB_INT
 # Deeper nesting is never a legitimate answer and makes recursive code (ours, json.dumps) fail.
 MAX_JSON_DEPTH = 32
 

@@ -66,6 +66,7 @@ def test_a_valid_start_works_after_hostile_ones(app: FastAPI, session: Session) 
         ({"name": "Sam\x00"}, "name"),
         ({"topic": "crime", "mobile": "07700\x00900123"}, "mobile"),
         ({"area_id": 2**63}, "area_id"),
+        ({"area_id": 2**31}, "area_id"),
         ({"area_id": 10**30}, "area_id"),
         ({"area_id": 0}, "area_id"),
         ({"area_id": "٣"}, "area_id"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-# Lone surrogates, NUL and other controls, non-ASCII digits, digits beyond 64 bits, blanks.
+# Lone surrogates, NUL and other controls, non-ASCII digits, numbers beyond 32 and 64 bits, blanks.
 NASTY_STRINGS = ["\ud800", "a\udfffb", "\x00", "nul\x00byte", "٣", "²", "9" * 40, "-1", " ", ""]
 nasty_text = st.one_of(
     st.text(st.characters(exclude_categories=()), max_size=40),  # surrogates included
@@ -14,7 +14,7 @@ nasty_text = st.one_of(
 )
 numbers = st.one_of(
     st.integers(),
-    st.sampled_from([0, -1, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, 10**30]),
+    st.sampled_from([0, -1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, 10**30]),
     st.floats(allow_nan=False),
 )
 json_values: st.SearchStrategy[Any] = st.recursive(
