@@ -36,7 +36,8 @@ signed 32-bit on PostgreSQL (`MAX_DB_INT`). So:
   bounded `Annotated[int, Ge(..), Le(..)]` types for path, query, form and JSON params;
 - `TextId`: a string id (uuid, slug) from a path or body: storable, at most 100 characters;
 - `parse_int(raw, low=..., high=...)`: ASCII digits only (an optional leading '-' when `low` < 0),
-  within bounds, else None. Use it wherever a string is turned into a number by hand.
+  within bounds, else None. Use it wherever a string is turned into a number by hand;
+  `parse_decimal` is the same for numbers with a decimal point.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ MAX_JSON_DEPTH = 32
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ASCII_INT = re.compile(r"-?[0-9]+")
+_ASCII_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 
 SURROGATE_MESSAGE = "must not contain invalid characters (a lone surrogate)"
 NUL_MESSAGE = "must not contain a NUL character"
@@ -116,6 +118,18 @@ def parse_int(raw: str | None, *, low: int = 0, high: int = MAX_DB_INT) -> int |
     return value if low <= value <= high else None
 
 
+def parse_decimal(raw: str | None, *, low: float, high: float) -> float | None:
+    """A number written in ASCII digits with an optional decimal point, within [low, high], or None
+    (never NaN, infinity, '1e3', '1_0' or other digits, all of which `float()` accepts)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not _ASCII_DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    return value if low <= value <= high else None
+
+
 PublicText = Annotated[str, AfterValidator(clean_text)]
 PublicJson = Annotated[Any, AfterValidator(check_json)]
 
@@ -142,6 +156,7 @@ __all__ = [
     "UnstorableText",
     "check_json",
     "clean_text",
+    "parse_decimal",
     "parse_int",
     "strip_unstorable",
     "unstorable_reason",

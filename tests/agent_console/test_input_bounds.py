@@ -125,3 +125,13 @@ def test_evidence_remove_with_a_huge_or_foreign_number_is_ignored(client: TestCl
     for bad in (HUGE, "²", "٣", "0"):
         response = client.post("/report/crime/evidence", data={"remove": bad})
         assert response.status_code < 500
+
+
+@pytest.mark.parametrize("bad", ["١٢", "nan", "inf", "1e3", "1_0"])
+def test_staffing_numbers_are_ascii_decimals(
+    client: TestClient, session: Session, settings: Settings, bad: str
+) -> None:
+    sign_in_as(client, session, settings, role=Role.MANAGER)
+    response = client.get("/console/staffing", params={"contacts": bad})
+    assert response.status_code == 422  # the page again, with the field's error
+    assert "Contacts" in response.text and "enter a number from" in response.text

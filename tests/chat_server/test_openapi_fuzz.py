@@ -44,7 +44,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 ROLES = ["anonymous", Role.OPERATOR, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN]
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 
 
 def sign_in(client: TestClient, username: str, password: str) -> str:

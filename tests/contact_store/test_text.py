@@ -17,6 +17,7 @@ from contact_store.text import (
     UnstorableText,
     check_json,
     clean_text,
+    parse_decimal,
     parse_int,
     strip_unstorable,
     unstorable_reason,
@@ -106,3 +107,23 @@ def test_bounded_integers(field: str, bad: object) -> None:
     with pytest.raises(ValidationError):
         Model(**{field: bad})
     assert Model(id=MAX_DB_INT).id == MAX_DB_INT
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12", 12.0),
+        ("12.5", 12.5),
+        (" 3 ", 3.0),
+        ("١٢", None),
+        ("nan", None),
+        ("inf", None),
+        ("1e3", None),
+        ("1_0", None),
+        ("", None),
+        (None, None),
+        ("1000", None),
+    ],
+)
+def test_parse_decimal_takes_ascii_numbers_within_bounds(raw: str | None, expected: float | None) -> None:
+    assert parse_decimal(raw, low=0, high=100) == expected
