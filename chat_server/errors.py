@@ -71,7 +71,8 @@ def _page(request: Request, status: int, message: str, headers: dict[str, str] |
     )
 
 
-def _render_app_error(request: Request, exc: AppError) -> Response:
+def app_error_response(request: Request, exc: AppError) -> Response:
+    """The response for an `AppError`: JSON for the API, a sign-in redirect or a page for people."""
     if wants_json(request):
         body = error_body(exc.code, exc.message, exc.fields)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers or None)
@@ -101,8 +102,11 @@ def _document_error_shape(app: FastAPI) -> None:
         schemas["ErrorBody"] = defs
         for operations in spec.get("paths", {}).values():
             for operation in operations.values():
-                if "requestBody" in operation:  # FastAPI answers 400 to a body it cannot read
+                if "requestBody" in operation:
+                    # FastAPI answers 400 to a body it cannot read; chat_server.body_limit 413 to
+                    # one over the size limit, for every operation that takes a body.
                     operation["responses"].setdefault("400", _documented(400))
+                    operation["responses"].setdefault("413", _documented(413))
                 response = operation.get("responses", {}).get("422")
                 content = (response or {}).get("content", {}).get("application/json", {})
                 if content.get("schema", {}).get("$ref") == fastapi_422:
@@ -121,11 +125,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return _render_app_error(request, exc)
+        return app_error_response(request, exc)
 
     @app.exception_handler(UnstorableText)
     async def _unstorable(request: Request, exc: UnstorableText) -> Response:
-        return _render_app_error(request, ValidationFailed(str(exc)))
+        return app_error_response(request, ValidationFailed(str(exc)))
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> Response:
@@ -133,12 +137,12 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning(
             "value refused by the database on %s %s: %s", request.method, request.url.path, exc.orig
         )
-        return _render_app_error(request, ValidationFailed("A value sent cannot be stored"))
+        return app_error_response(request, ValidationFailed("A value sent cannot be stored"))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         logger.info("constraint conflict on %s %s: %s", request.method, request.url.path, exc.orig)
-        return _render_app_error(request, Conflict(CONFLICT_MESSAGE))
+        return app_error_response(request, Conflict(CONFLICT_MESSAGE))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, case, exists, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from contact_store.access import PersonContacts
 from contact_store.clock import utcnow
 from contact_store.models import (
     OPEN_REPORT_STATUSES,
@@ -221,6 +222,23 @@ def link_person(
     return PersonLink(person_id, False, False)
 
 
+def known_person(
+    *, session: Session, person_id: int, repeat_window_days: int, exclude_conversation_id: str | None = None
+) -> PersonLink:
+    """The link for a contact whose person is already known (a chat becoming a report): the same
+    repeat-contact rule as `link_person` (a report or chat in the window), not counting the chat
+    the new contact comes from."""
+    since = utcnow() - timedelta(days=repeat_window_days)
+    earlier_chat = exists().where(
+        _conversation.c.person_id == person_id,
+        _conversation.c.queued_at >= since,
+        _conversation.c.id != (exclude_conversation_id or ""),
+    )
+    earlier_report = exists().where(_report.c.person_id == person_id, _report.c.received_at >= since)
+    repeat = session.connection().execute(core_select(or_(earlier_report, earlier_chat))).scalar()
+    return PersonLink(person_id, True, bool(repeat))
+
+
 @dataclass(frozen=True)
 class ContactSignals:
     """What the console shows beside a person: earlier contacts and whether any is still open."""
@@ -240,21 +258,23 @@ class ContactSignals:
 def contact_signals(
     *,
     session: Session,
-    person_id: int,
+    contacts: PersonContacts,
     window_days: int,
     exclude_report_id: int | None = None,
     exclude_conversation_id: str | None = None,
 ) -> ContactSignals:
-    """Count this person's other contacts in the window, and those still open."""
+    """Count the person's other contacts the viewer may see (`contacts`, from
+    `access.visible_contacts`) in the window, and those still open: a badge never counts a
+    contact the viewer could not open."""
     since = utcnow() - timedelta(days=window_days)
     reports = session.exec(
         select(Report.id, Report.status, Report.received_at).where(
-            Report.person_id == person_id, col(Report.id) != (exclude_report_id or -1)
+            contacts.reports, col(Report.id) != (exclude_report_id or -1)
         )
     ).all()
     chats = session.exec(
         select(Conversation.id, Conversation.status, Conversation.queued_at).where(
-            Conversation.person_id == person_id, col(Conversation.id) != (exclude_conversation_id or "")
+            contacts.chats, col(Conversation.id) != (exclude_conversation_id or "")
         )
     ).all()
     open_chat = (*WAITING_STATUSES, ConversationStatus.ACTIVE)

@@ -22,10 +22,12 @@ from agent_console.workspace import service
 from contact_store import transfer
 from contact_store.access import conversation_for
 from contact_store.errors import AppError, ValidationFailed
+from contact_store.grading import GRADES, THRIVE_KEYS
+from contact_store.settings import Settings
 from contact_store.text import DbId, PublicText, TextId, parse_int
 from contact_store.ui import template_context, templates_for
 from contact_store.web import CSRF_HEADER, CurrentStaff, SessionDep, SettingsDep, check_csrf
-from contact_store.wrapup import GRADES, OUTCOMES, THRIVE_KEYS, WrapUp, wrap_up_conversation
+from contact_store.wrapup import OUTCOMES, WrapUp, wrap_up_conversation
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -87,15 +89,16 @@ def person_panel(
     conversation_id: TextId, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)
-    return JSONResponse(
-        service.person_payload(
-            session=session,
-            operator=ctx.operator,
-            conversation=conv,
-            repeat_contact_days=settings.repeat_contact_days,
-            ip=request.client.host if request.client else None,
-        )
+    payload = service.person_payload(
+        session=session,
+        operator=ctx.operator,
+        conversation=conv,
+        repeat_contact_days=settings.repeat_contact_days,
+        ip=request.client.host if request.client else None,
     )
+    # The number this chat said it is safe to text, or null: the panel shows "Not safe to text".
+    payload["safe_to_text"] = service.texting_number(settings=settings, conversation=conv)
+    return JSONResponse(payload)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -151,6 +154,7 @@ def transfer_chat(
 def _wrap_up_page(
     request: Request,
     *,
+    settings: Settings,
     conv: Any,
     values: dict[str, Any],
     errors: dict[str, str],
@@ -171,6 +175,7 @@ def _wrap_up_page(
             outcomes=OUTCOMES,
             grades=GRADES,
             thrive_keys=THRIVE_KEYS,
+            safe_to_text=service.texting_number(settings=settings, conversation=conv),
         ),
         status_code=status_code,
     )
@@ -178,11 +183,11 @@ def _wrap_up_page(
 
 @router.get("/chats/{conversation_id}/wrap-up", response_class=HTMLResponse)
 def wrap_up_form(
-    conversation_id: TextId, request: Request, ctx: CurrentStaff, session: SessionDep
+    conversation_id: TextId, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)
     values = {"topic": conv.topic, "thrive": {}}
-    return _wrap_up_page(request, conv=conv, values=values, errors={})
+    return _wrap_up_page(request, settings=settings, conv=conv, values=values, errors={})
 
 
 @router.post("/chats/{conversation_id}/wrap-up", response_class=HTMLResponse)
@@ -191,6 +196,7 @@ def wrap_up_submit(
     request: Request,
     ctx: CurrentStaff,
     session: SessionDep,
+    settings: SettingsDep,
     csrf_token: PublicText = Form(""),
     outcome: PublicText = Form(""),
     grade: PublicText = Form(""),
@@ -226,6 +232,7 @@ def wrap_up_submit(
     try:
         report = wrap_up_conversation(
             session=session,
+            settings=settings,
             conversation=conv,
             operator=ctx.operator,
             wrap_up=WrapUp(
@@ -241,10 +248,13 @@ def wrap_up_submit(
         session.rollback()
         return _wrap_up_page(
             request,
+            settings=settings,
             conv=conv,
             values=values,
             errors=dict(exc.fields or {}),
             message=exc.message,
             status_code=exc.status_code,
         )
-    return _wrap_up_page(request, conv=conv, values=values, errors={}, report=report or True)
+    return _wrap_up_page(
+        request, settings=settings, conv=conv, values=values, errors={}, report=report or True
+    )

@@ -6,12 +6,15 @@ from __future__ import annotations
 from fastapi import FastAPI, routing
 from fastapi.openapi.utils import _get_api_route_for_openapi
 
+from chat_server.security_headers import API_DOCS_PATH
+
 
 def _api_routes(app: FastAPI) -> set[tuple[str, str]]:
     found = set()
     for context in routing.iter_route_contexts(app.routes):
         route = _get_api_route_for_openapi(context)
-        if route is not None and route.path.startswith("/api/"):
+        # The documentation page itself (HTML) is the one /api route that is not the API.
+        if route is not None and route.path.startswith("/api/") and route.path != API_DOCS_PATH:
             found |= {(method.lower(), route.path) for method in route.methods}
     return found
 

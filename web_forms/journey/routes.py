@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from contact_store import evidence as evidence_service
-from contact_store.errors import AppError, NotFound, ValidationFailed
+from contact_store.errors import NotFound, ValidationFailed
 from contact_store.group_commit import run_grouped
 from contact_store.models import FormSession, Report
 from contact_store.settings import Settings
@@ -35,8 +35,6 @@ FORM_COOKIE = "fc_form"
 EXIT_URL = "https://www.bbc.co.uk/weather"
 # Form fields a question page may carry beyond its questions (buttons, removal of a file).
 MAX_EXTRA_FIELDS = 20
-# Room for the text fields and multipart framing around the largest allowed set of files.
-FORM_OVERHEAD_BYTES = 1024 * 1024
 
 
 def _token(request: Request) -> str | None:
@@ -199,6 +197,8 @@ def _fields(page: Page, stored: dict[str, Any], raw: dict[str, Any] | None) -> d
             fields[q.id] = date_parts(stored.get(q.id))
         else:
             fields[q.id] = stored.get(q.id)
+        if fields[q.id] in (None, "") and q.default is not None:
+            fields[q.id] = q.default  # e.g. "safe to text?" shows "no" selected on sensitive forms
     return fields
 
 
@@ -333,7 +333,7 @@ def _save_page(
         if data.get("action") == "upload":
             return _question_page(request, session, settings, form, page, form_session, change=change)
     raw = raw_from_form(page, data)
-    page_values, errors = validate_page(page, raw, _)
+    page_values, errors = validate_page(page, raw, _, settings=settings)
     if errors:
         return _question_page(
             request, session, settings, form, page, form_session, change=change, raw=raw, errors=errors
@@ -358,14 +358,7 @@ async def save_page(request: Request, slug: str, page_id: str, settings: Setting
     page = form.page(page_id)
     if page is None:
         raise NotFound("There is no page at this address")
-    length = request.headers.get("content-length", "")
-    if (
-        length.isdigit()
-        and int(length) > settings.upload_max_files * settings.upload_max_bytes + FORM_OVERHEAD_BYTES
-    ):
-        raise AppError(
-            "The files you sent are too large. Each file must be smaller than the limit.", status_code=413
-        )
+    # Bodies over upload_max_files x upload_max_bytes never get here (chat_server/body_limit.py).
     data = await request.form(
         max_files=settings.upload_max_files, max_fields=len(page.questions) * 3 + MAX_EXTRA_FIELDS
     )
