@@ -25,6 +25,9 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+# chat_server.errors puts ErrorBody's schema into the document's components under this name.
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The body could not be read (not UTF-8, or not parseable)",
     401: "Not signed in, or the token or credentials are wrong",
@@ -33,6 +36,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     409: "Conflicts with the current state (already done, or done at the same moment)",
     413: "The body is too large",
     422: "Some fields are not valid (see `fields`)",
+    410: "Gone: no longer available",
     429: "Too many requests: wait for Retry-After seconds",
     503: "A part of the service is not available",
 }
@@ -43,8 +47,9 @@ def error_responses(*codes: int, descriptions: Mapping[int, str] | None = None) 
     out: dict[int | str, Any] = {}
     for code in codes:
         entry: dict[str, Any] = {
-            "model": ErrorBody,
             "description": (descriptions or {}).get(code, ERROR_DESCRIPTIONS.get(code, "Error")),
+            # Always JSON, whatever the route's own media type (a transcript is text/plain).
+            "content": {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}},
         }
         if code == 429:
             entry["headers"] = {
@@ -54,4 +59,4 @@ def error_responses(*codes: int, descriptions: Mapping[int, str] | None = None) 
     return out
 
 
-__all__ = ["ERROR_DESCRIPTIONS", "ErrorBody", "ErrorDetail", "error_responses"]
+__all__ = ["ERROR_BODY_REF", "ERROR_DESCRIPTIONS", "ErrorBody", "ErrorDetail", "error_responses"]

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocket
 from sqlmodel import Session
 
 from contact_store import staff
+from contact_store.conversations import authorise_visitor
 from contact_store.db import Store
 from contact_store.errors import Forbidden, NotAuthenticated
-from contact_store.models import Operator, Role, StaffSession
+from contact_store.models import Conversation, Operator, Role, StaffSession
+from contact_store.openapi import error_responses
 from contact_store.settings import Settings
 
 SESSION_COOKIE = "fc_session"
@@ -77,6 +79,42 @@ def token_from_request(request: Request | WebSocket) -> str:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return request.cookies.get(SESSION_COOKIE, "")
+
+
+# OpenAPI `responses` of every route that takes the visitor's token (`visitor_conversation`).
+VISITOR_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(
+    401,
+    403,
+    410,
+    descriptions={
+        401: "No `Authorization: Bearer <chat token>` header",
+        403: "The token is not this chat's",
+        410: "The chat ended longer ago than `chat_token_ttl_after_end_minutes`",
+    },
+)
+
+
+def visitor_token(request: Request) -> str:
+    """The chat visitor's token from `Authorization: Bearer` ("" if none). Never read from a URL:
+    URLs end up in logs, history and Referer headers."""
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+def visitor_conversation(
+    *, request: Request, session: Session, settings: Settings, conversation_id: str
+) -> Conversation:
+    """The chat a visitor's bearer token opens over HTTP (transcript, in-chat survey): 401 without
+    a token, 403 for another chat's, 410 once it has expired (`authorise_visitor`)."""
+    token = visitor_token(request)
+    if not token:
+        raise NotAuthenticated("Send the chat's token as Authorization: Bearer <token>")
+    return authorise_visitor(
+        session=session,
+        conversation_id=conversation_id,
+        token=token,
+        ttl_minutes=settings.chat_token_ttl_after_end_minutes,
+    )
 
 
 def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> StaffContext:

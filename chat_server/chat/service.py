@@ -97,7 +97,8 @@ class StartedChat:
     token: str
     reference: str
     queue_position: int
-    estimated_wait_seconds: int
+    # None when nobody is staffing the queue right now (no made-up estimate).
+    estimated_wait_seconds: int | None
 
 
 def start_chat(
