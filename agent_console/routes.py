@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from agent_console.admin.routes import router as admin_router
 from agent_console.auth.routes import router as auth_router
 from agent_console.people.routes import router as people_router
+from agent_console.sms_log.routes import api_router as sms_api_router
 from agent_console.sms_log.routes import router as sms_log_router
 from agent_console.staffing.routes import router as staffing_router
 from agent_console.surveys.routes import router as surveys_router
@@ -24,3 +25,4 @@ router.include_router(admin_router)
 router.include_router(staffing_router)
 router.include_router(surveys_router)  # manager results and exports
 router.include_router(sms_log_router)  # admin SMS log
+router.include_router(sms_api_router)  # its JSON twin under /api (documented)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from chat_server.errors import error_body
 from contact_store import staff
+from contact_store.openapi import error_responses
 from contact_store.web import CurrentStaff, SessionDep, SettingsDep, token_from_request
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -31,7 +32,12 @@ class MePublic(BaseModel):
     team_id: int | None
 
 
-@router.post("/token", response_model=TokenPublic, summary="Sign in and get a bearer token")
+@router.post(
+    "/token",
+    response_model=TokenPublic,
+    summary="Sign in and get a bearer token",
+    responses=error_responses(401, 422, 429),
+)
 def issue_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -62,12 +68,12 @@ def issue_token(
     )
 
 
-@router.post("/revoke", status_code=204, summary="End this token's session")
+@router.post("/revoke", status_code=204, summary="End this token's session", responses=error_responses(401))
 def revoke_token(request: Request, ctx: CurrentStaff, session: SessionDep) -> None:
     staff.end_session(session=session, token=token_from_request(request))
 
 
-@router.get("/me", response_model=MePublic, summary="Who am I")
+@router.get("/me", response_model=MePublic, summary="Who am I", responses=error_responses(401))
 def me(ctx: CurrentStaff) -> MePublic:
     op = ctx.operator
     return MePublic(

@@ -9,29 +9,90 @@ Authentication:
   (`FIRSTCONTACT_PUBLIC_BASE_URL` + path + query, as Twilio saw it); failures get 403.
 
 Receipts and inbound texts are idempotent: providers retry, and a replay changes nothing.
+
+Bodies are typed (`NotifyReceipt`, `NotifyInbound`, `TwilioStatus`, `TwilioInbound`): a wrong JSON
+type, a missing required field or text that cannot be stored (`contact_store.text.PublicText`)
+is a 422 with per-field errors, checked after the caller is authenticated (Notify token, Twilio
+signature) and before anything is written.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, ValidationError
 
 from contact_store.errors import Forbidden, NotAuthenticated, ValidationFailed
+from contact_store.openapi import error_responses
 from contact_store.settings import Settings
 from contact_store.sms.inbound import handle_inbound
 from contact_store.sms.receipts import apply_receipt
+from contact_store.text import PublicText
 from contact_store.web import SettingsDep
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/sms", tags=["sms callbacks"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# Generous bounds for provider fields: ids are UUIDs / 34-character SIDs, statuses short words,
+# a long SMS is at most a few thousand characters.
+ID_LENGTH = 100
+NUMBER_LENGTH = 40
+CONTENT_LENGTH = 5000
+
+Id = Annotated[PublicText, Field(max_length=ID_LENGTH)]
+Status = Annotated[PublicText, Field(max_length=50)]
 
 
-def _check_notify_token(request: Request, settings: Settings) -> None:
+class NotifyReceipt(BaseModel):
+    """GOV.UK Notify delivery receipt (other fields Notify sends are ignored)."""
+
+    id: Id | None = None
+    reference: Id | None = None
+    status: Status = ""
+
+
+class NotifyInbound(BaseModel):
+    """GOV.UK Notify inbound text (other fields Notify sends are ignored)."""
+
+    id: Id | None = None
+    source_number: Annotated[PublicText, Field(min_length=1, max_length=NUMBER_LENGTH)]
+    content: Annotated[PublicText, Field(max_length=CONTENT_LENGTH)] = ""
+
+
+class TwilioStatus(BaseModel):
+    """Twilio status callback form (other fields are ignored but are part of the signature)."""
+
+    MessageSid: Id | None = None
+    MessageStatus: Status = ""
+
+
+class TwilioInbound(BaseModel):
+    """Twilio incoming message form (other fields are ignored but are part of the signature)."""
+
+    From: Annotated[PublicText, Field(min_length=1, max_length=NUMBER_LENGTH)]
+    Body: Annotated[PublicText, Field(max_length=CONTENT_LENGTH)] = ""
+    MessageSid: Id | None = None
+
+
+FormModel = TypeVar("FormModel", bound=BaseModel)
+
+
+def _form_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a form body read by hand (the signature needs the raw form)."""
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+def _check_notify_token(request: Request, settings: SettingsDep) -> None:
     expected = settings.notify_callback_token
     auth = request.headers.get("authorization", "")
     given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
@@ -39,14 +100,16 @@ def _check_notify_token(request: Request, settings: Settings) -> None:
         raise NotAuthenticated("Missing or wrong bearer token", code="bad_callback_token")
 
 
-async def _json(request: Request) -> dict[str, Any]:
+NotifyAuthenticated = Depends(_check_notify_token)
+
+
+def _parse(model: type[FormModel], form: dict[str, str]) -> FormModel:
+    """The form as `model`, or 422 naming each bad field."""
     try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ValidationFailed("The body must be JSON") from exc
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object")
-    return body
+        return model.model_validate(form)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+        raise ValidationFailed("Some fields are missing or not valid", fields=fields) from exc
 
 
 async def _twilio_form(request: Request, settings: Settings) -> dict[str, str]:
@@ -64,65 +127,87 @@ async def _twilio_form(request: Request, settings: Settings) -> dict[str, str]:
     return form
 
 
-@router.post("/notify/receipt")
-async def notify_receipt(request: Request, settings: SettingsDep) -> Response:
+class Matched(BaseModel):
+    matched: bool
+
+
+class InboundHandled(BaseModel):
+    id: int | None
+    handled_as: str
+
+
+@router.post(
+    "/notify/receipt",
+    response_model=Matched,
+    dependencies=[NotifyAuthenticated],
+    responses=error_responses(401, 422),
+)
+async def notify_receipt(request: Request, body: NotifyReceipt) -> Matched:
     """Notify delivery receipt: {id, reference, to, status, ...}."""
-    _check_notify_token(request, settings)
-    body = await _json(request)
-    store = request.app.state.store
-    found = await store.run_db(
-        apply_receipt,
-        status=str(body.get("status", "")),
-        reference=body.get("reference"),
-        provider_message_id=str(body["id"]) if body.get("id") else None,
+    found = await request.app.state.store.run_db(
+        apply_receipt, status=body.status, reference=body.reference, provider_message_id=body.id or None
     )
-    return JSONResponse({"matched": found is not None})
+    return Matched(matched=found is not None)
 
 
-@router.post("/notify/inbound")
-async def notify_inbound(request: Request, settings: SettingsDep) -> Response:
+@router.post(
+    "/notify/inbound",
+    response_model=InboundHandled,
+    dependencies=[NotifyAuthenticated],
+    responses=error_responses(401, 422),
+)
+async def notify_inbound(request: Request, settings: SettingsDep, body: NotifyInbound) -> InboundHandled:
     """Notify inbound text: {id, source_number, destination_number, content, date_received}."""
-    _check_notify_token(request, settings)
-    body = await _json(request)
-    if not body.get("source_number"):
-        raise ValidationFailed("source_number is required", fields={"source_number": "Required"})
     inbound = await request.app.state.store.run_db(
         handle_inbound,
         settings=settings,
-        from_number=str(body["source_number"]),
-        body=str(body.get("content", "")),
+        from_number=body.source_number,
+        body=body.content,
         provider="notify",
-        provider_message_id=str(body["id"]) if body.get("id") else None,
+        provider_message_id=body.id or None,
     )
-    return JSONResponse({"id": inbound.id, "handled_as": inbound.handled_as})
+    return InboundHandled(id=inbound.id, handled_as=inbound.handled_as)
 
 
-@router.post("/twilio/status")
-async def twilio_status(request: Request, settings: SettingsDep) -> Response:
+@router.post(
+    "/twilio/status",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 422),
+    openapi_extra=_form_body(TwilioStatus),
+)
+async def twilio_status(
+    request: Request,
+    settings: SettingsDep,
+    ref: Annotated[PublicText | None, Query(max_length=ID_LENGTH, description="our reference")] = None,
+) -> Response:
     """Twilio status callback (form: MessageSid, MessageStatus; our reference in ?ref=)."""
-    form = await _twilio_form(request, settings)
+    form = _parse(TwilioStatus, await _twilio_form(request, settings))
     await request.app.state.store.run_db(
-        apply_receipt,
-        status=form.get("MessageStatus", ""),
-        reference=request.query_params.get("ref"),
-        provider_message_id=form.get("MessageSid"),
+        apply_receipt, status=form.MessageStatus, reference=ref, provider_message_id=form.MessageSid
     )
     return Response(status_code=204)
 
 
-@router.post("/twilio/inbound")
+@router.post(
+    "/twilio/inbound",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "Empty TwiML"},
+        **error_responses(403, 422),
+    },
+    openapi_extra=_form_body(TwilioInbound),
+)
 async def twilio_inbound(request: Request, settings: SettingsDep) -> Response:
     """Twilio incoming message webhook (form: From, Body, MessageSid); answers empty TwiML."""
-    form = await _twilio_form(request, settings)
-    if not form.get("From"):
-        raise ValidationFailed("From is required", fields={"From": "Required"})
+    form = _parse(TwilioInbound, await _twilio_form(request, settings))
     await request.app.state.store.run_db(
         handle_inbound,
         settings=settings,
-        from_number=form["From"],
-        body=form.get("Body", ""),
+        from_number=form.From,
+        body=form.Body,
         provider="twilio",
-        provider_message_id=form.get("MessageSid") or None,
+        provider_message_id=form.MessageSid or None,
     )
     return Response(EMPTY_TWIML, media_type="application/xml")
 

@@ -21,4 +21,3 @@ def new_reference(*, at: datetime | None = None, length: int = SUFFIX_LENGTH) ->
     at = at or utcnow()
     suffix = "".join(secrets.choice(ALPHABET) for _ in range(length))
     return f"FC-{at:%d%m}-{suffix}"
-

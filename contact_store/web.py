@@ -18,6 +18,7 @@ from contact_store.conversations import authorise_visitor
 from contact_store.db import Store
 from contact_store.errors import Forbidden, NotAuthenticated
 from contact_store.models import Conversation, Operator, Role, StaffSession
+from contact_store.openapi import error_responses
 from contact_store.settings import Settings
 
 SESSION_COOKIE = "fc_session"
@@ -81,11 +82,16 @@ def token_from_request(request: Request | WebSocket) -> str:
 
 
 # OpenAPI `responses` of every route that takes the visitor's token (`visitor_conversation`).
-VISITOR_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No `Authorization: Bearer <chat token>` header"},
-    403: {"description": "The token is not this chat's"},
-    410: {"description": "The chat ended longer ago than `chat_token_ttl_after_end_minutes`"},
-}
+VISITOR_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(
+    401,
+    403,
+    410,
+    descriptions={
+        401: "No `Authorization: Bearer <chat token>` header",
+        403: "The token is not this chat's",
+        410: "The chat ended longer ago than `chat_token_ttl_after_end_minutes`",
+    },
+)
 
 
 def visitor_token(request: Request) -> str:
@@ -152,7 +158,8 @@ def check_csrf(ctx: StaffContext, submitted: str | None) -> None:
 
     if ctx.staff_session.kind == "bearer":
         return
-    if not submitted or not hmac.compare_digest(submitted, ctx.staff_session.csrf_token):
+    given = submitted.encode("utf-8", "surrogatepass") if submitted else b""
+    if not given or not hmac.compare_digest(given, ctx.staff_session.csrf_token.encode()):
         raise Forbidden(
             "The form expired or did not come from this site. Go back and try again.", code="csrf"
         )

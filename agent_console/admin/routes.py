@@ -22,14 +22,15 @@ from contact_store.errors import AppError
 from contact_store.models import ROLE_RANK, Area, Operator, Person, Team
 from contact_store.staff import create_operator
 from contact_store.subject_access import subject_access_export
+from contact_store.text import DbId, Page, PublicText, parse_int
 from contact_store.web import CSRF_FORM_FIELD, AdminOnly, SessionDep, SettingsDep, StaffContext, check_csrf
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
-CsrfField = Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)]
+CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    return parse_int(value, low=1)
 
 
 def _form_page(
@@ -111,11 +112,11 @@ def add_operator(
     ctx: AdminOnly,
     session: SessionDep,
     csrf_token: CsrfField = "",
-    username: Annotated[str, Form(max_length=64)] = "",
-    display_name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=20)] = "",
-    team_id: Annotated[str, Form(max_length=12)] = "",
-    max_chats: Annotated[str, Form(max_length=4)] = "",
+    username: Annotated[PublicText, Form(max_length=64)] = "",
+    display_name: Annotated[PublicText, Form(max_length=200)] = "",
+    role: Annotated[PublicText, Form(max_length=20)] = "",
+    team_id: Annotated[PublicText, Form(max_length=12)] = "",
+    max_chats: Annotated[PublicText, Form(max_length=4)] = "",
     areas: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     check_csrf(ctx, csrf_token)
@@ -173,7 +174,7 @@ def add_operator(
 
 
 @router.get("/operators/{operator_id}")
-def edit_operator_page(request: Request, operator_id: int, ctx: AdminOnly, session: SessionDep) -> Response:
+def edit_operator_page(request: Request, operator_id: DbId, ctx: AdminOnly, session: SessionDep) -> Response:
     op = service.get_operator(session=session, operator_id=operator_id)
     values: dict[str, object] = {
         "display_name": op.display_name,
@@ -188,14 +189,14 @@ def edit_operator_page(request: Request, operator_id: int, ctx: AdminOnly, sessi
 @router.post("/operators/{operator_id}")
 def edit_operator(
     request: Request,
-    operator_id: int,
+    operator_id: DbId,
     ctx: AdminOnly,
     session: SessionDep,
     csrf_token: CsrfField = "",
-    display_name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=20)] = "",
-    team_id: Annotated[str, Form(max_length=12)] = "",
-    max_chats: Annotated[str, Form(max_length=4)] = "",
+    display_name: Annotated[PublicText, Form(max_length=200)] = "",
+    role: Annotated[PublicText, Form(max_length=20)] = "",
+    team_id: Annotated[PublicText, Form(max_length=12)] = "",
+    max_chats: Annotated[PublicText, Form(max_length=4)] = "",
     areas: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     check_csrf(ctx, csrf_token)
@@ -223,7 +224,7 @@ def edit_operator(
 @router.post("/operators/{operator_id}/{action}")
 def operator_action(
     request: Request,
-    operator_id: int,
+    operator_id: DbId,
     action: str,
     ctx: AdminOnly,
     session: SessionDep,
@@ -264,12 +265,12 @@ def audit_page(
     ctx: AdminOnly,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Query(max_length=64)] = "",
-    action: Annotated[str, Query(max_length=64)] = "",
-    person: Annotated[str, Query(max_length=12)] = "",
-    day_from: Annotated[str, Query(alias="from", max_length=10)] = "",
-    day_to: Annotated[str, Query(alias="to", max_length=10)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    username: Annotated[PublicText, Query(max_length=64)] = "",
+    action: Annotated[PublicText, Query(max_length=64)] = "",
+    person: Annotated[PublicText, Query(max_length=12)] = "",
+    day_from: Annotated[PublicText, Query(alias="from", max_length=10)] = "",
+    day_to: Annotated[PublicText, Query(alias="to", max_length=10)] = "",
+    page: Page = 1,
 ) -> Response:
     tz = ZoneInfo(settings.timezone)
     errors: dict[str, str] = {}
@@ -321,7 +322,10 @@ def audit_page(
 
 @router.get("/people")
 def people_search(
-    request: Request, ctx: AdminOnly, session: SessionDep, q: Annotated[str, Query(max_length=200)] = ""
+    request: Request,
+    ctx: AdminOnly,
+    session: SessionDep,
+    q: Annotated[PublicText, Query(max_length=200)] = "",
 ) -> Response:
     people = service.find_people(session=session, query=q)
     if q.strip():
@@ -337,7 +341,7 @@ def people_search(
 
 
 def _export(
-    request: Request, ctx: StaffContext, session: SessionDep, person_id: int, fmt: str
+    request: Request, ctx: StaffContext, session: SessionDep, person_id: DbId, fmt: str
 ) -> dict[str, object]:
     data = subject_access_export(session=session, person_id=person_id)
     audit.record(
@@ -354,7 +358,7 @@ def _export(
 
 
 @router.get("/people/{person_id}/export.json")
-def export_json(request: Request, person_id: int, ctx: AdminOnly, session: SessionDep) -> Response:
+def export_json(request: Request, person_id: DbId, ctx: AdminOnly, session: SessionDep) -> Response:
     data = _export(request, ctx, session, person_id, "json")
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False, default=str),
@@ -367,7 +371,7 @@ def export_json(request: Request, person_id: int, ctx: AdminOnly, session: Sessi
 
 
 @router.get("/people/{person_id}/export")
-def export_html(request: Request, person_id: int, ctx: AdminOnly, session: SessionDep) -> Response:
+def export_html(request: Request, person_id: DbId, ctx: AdminOnly, session: SessionDep) -> Response:
     data = _export(request, ctx, session, person_id, "html")
     person = session.get(Person, person_id)
     return render(request, "agent_console/admin/export.html", nav="people", data=data, person=person)

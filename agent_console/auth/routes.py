@@ -7,6 +7,7 @@ server-side session (fresh id), so a session id planted before sign-in is worthl
 
 import hashlib
 import hmac
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from agent_console.common import render
 from contact_store import staff
 from contact_store.errors import Forbidden
+from contact_store.text import PublicText
 from contact_store.ui import template_context, templates_for
 from contact_store.web import (
     CSRF_FORM_FIELD,
@@ -38,13 +40,24 @@ def _presign_token(secret: str, nonce: str) -> str:
     return hmac.new(secret.encode(), f"sign-in:{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
+CONSOLE_HOME = "/console"
+# Browsers read "\" as "/" and drop tabs and newlines, so "/\evil.example" or "/\t/evil.example"
+# would leave the site: any of them (or any control character) and the target is not followed.
+_UNSAFE_IN_NEXT = re.compile(r"[\\\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a signed-in user to another site."""
-    if not target:
-        return "/console"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/console"
+    """Only a same-site relative path is followed; anything else, malformed included, is the home."""
+    if not target or len(target) > 500 or not target.startswith("/") or target.startswith("//"):
+        return CONSOLE_HOME
+    if _UNSAFE_IN_NEXT.search(target):
+        return CONSOLE_HOME
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return CONSOLE_HOME
+    if parts.scheme or parts.netloc:
+        return CONSOLE_HOME
     return target
 
 
@@ -92,14 +105,15 @@ def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=500)] = "",
-    presign_token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/console",
+    username: Annotated[PublicText, Form(max_length=200)] = "",
+    password: Annotated[PublicText, Form(max_length=500)] = "",
+    presign_token: Annotated[PublicText, Form(max_length=200)] = "",
+    next: Annotated[PublicText, Form(max_length=500)] = "/console",
 ) -> Response:
     nonce = request.cookies.get(PRE_SESSION_COOKIE, "")
     expected = _presign_token(settings.resolved_secret_key(), nonce) if nonce else ""
-    if not expected or not hmac.compare_digest(expected, presign_token):
+    given = presign_token.encode("utf-8", "surrogatepass")  # any text: compare bytes, never raise
+    if not expected or not hmac.compare_digest(expected.encode(), given):
         return _render_sign_in(
             request,
             settings,
@@ -147,7 +161,7 @@ def sign_out(
     request: Request,
     ctx: CurrentStaff,
     session: SessionDep,
-    csrf_token: Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
+    csrf_token: Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     staff.end_session(session=session, token=token_from_request(request))

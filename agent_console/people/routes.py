@@ -13,6 +13,7 @@ from contact_store import audit
 from contact_store.access import person_for
 from contact_store.errors import NotFound
 from contact_store.person_history import person_history
+from contact_store.text import DbId
 from contact_store.web import CurrentStaff, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/console/people", include_in_schema=False)
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/console/people", include_in_schema=False)
 
 @router.get("/{person_id}")
 def person_page(
-    request: Request, person_id: int, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
+    request: Request, person_id: DbId, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> Response:
     person_for(session=session, staff=ctx.operator, person_id=person_id)
     history = person_history(

@@ -7,28 +7,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from contact_store.errors import Forbidden
 from contact_store.models import InboundSms, SmsMessage
+from contact_store.openapi import error_responses
 from contact_store.people import normalise_phone
 from contact_store.sms.gate import REASON_LABELS
 from contact_store.sms.inbound import handle_inbound
+from contact_store.text import PublicText
 from contact_store.ui import template_context, templates_for
 from contact_store.web import CSRF_FORM_FIELD, CSRF_HEADER, AdminOnly, SessionDep, SettingsDep, check_csrf
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 router = APIRouter(include_in_schema=False)
+# The JSON twin of the simulate form lives under /api, so it is documented in the OpenAPI.
+api_router = APIRouter(tags=["sms callbacks"])
 # Rows shown on the log page (newest first).
 LOG_ROWS = 200
 
 
 class SimulatedInbound(BaseModel):
-    from_number: str = Field(max_length=40)
-    body: str = Field(max_length=2000)
+    from_number: Annotated[PublicText, Field(max_length=40)]
+    body: Annotated[PublicText, Field(max_length=2000)]
+
+
+class SimulatedHandled(BaseModel):
+    id: int | None
+    handled_as: str | None
 
 
 def _render(request: Request, session: SessionDep, *, status: int = 200, **values: object) -> Response:
@@ -73,9 +82,9 @@ def simulate_inbound_form(
     ctx: AdminOnly,
     session: SessionDep,
     settings: SettingsDep,
-    from_number: Annotated[str, Form(max_length=40)] = "",
-    body: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
+    from_number: Annotated[PublicText, Form(max_length=40)] = "",
+    body: Annotated[PublicText, Form(max_length=2000)] = "",
+    csrf_token: Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     errors = _simulate(session, settings, from_number, body)
@@ -91,11 +100,21 @@ def simulate_inbound_form(
     return RedirectResponse("/console/sms?done=1", status_code=303)
 
 
-@router.post("/api/v1/sms/simulate")
+@api_router.post(
+    "/api/v1/sms/simulate",
+    status_code=201,
+    response_model=SimulatedHandled,
+    summary="Simulate an inbound text (admins, log provider only)",
+    responses=error_responses(401, 403, 422),
+)
 def simulate_inbound_api(
-    request: Request, payload: SimulatedInbound, ctx: AdminOnly, session: SessionDep, settings: SettingsDep
+    payload: SimulatedInbound,
+    ctx: AdminOnly,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str | None, Header(alias=CSRF_HEADER, description="needed with a session cookie")] = None,
 ) -> Response:
-    check_csrf(ctx, request.headers.get(CSRF_HEADER))
+    check_csrf(ctx, csrf)
     errors = _simulate(session, settings, payload.from_number, payload.body)
     if errors:
         return JSONResponse(

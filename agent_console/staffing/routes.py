@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from agent_console.common import render
 from contact_store.metrics import staffing
+from contact_store.text import PublicText, parse_decimal
 from contact_store.web import ManagerOnly, SettingsDep
 
 router = APIRouter(prefix="/console/staffing", include_in_schema=False)
@@ -51,13 +52,13 @@ def staffing_page(
     request: Request,
     ctx: ManagerOnly,
     settings: SettingsDep,
-    contacts: Annotated[str, Query(max_length=12)] = "",
-    period: Annotated[str, Query(max_length=12)] = "",
-    aht: Annotated[str, Query(max_length=12)] = "",
-    target: Annotated[str, Query(max_length=12)] = "",
-    sl: Annotated[str, Query(max_length=12)] = "",
-    shrinkage: Annotated[str, Query(max_length=12)] = "",
-    concurrency: Annotated[str, Query(max_length=12)] = "",
+    contacts: Annotated[PublicText, Query(max_length=12)] = "",
+    period: Annotated[PublicText, Query(max_length=12)] = "",
+    aht: Annotated[PublicText, Query(max_length=12)] = "",
+    target: Annotated[PublicText, Query(max_length=12)] = "",
+    sl: Annotated[PublicText, Query(max_length=12)] = "",
+    shrinkage: Annotated[PublicText, Query(max_length=12)] = "",
+    concurrency: Annotated[PublicText, Query(max_length=12)] = "",
 ) -> Response:
     raw = {
         "contacts": contacts,
@@ -73,12 +74,11 @@ def staffing_page(
     errors: dict[str, str] = {}
     numbers: dict[str, float] = {}
     for name, label, _, _, low, high in FIELDS:
-        try:
-            numbers[name] = float(values[name])
-            if not low <= numbers[name] <= high:
-                raise ValueError
-        except ValueError:
+        number = parse_decimal(values[name], low=low, high=high)
+        if number is None:
             errors[name] = f"{label}: enter a number from {low:g} to {high:g}"
+        else:
+            numbers[name] = number
     plan = None
     if not errors:
         plan = staffing(

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from contact_store.models import Area, Operator, Team
 from contact_store.surveys.exports import csv_stream, responses_csv, responses_xlsx, table_rows, xlsx_stream
 from contact_store.surveys.results import COMMENTS_PAGE_SIZE, Filters, figure18, search_comments, trend
+from contact_store.text import MAX_PAGE, parse_int
 from contact_store.ui import template_context, templates_for
 from contact_store.web import ManagerOnly, SessionDep, SettingsDep, StoreDep
 
@@ -38,7 +39,7 @@ def parse_filters(request: Request) -> tuple[Filters, dict[str, str], dict[str, 
             return None
 
     def _int(key: str) -> int | None:
-        return int(raw[key]) if raw[key].isdigit() else None
+        return parse_int(raw[key], low=1)
 
     start, end = _date("start", "Start date"), _date("end", "End date")
     if start and end and end < start:
@@ -92,7 +93,7 @@ def comments_page(request: Request, ctx: ManagerOnly, session: SessionDep) -> Re
     filters, raw, errors = parse_filters(request)
     q = request.query_params.get("q", "")[:200]
     page_raw = request.query_params.get("page", "1")
-    page = int(page_raw) if page_raw.isdigit() and int(page_raw) > 0 else 1
+    page = parse_int(page_raw, low=1, high=MAX_PAGE) or 1
     rows, total = search_comments(session=session, filters=filters, q=q, page=page)
     names = {t.id: t.name for t in session.exec(select(Team)).all()}
     base = {k: v for k, v in raw.items() if v} | ({"q": q} if q else {})

@@ -22,19 +22,17 @@ from contact_store.models import Area, Evidence, Operator, Report, Role
 from contact_store.person_history import person_history, repeat_contact_reports
 from contact_store.settings import Settings
 from contact_store.staff import has_role
+from contact_store.text import DbId, Page, PublicText, parse_int
 from contact_store.web import CSRF_FORM_FIELD, CurrentStaff, SessionDep, SettingsDep, StaffContext, check_csrf
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
-CsrfField = Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)]
+CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]
 # Evidence is stored under a server-generated name; anything else in the column is refused.
 STORED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+    return parse_int(value, low=1)
 
 
 @router.get("")
@@ -43,13 +41,13 @@ def triage_list(
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
-    form: Annotated[str, Query(max_length=64)] = "",
-    area: Annotated[str, Query(max_length=12)] = "",
-    status: Annotated[str, Query(max_length=24)] = "open",
-    grade: Annotated[str, Query(max_length=2)] = "",
-    sensitive: Annotated[str, Query(max_length=3)] = "",
-    assigned: Annotated[str, Query(max_length=12)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    form: Annotated[PublicText, Query(max_length=64)] = "",
+    area: Annotated[PublicText, Query(max_length=12)] = "",
+    status: Annotated[PublicText, Query(max_length=24)] = "open",
+    grade: Annotated[PublicText, Query(max_length=2)] = "",
+    sensitive: Annotated[PublicText, Query(max_length=3)] = "",
+    assigned: Annotated[PublicText, Query(max_length=12)] = "",
+    page: Page = 1,
 ) -> Response:
     filters = service.TriageFilters(
         form=form,
@@ -162,13 +160,13 @@ def _detail(
 
 @router.get("/{report_id}")
 def report_page(
-    request: Request, report_id: int, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
+    request: Request, report_id: DbId, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> Response:
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.READ)
     return _detail(request, ctx, session, settings, report)
 
 
-def _done(report_id: int, anchor: str = "") -> Response:
+def _done(report_id: DbId, anchor: str = "") -> Response:
     return RedirectResponse(f"/console/reports/{report_id}{anchor}", status_code=303)
 
 
@@ -197,7 +195,7 @@ def _invalid(
 
 @router.post("/{report_id}/claim")
 def claim_report(
-    request: Request, report_id: int, ctx: CurrentStaff, session: SessionDep, csrf_token: CsrfField = ""
+    request: Request, report_id: DbId, ctx: CurrentStaff, session: SessionDep, csrf_token: CsrfField = ""
 ) -> Response:
     check_csrf(ctx, csrf_token)
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.CLAIM)
@@ -208,12 +206,12 @@ def claim_report(
 @router.post("/{report_id}/assign")
 def assign_report(
     request: Request,
-    report_id: int,
+    report_id: DbId,
     ctx: CurrentStaff,
     session: SessionDep,
     csrf_token: CsrfField = "",
-    operator_id: Annotated[str, Form(max_length=12)] = "",
-    back: Annotated[str, Form(max_length=40)] = "",
+    operator_id: Annotated[PublicText, Form(max_length=12)] = "",
+    back: Annotated[PublicText, Form(max_length=40)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.ASSIGN)
@@ -230,18 +228,18 @@ def assign_report(
 @router.post("/{report_id}/grade")
 def grade_report(
     request: Request,
-    report_id: int,
+    report_id: DbId,
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
     csrf_token: CsrfField = "",
-    grade: Annotated[str, Form(max_length=2)] = "",
-    threat: Annotated[str, Form(max_length=service.THRIVE_MAX)] = "",
-    harm: Annotated[str, Form(max_length=service.THRIVE_MAX)] = "",
-    risk: Annotated[str, Form(max_length=service.THRIVE_MAX)] = "",
-    investigation: Annotated[str, Form(max_length=service.THRIVE_MAX)] = "",
-    vulnerability: Annotated[str, Form(max_length=service.THRIVE_MAX)] = "",
-    engagement: Annotated[str, Form(max_length=service.THRIVE_MAX)] = "",
+    grade: Annotated[PublicText, Form(max_length=2)] = "",
+    threat: Annotated[PublicText, Form(max_length=service.THRIVE_MAX)] = "",
+    harm: Annotated[PublicText, Form(max_length=service.THRIVE_MAX)] = "",
+    risk: Annotated[PublicText, Form(max_length=service.THRIVE_MAX)] = "",
+    investigation: Annotated[PublicText, Form(max_length=service.THRIVE_MAX)] = "",
+    vulnerability: Annotated[PublicText, Form(max_length=service.THRIVE_MAX)] = "",
+    engagement: Annotated[PublicText, Form(max_length=service.THRIVE_MAX)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.UPDATE)
@@ -270,12 +268,12 @@ def grade_report(
 @router.post("/{report_id}/note")
 def note_report(
     request: Request,
-    report_id: int,
+    report_id: DbId,
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
     csrf_token: CsrfField = "",
-    note: Annotated[str, Form(max_length=5000)] = "",
+    note: Annotated[PublicText, Form(max_length=5000)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.UPDATE)
@@ -289,12 +287,12 @@ def note_report(
 @router.post("/{report_id}/status")
 def status_report(
     request: Request,
-    report_id: int,
+    report_id: DbId,
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
     csrf_token: CsrfField = "",
-    status: Annotated[str, Form(max_length=24)] = "",
+    status: Annotated[PublicText, Form(max_length=24)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.UPDATE)
@@ -315,13 +313,13 @@ def status_report(
 @router.post("/{report_id}/sms")
 def sms_report(
     request: Request,
-    report_id: int,
+    report_id: DbId,
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
     csrf_token: CsrfField = "",
-    sms_preset: Annotated[str, Form(max_length=24)] = "",
-    sms_text: Annotated[str, Form(max_length=900)] = "",
+    sms_preset: Annotated[PublicText, Form(max_length=24)] = "",
+    sms_text: Annotated[PublicText, Form(max_length=900)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     report = report_for(session=session, staff=ctx.operator, report_id=report_id, action=ReportAction.UPDATE)
@@ -353,8 +351,8 @@ def sms_report(
 @router.get("/{report_id}/evidence/{evidence_id}")
 def evidence_download(
     request: Request,
-    report_id: int,
-    evidence_id: int,
+    report_id: DbId,
+    evidence_id: DbId,
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,

@@ -29,6 +29,7 @@ from contact_store.errors import AppError
 from contact_store.events import channels
 from contact_store.models import Operator
 from contact_store.supervision import SETTABLE_STATUSES, reassign_conversation, set_operator_status
+from contact_store.text import DbId, PublicText, TextId, parse_int
 from contact_store.web import (
     CSRF_FORM_FIELD,
     SessionDep,
@@ -119,11 +120,11 @@ async def wallboard_stream(
 @router.post("/operators/{operator_id}/status")
 def operator_status(
     request: Request,
-    operator_id: int,
+    operator_id: DbId,
     ctx: SupervisorOnly,
     session: SessionDep,
-    csrf_token: Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
-    status: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
+    status: Annotated[PublicText, Form(max_length=20)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
     set_operator_status(
@@ -144,14 +145,14 @@ def operator_status(
 @router.post("/chats/{conversation_id}/assign")
 def reassign_chat(
     request: Request,
-    conversation_id: str,
+    conversation_id: TextId,
     ctx: SupervisorOnly,
     session: SessionDep,
-    csrf_token: Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
-    operator_id: Annotated[str, Form(max_length=12)] = "",
+    csrf_token: Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)] = "",
+    operator_id: Annotated[PublicText, Form(max_length=12)] = "",
 ) -> Response:
     check_csrf(ctx, csrf_token)
-    target = int(operator_id) if operator_id.isdigit() else 0
+    target = parse_int(operator_id, low=1) or 0
     conv = reassign_conversation(
         session=session,
         conversation_id=conversation_id[:36],

@@ -24,6 +24,7 @@ from contact_store.access import conversation_for
 from contact_store.errors import AppError, ValidationFailed
 from contact_store.grading import GRADES, THRIVE_KEYS
 from contact_store.settings import Settings
+from contact_store.text import DbId, PublicText, TextId, parse_int
 from contact_store.ui import template_context, templates_for
 from contact_store.web import CSRF_HEADER, CurrentStaff, SessionDep, SettingsDep, check_csrf
 from contact_store.wrapup import OUTCOMES, WrapUp, wrap_up_conversation
@@ -85,7 +86,7 @@ def transfer_targets(ctx: CurrentStaff, session: SessionDep) -> JSONResponse:
 
 @router.get("/chats/{conversation_id}/person")
 def person_panel(
-    conversation_id: str, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
+    conversation_id: TextId, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)
     payload = service.person_payload(
@@ -101,21 +102,18 @@ def person_panel(
 
 
 def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    return parse_int(value, low=1) if isinstance(value, str) else None
 
 
 class TransferIn(BaseModel):
-    to_operator_id: int | None = None
-    to_team_id: int | None = None
-    note: str = ""
+    to_operator_id: DbId | None = None
+    to_team_id: DbId | None = None
+    note: PublicText = ""
 
 
 @router.post("/chats/{conversation_id}/transfer")
 def transfer_chat(
-    conversation_id: str,
+    conversation_id: TextId,
     payload: TransferIn,
     request: Request,
     ctx: CurrentStaff,
@@ -185,7 +183,7 @@ def _wrap_up_page(
 
 @router.get("/chats/{conversation_id}/wrap-up", response_class=HTMLResponse)
 def wrap_up_form(
-    conversation_id: str, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
+    conversation_id: TextId, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)
     values = {"topic": conv.topic, "thrive": {}}
@@ -194,23 +192,23 @@ def wrap_up_form(
 
 @router.post("/chats/{conversation_id}/wrap-up", response_class=HTMLResponse)
 def wrap_up_submit(
-    conversation_id: str,
+    conversation_id: TextId,
     request: Request,
     ctx: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
-    csrf_token: str = Form(""),
-    outcome: str = Form(""),
-    grade: str = Form(""),
-    topic: str = Form(""),
-    raise_report: str = Form(""),
-    report_summary: str = Form(""),
-    threat: str = Form(""),
-    harm: str = Form(""),
-    risk: str = Form(""),
-    investigation: str = Form(""),
-    vulnerability: str = Form(""),
-    engagement: str = Form(""),
+    csrf_token: PublicText = Form(""),
+    outcome: PublicText = Form(""),
+    grade: PublicText = Form(""),
+    topic: PublicText = Form(""),
+    raise_report: PublicText = Form(""),
+    report_summary: PublicText = Form(""),
+    threat: PublicText = Form(""),
+    harm: PublicText = Form(""),
+    risk: PublicText = Form(""),
+    investigation: PublicText = Form(""),
+    vulnerability: PublicText = Form(""),
+    engagement: PublicText = Form(""),
 ) -> HTMLResponse:
     check_csrf(ctx, csrf_token)
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)

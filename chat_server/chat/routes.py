@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
@@ -10,19 +12,23 @@ from sqlmodel import select
 from chat_server.chat import service
 from contact_store.conversations import short_reference, transcript_text
 from contact_store.models import Area
+from contact_store.openapi import error_responses
+from contact_store.text import DbId, PublicText, TextId
 from contact_store.web import VISITOR_TOKEN_RESPONSES, SessionDep, SettingsDep, visitor_conversation
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chat"])
 
 
 class ChatStart(BaseModel):
-    name: str = Field(default="", max_length=400)
-    topic: str = Field(default="", max_length=64)
-    mobile: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=320)
-    postcode: str | None = Field(default=None, max_length=20)
-    area_id: int | None = None
-    language: str = Field(default="en", max_length=5)
+    """The pre-chat answers; every string passes the public text rule (contact_store.text)."""
+
+    name: Annotated[PublicText, Field(max_length=400)] = ""
+    topic: Annotated[PublicText, Field(max_length=64)] = ""
+    mobile: Annotated[PublicText, Field(max_length=40)] | None = None
+    email: Annotated[PublicText, Field(max_length=320)] | None = None
+    postcode: Annotated[PublicText, Field(max_length=20)] | None = None
+    area_id: DbId | None = None
+    language: Annotated[PublicText, Field(max_length=5)] = "en"
     # "Is it safe for us to text you on this number?" Not answered: no for sensitive topics.
     safe_to_contact: bool | None = None
 
@@ -46,7 +52,13 @@ class Availability(BaseModel):
     forms_url: str
 
 
-@router.post("", status_code=201, response_model=ChatStarted, summary="Start a live chat")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ChatStarted,
+    summary="Start a live chat",
+    responses=error_responses(409, 422, 429, descriptions={409: "Live chat is closed now (code `closed`)"}),
+)
 def start_chat(body: ChatStart, request: Request, session: SessionDep, settings: SettingsDep) -> ChatStarted:
     started = service.start_chat(
         session=session,
@@ -85,7 +97,7 @@ def availability(session: SessionDep, settings: SettingsDep) -> Availability:
     responses={200: {"content": {"text/plain": {}}}, **VISITOR_TOKEN_RESPONSES},
 )
 def transcript(
-    conversation_id: str, request: Request, session: SessionDep, settings: SettingsDep
+    conversation_id: TextId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> PlainTextResponse:
     conversation = visitor_conversation(
         request=request, session=session, settings=settings, conversation_id=conversation_id

@@ -161,9 +161,8 @@ def start_chat(
         area_id=resolved_area,
         origin=(origin or "")[:255] or None,
         visitor_seen_at=utcnow(),
-        safe_to_contact=bool(phone) and (
-            safe_to_contact if safe_to_contact is not None else safe_to_contact_default(topic)
-        ),
+        safe_to_contact=bool(phone)
+        and (safe_to_contact if safe_to_contact is not None else safe_to_contact_default(topic)),
         contact_e164=phone,
     )
     session.add(conv)

@@ -86,9 +86,9 @@ _counted = (
 )
 _TEXTS_TO_NUMBER = select(func.count()).select_from(_sms).where(*_counted)
 _TEXTS_TO_NUMBER_BEFORE = select(func.count()).select_from(_sms).where(*_counted, _sms.c.id < bindparam("id"))
-_ROW = select(
-    _sms.c.to_e164, _sms.c.report_id, _sms.c.conversation_id, _sms.c.created_at
-).where(_sms.c.id == bindparam("id"))
+_ROW = select(_sms.c.to_e164, _sms.c.report_id, _sms.c.conversation_id, _sms.c.created_at).where(
+    _sms.c.id == bindparam("id")
+)
 
 
 def consent_of(conn: Connection, *, report_id: int | None, conversation_id: str | None) -> Consent:

@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 import requests
 
 from contact_store.settings import Settings
+from contact_store.text import parse_int
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ def row_id_from_reference(reference: str | None) -> int | None:
     """The outbox row id in a provider reference, or None."""
     if not reference or not reference.startswith("fc-sms-"):
         return None
-    tail = reference[len("fc-sms-") :]
-    return int(tail) if tail.isdigit() else None
+    return parse_int(reference[len("fc-sms-") :], low=1)
 
 
 class SmsProvider(Protocol):

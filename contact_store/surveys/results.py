@@ -94,8 +94,10 @@ def response_conditions(filters: Filters) -> list[ColumnElement[bool]]:
 def responses_of_cohort(*columns: Any) -> Any:
     """SELECT `columns` FROM the cohort's answers (each joined to its invitation); add the filters
     with `.where(*response_conditions(filters))`."""
-    return select(*columns).select_from(SurveyResponse).join(
-        SurveyInvitation, col(SurveyInvitation.id) == col(SurveyResponse.invitation_id)
+    return (
+        select(*columns)
+        .select_from(SurveyResponse)
+        .join(SurveyInvitation, col(SurveyInvitation.id) == col(SurveyResponse.invitation_id))
     )
 
 

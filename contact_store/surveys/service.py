@@ -27,6 +27,7 @@ from contact_store.people import is_mobile
 from contact_store.settings import Settings
 from contact_store.sms import gate
 from contact_store.surveys.questions import SCORE_FIELDS, questions
+from contact_store.text import parse_int, unstorable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,7 @@ TOKEN_SALT = "fc-survey-link"
 DISPATCH_BATCH = 100
 
 
-def _context(
-    session: Session, report: Report | None, conversation: Conversation | None
-) -> dict[str, Any]:
+def _context(session: Session, report: Report | None, conversation: Conversation | None) -> dict[str, Any]:
     """What a survey records about the contact it is about, as it stands when the contact ends.
 
     The team is the contact's own, else the team of the member of staff who handled it (a chat is
@@ -301,6 +300,10 @@ def complete(*, session: Session, invitation: SurveyInvitation, response: Survey
     session.flush()
 
 
+SCORE_MIN, SCORE_MAX = 1, 5
+COMMENT_MAX_LENGTH = 2000
+
+
 def validate_answers(form: dict[str, Any]) -> tuple[dict[str, int], str | None, dict[str, str]]:
     """Scores and comment from a web/widget submission, with GOV.UK-style field errors."""
     scores: dict[str, int] = {}
@@ -312,17 +315,17 @@ def validate_answers(form: dict[str, Any]) -> tuple[dict[str, int], str | None, 
     }
     for field in SCORE_FIELDS:
         raw = form.get(field)
-        try:
-            value = int(str(raw)) if raw not in (None, "") else 0
-        except ValueError:
-            value = 0
-        if 1 <= value <= 5:
+        value = parse_int(str(raw), low=SCORE_MIN, high=SCORE_MAX) if type(raw) in (str, int) else None
+        if value is not None:
             scores[field] = value
         else:
             errors[field] = f"Select how satisfied you were with {names[field]}"
-    comment = str(form.get("comment") or "").strip()
-    if len(comment) > 2000:
+    raw_comment = form.get("comment")
+    comment = raw_comment.strip() if isinstance(raw_comment, str) else ""
+    if len(comment) > COMMENT_MAX_LENGTH:
         errors["comment"] = "Your comments must be 2,000 characters or fewer"
+    elif unstorable_reason(comment):
+        errors["comment"] = "Your comments must not contain control characters"
     return scores, (comment or None), errors
 
 

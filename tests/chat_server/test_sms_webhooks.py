@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
@@ -153,3 +154,58 @@ def test_worker_command_is_registered() -> None:
     assert args.func is cmd_worker and args.poll == 0.5
     serve = build_parser().parse_args(["serve", "--no-sms-worker"])
     assert serve.func is cmd_serve and serve.no_sms_worker
+
+
+def test_notify_callbacks_with_wrong_types_are_422_with_fields(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    settings.notify_callback_token = TOKEN
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for path, body, field in (
+        ("/api/v1/sms/notify/receipt", {"id": ["x"], "status": "delivered"}, "id"),
+        ("/api/v1/sms/notify/receipt", {"id": "x", "status": 5}, "status"),
+        ("/api/v1/sms/notify/receipt", {"reference": {"a": 1}, "status": "delivered"}, "reference"),
+        ("/api/v1/sms/notify/receipt", {"status": "delivered\x00"}, "status"),
+        ("/api/v1/sms/notify/inbound", {"content": "hi"}, "source_number"),
+        ("/api/v1/sms/notify/inbound", {"source_number": 447700900123, "content": "hi"}, "source_number"),
+        ("/api/v1/sms/notify/inbound", {"source_number": "07700900123", "content": ["hi"]}, "content"),
+        ("/api/v1/sms/notify/inbound", {"source_number": "07700900123", "content": "hi\ud800"}, "content"),
+    ):
+        r = client.post(
+            path, content=json.dumps(body).encode(), headers=auth | {"content-type": "application/json"}
+        )
+        assert r.status_code == 422, (path, body, r.text)
+        assert field in r.json()["error"]["fields"], r.json()
+    for not_an_object in (b"[1]", b'"text"', b"[" * 50_000 + b"]" * 50_000):
+        r = client.post("/api/v1/sms/notify/inbound", content=not_an_object, headers=auth)
+        assert r.status_code in (400, 422)
+    assert session.exec(select(InboundSms)).first() is None
+
+
+def test_receipt_references_beyond_64_bits_or_in_other_digits_match_nothing(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    settings.notify_callback_token = TOKEN
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for reference in ("fc-sms-" + "9" * 30, "fc-sms-²", "fc-sms-٣", "fc-sms--1", "fc-sms-0"):
+        r = client.post(
+            "/api/v1/sms/notify/receipt", json={"reference": reference, "status": "delivered"}, headers=auth
+        )
+        assert r.status_code == 200 and r.json() == {"matched": False}, (reference, r.text)
+
+
+def test_twilio_fields_are_checked_after_the_signature(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    settings.twilio_auth_token = TWILIO_TOKEN
+    path = "/api/v1/sms/twilio/inbound"
+    for form, field in (({"Body": "hi"}, "From"), ({"From": "+447700900123", "Body": "a\x00b"}, "Body")):
+        assert client.post(path, data=form).status_code == 403  # unsigned: refused before the fields
+        r = client.post(path, data=form, headers=_signed(settings, path, form))
+        assert r.status_code == 422 and field in r.json()["error"]["fields"], r.text
+    status_path = f"/api/v1/sms/twilio/status?{urlencode({'ref': 'fc-sms-' + '9' * 40})}"
+    form = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    assert (
+        client.post(status_path, data=form, headers=_signed(settings, status_path, form)).status_code == 204
+    )
+    assert session.exec(select(InboundSms)).first() is None

@@ -431,9 +431,9 @@ def test_every_form_with_a_number_asks_if_it_is_safe_to_text(client: TestClient)
         assert "Is it safe for us to text you" in page
         checked = re.findall(rf'name="{qid}" type="radio" value="(\w+)"\s*checked', page)
         assert checked == [default]
-    assert all(
-        f.identity.sms_ok for f in catalogue().values() if f.identity.phone
-    ), "a form takes a number without asking if it is safe to text"
+    assert all(f.identity.sms_ok for f in catalogue().values() if f.identity.phone), (
+        "a form takes a number without asking if it is safe to text"
+    )
 
 
 def test_a_number_abroad_is_refused_and_the_answers_kept(client: TestClient) -> None:

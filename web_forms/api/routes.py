@@ -8,6 +8,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from contact_store.group_commit import run_grouped
+from contact_store.openapi import error_responses
+from contact_store.text import PublicText
 from contact_store.web import get_settings_dep, get_store
 from web_forms.api import service
 from web_forms.api.schemas import FormList, FormSummary, SubmissionIn, SubmissionOut
@@ -38,7 +40,7 @@ def list_forms() -> FormList:
     )
 
 
-@router.get("/{slug}")
+@router.get("/{slug}", responses=error_responses(404))
 def form_definition(slug: str) -> dict[str, Any]:
     """A form's full definition: pages, questions, types, validation and conditions."""
     return get_form(slug).public()
@@ -48,13 +50,15 @@ def form_definition(slug: str) -> dict[str, Any]:
     "/{slug}/submissions",
     status_code=201,
     response_model=SubmissionOut,
-    responses={409: {"description": "Idempotency-Key reused"}, 422: {}, 429: {}},
+    responses=error_responses(
+        404, 409, 413, 422, 429, descriptions={409: "The Idempotency-Key was already used with other answers"}
+    ),
 )
 async def submit(
     request: Request,
     slug: str,
     submission: SubmissionIn,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[PublicText | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """File a report (201 with its reference). Retry safely with the same Idempotency-Key.
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
+from annotated_types import MaxLen
 from pydantic import BaseModel, ConfigDict, Field
+
+from contact_store.text import PublicJson, PublicText
+
+# Question ids are short slugs; a longer key is never a question (and keeps error bodies small).
+QuestionId = Annotated[PublicText, MaxLen(64)]
 
 
 class SubmissionIn(BaseModel):
@@ -17,7 +23,7 @@ class SubmissionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, Any] = Field(max_length=200)
+    answers: dict[QuestionId, PublicJson] = Field(max_length=200)
     language: Literal["en", "cy"] = "en"
 
 

@@ -19,6 +19,7 @@ from contact_store.clock import utcnow
 from contact_store.people import normalise_email, normalise_phone
 from contact_store.settings import Settings
 from contact_store.sms import gate
+from contact_store.text import parse_int, unstorable_reason
 from web_forms.catalogue import FormDefinition, Page, Question, QuestionType
 from web_forms.i18n import Translate, long_date
 
@@ -64,7 +65,7 @@ def _clean_text(q: Question, raw: Any, _: Translate) -> tuple[str | None, str | 
     if q.type != QuestionType.TEXTAREA:
         text = text.replace("\n", " ").replace("\t", " ")
     text = text.strip()
-    if CONTROL_CHARS.search(text):
+    if CONTROL_CHARS.search(text) or unstorable_reason(text):
         return None, _("{name} must not contain control characters").format(name=_cap(_name(q, _)))
     if len(text) > q.limit:
         return None, _("{name} must be {limit} characters or fewer").format(
@@ -88,10 +89,11 @@ def _parse_date(raw: Any, _: Translate, q: Question) -> tuple[str | None, str | 
             return None, _("The date must include a {parts}").format(parts=_(" and ").join(missing))
     else:
         return None, None
-    if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
+    year_n, month_n, day_n = (parse_int(part, high=9999) for part in (year, month, day))
+    if year_n is None or month_n is None or day_n is None or len(year) != 4:
         return None, _("The date must be a real date")
     try:
-        value = date(int(year), int(month), int(day))
+        value = date(year_n, month_n, day_n)
     except ValueError:
         return None, _("The date must be a real date")
     if value.year < EARLIEST_YEAR:

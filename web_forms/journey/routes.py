@@ -19,6 +19,7 @@ from contact_store.errors import NotFound, ValidationFailed
 from contact_store.group_commit import run_grouped
 from contact_store.models import FormSession, Report
 from contact_store.settings import Settings
+from contact_store.text import parse_int
 from contact_store.web import SessionDep, SettingsDep, get_settings_dep, get_store
 from web_forms.catalogue import FormDefinition, Page, QuestionType, catalogue
 from web_forms.deps import check_rate, get_form
@@ -158,9 +159,7 @@ async def submit(
     submissions (`contact_store.group_commit`, which commits); no threadpool hop.
     """
     form = get_form(slug)
-    await check_rate(
-        request, "You have sent a lot of reports in a short time. Wait a minute and try again."
-    )
+    await check_rate(request, "You have sent a lot of reports in a short time. Wait a minute and try again.")
     where = await run_grouped(
         get_store(request),
         service.submit_once,
@@ -316,12 +315,13 @@ def _save_page(
     evidence_q = next((q for q in page.questions if q.type == QuestionType.EVIDENCE), None)
     if evidence_q is not None:
         removing = data.get("remove")
-        if isinstance(removing, str) and removing.isdigit():
+        evidence_id = parse_int(removing, low=1) if isinstance(removing, str) else None
+        if evidence_id is not None:
             evidence_service.remove_upload(
                 session=session,
                 upload_dir=settings.upload_dir,
                 form_session_id=form_session.id,
-                evidence_id=int(removing),
+                evidence_id=evidence_id,
             )
             return _question_page(request, session, settings, form, page, form_session, change=change)
         problem = _store_files(session, settings, form_session, data, evidence_q.id, _)

@@ -11,33 +11,69 @@ since the chat ended):
   has an open survey; 404 when there is none (excluded, already answered, or not scheduled).
 - `POST /api/v1/chats/{id}/survey` with {"score_time": 1-5, "score_resolve": 1-5,
   "score_overall": 1-5, "comment": "..."} -> 201 {"status": "completed"}; 422 with field errors;
-  409 if already answered. The SMS invitation is then never sent.
+  409 if already answered (also when two answers race: the loser's unique-constraint conflict is
+  answered 409 by the one mapping in chat_server.errors). The SMS invitation is then never sent.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from contact_store.errors import Conflict, NotFound, ValidationFailed
 from contact_store.models.surveys import InvitationStatus
+from contact_store.openapi import error_responses
 from contact_store.surveys.questions import SCORE_LABELS, questions
 from contact_store.surveys.service import (
+    COMMENT_MAX_LENGTH,
     OPEN_STATUSES,
+    SCORE_MAX,
+    SCORE_MIN,
     invitation_for_conversation,
     invitation_from_token,
     mark_offered,
     submit_answers,
     validate_answers,
 )
+from contact_store.text import PublicText, TextId
 from contact_store.ui import template_context, templates_for
 from contact_store.web import VISITOR_TOKEN_RESPONSES, SessionDep, SettingsDep, visitor_conversation
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 router = APIRouter(tags=["surveys"])
+
+Score = Annotated[int, Ge(SCORE_MIN), Le(SCORE_MAX)]
+
+
+class SurveyAnswersIn(BaseModel):
+    """A whole survey from the chat widget: three 1-5 scores and an optional comment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score_time: Score
+    score_resolve: Score
+    score_overall: Score
+    comment: Annotated[PublicText, Field(max_length=COMMENT_MAX_LENGTH)] | None = None
+
+
+class SurveyQuestion(BaseModel):
+    field: str
+    text: str
+    kind: str
+
+
+class SurveyQuestions(BaseModel):
+    questions: list[SurveyQuestion]
+    scale: dict[str, str]
+
+
+class SurveyCompleted(BaseModel):
+    status: Literal["completed"]
 
 
 def _render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
@@ -96,9 +132,13 @@ async def survey_submit(request: Request, token: str, settings: SettingsDep) -> 
     return _render(request, "done.html", **values)
 
 
-@router.get("/api/v1/chats/{conversation_id}/survey", responses=VISITOR_TOKEN_RESPONSES)
+@router.get(
+    "/api/v1/chats/{conversation_id}/survey",
+    response_model=SurveyQuestions,
+    responses={**VISITOR_TOKEN_RESPONSES, **error_responses(404, 422)},
+)
 def widget_survey(
-    request: Request, conversation_id: str, session: SessionDep, settings: SettingsDep
+    request: Request, conversation_id: TextId, session: SessionDep, settings: SettingsDep
 ) -> Response:
     conversation = visitor_conversation(
         request=request, session=session, settings=settings, conversation_id=conversation_id
@@ -115,15 +155,16 @@ def widget_survey(
     )
 
 
-@router.post("/api/v1/chats/{conversation_id}/survey", status_code=201, responses=VISITOR_TOKEN_RESPONSES)
-async def widget_survey_submit(request: Request, conversation_id: str, settings: SettingsDep) -> Response:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ValidationFailed("The body must be JSON") from exc
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object")
-    scores, comment, errors = validate_answers(body)
+@router.post(
+    "/api/v1/chats/{conversation_id}/survey",
+    status_code=201,
+    response_model=SurveyCompleted,
+    responses={**VISITOR_TOKEN_RESPONSES, **error_responses(404, 409, 422)},
+)
+async def widget_survey_submit(
+    request: Request, conversation_id: TextId, answers: SurveyAnswersIn, settings: SettingsDep
+) -> Response:
+    scores, comment, errors = validate_answers(answers.model_dump())
     if errors:
         raise ValidationFailed("Some answers are missing or not valid", fields=errors)
 
