@@ -195,7 +195,7 @@ def _nothing(raw: dict[str, Any], max_body: int) -> dict[str, Any]:
 def _whole_number(raw: dict[str, Any], key: str, **ids: str | None) -> int:
     value = raw.get(key, 0)
     # type() is int: bool is an int subclass; floats and numeric strings are not numbers here.
-    if type(value) is not int or not 0 <= value <= MAX_DB_INT:  # fits BIGINT / SQLite INTEGER
+    if type(value) is not int or not 0 <= value <= MAX_DB_INT:  # fits the INTEGER id columns (MAX_DB_INT)
         raise _refuse("bad_frame", f"{key} must be a whole number from 0 to {MAX_DB_INT}", **ids)
     return value
 
