@@ -15,17 +15,20 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from agent_console.common import render
+from agent_console.common import client_ip, render
 from contact_store import staff
 from contact_store.errors import Forbidden
+from contact_store.throttle import retry_after_header
 from contact_store.ui import template_context, templates_for
 from contact_store.web import (
     CSRF_FORM_FIELD,
     SESSION_COOKIE,
+    TOO_MANY_SIGN_INS,
     CurrentStaff,
     SessionDep,
     SettingsDep,
     check_csrf,
+    sign_in_wait,
     token_from_request,
 )
 
@@ -56,6 +59,7 @@ def _render_sign_in(
     error: str = "",
     username: str = "",
     status: int = 200,
+    retry_after: float = 0.0,
 ) -> Response:
     nonce = secrets.token_urlsafe(16)
     templates = templates_for(request, TEMPLATES)
@@ -71,6 +75,8 @@ def _render_sign_in(
         ),
         status_code=status,
     )
+    if retry_after > 0:
+        response.headers["Retry-After"] = retry_after_header(retry_after)
     response.set_cookie(
         PRE_SESSION_COOKIE,
         nonce,
@@ -117,16 +123,33 @@ def sign_in(
             status=422,
             error="Enter your username and password",
         )
+    wait = sign_in_wait(request, username)
+    if wait > 0:
+        return _render_sign_in(
+            request,
+            settings,
+            next_url=_safe_next(next),
+            username=username,
+            status=429,
+            error=TOO_MANY_SIGN_INS,
+            retry_after=wait,
+        )
     outcome = staff.authenticate(session=session, settings=settings, username=username, password=password)
     if outcome.operator is None:
         return _render_sign_in(
-            request, settings, next_url=_safe_next(next), username=username, status=401, error=outcome.error
+            request,
+            settings,
+            next_url=_safe_next(next),
+            username=username,
+            status=429 if outcome.retry_after else 401,
+            error=outcome.error,
+            retry_after=outcome.retry_after,
         )
     issued = staff.start_session(
         session=session,
         settings=settings,
         operator=outcome.operator,
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from chat_server.chat import service
 from contact_store.models import Area
-from contact_store.web import SessionDep, SettingsDep
+from contact_store.throttle import CHAT_START
+from contact_store.web import SessionDep, SettingsDep, throttle_address
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chat"])
+TOO_MANY_CHATS = (
+    "Too many chats have been started from your connection. Wait a few minutes and try again. "
+    "If you are in danger now, call 999."
+)
 
 
 class ChatStart(BaseModel):
@@ -39,7 +44,19 @@ class Availability(BaseModel):
     forms_url: str
 
 
-@router.post("", status_code=201, response_model=ChatStarted, summary="Start a live chat")
+async def _throttle_start(request: Request) -> None:
+    """Chat starts per client address (`contact_store.throttle`): 429 with Retry-After past it."""
+    await throttle_address(request, CHAT_START, TOO_MANY_CHATS)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ChatStarted,
+    summary="Start a live chat",
+    dependencies=[Depends(_throttle_start)],
+    responses={429: {"description": "Too many chats started from this address; see Retry-After"}},
+)
 def start_chat(body: ChatStart, request: Request, session: SessionDep, settings: SettingsDep) -> ChatStarted:
     started = service.start_chat(
         session=session,

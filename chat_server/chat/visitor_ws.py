@@ -12,8 +12,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import text
 from sqlmodel import Session
 
+from chat_server.chat.message_rate import ConversationRate
 from chat_server.chat.presence import Presence
-from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
+from chat_server.chat.protocol import dumps, error_frame, origin_allowed, parse_frame
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
@@ -90,7 +91,7 @@ class VisitorConnection:
         self.last_sent = last_seq  # until the client resumes, only new messages are forwarded
         self.started = asyncio.Event()
         self.lock = asyncio.Lock()  # one writer of last_sent / the socket at a time
-        self.bucket = TokenBucket(settings.chat_rate_per_second, settings.chat_rate_burst)
+        self.rate = ConversationRate.of(ws.app)  # one budget per conversation, not per socket
         self.typing_at = 0.0
         self.sub = store.bus.subscribe()
 
@@ -146,7 +147,7 @@ class VisitorConnection:
         except AppError as exc:
             await self.send(error_frame(exc.code, exc.message, client_id=frame.get("client_id")))
             return
-        if not self.bucket.take():
+        if not await self.rate.allow(self.cid):
             await self.send(
                 error_frame("rate_limited", "Too many messages: wait a moment", client_id=client_id)
             )
