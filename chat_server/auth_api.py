@@ -17,6 +17,7 @@ from contact_store.web import (
     CurrentStaff,
     SessionDep,
     SettingsDep,
+    StoreDep,
     sign_in_wait,
     token_from_request,
 )
@@ -54,12 +55,13 @@ def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    store: StoreDep,
 ) -> TokenPublic | JSONResponse:
     wait = sign_in_wait(request, form.username)
     if wait > 0:
         raise RateLimited(TOO_MANY_SIGN_INS, headers={"Retry-After": retry_after_header(wait)})
     outcome = staff.authenticate(
-        session=session, settings=settings, username=form.username, password=form.password
+        session=session, settings=settings, username=form.username, password=form.password, store=store
     )
     if outcome.retry_after:
         raise RateLimited(outcome.error, headers={"Retry-After": retry_after_header(outcome.retry_after)})

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from contact_store.clock import utcnow
+from contact_store.db import Store
 from contact_store.errors import AppError, NotAuthenticated
 from contact_store.models import ROLE_RANK, Operator, Role, StaffSession, Team
 from contact_store.settings import Settings
@@ -142,21 +143,48 @@ def wrong_credentials(settings: Settings) -> SignInOutcome:
     )
 
 
-def authenticate(*, session: Session, settings: Settings, username: str, password: str) -> SignInOutcome:
+@dataclass(frozen=True)
+class _Account:
+    """What a password check needs of an account, read before the check."""
+
+    operator_id: int
+    password_hash: str
+
+
+def _account(*, session: Session, username: str) -> _Account | None:
+    operator = session.exec(select(Operator).where(Operator.username == normalise_username(username))).first()
+    return _Account(operator.id or 0, operator.password_hash) if operator is not None else None
+
+
+def authenticate(
+    *,
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    store: Store | None = None,
+) -> SignInOutcome:
     """Check credentials; counts failures and locks the account for a while after too many.
 
     At most `sign_in_hash_concurrency` password checks run at once in this process; a locked or
     unknown account is checked too (against the dummy hash), so the answer and its time are the
-    same as for a wrong password."""
-    now = utcnow()
-    operator = session.exec(select(Operator).where(Operator.username == normalise_username(username))).first()
+    same as for a wrong password. With `store` (the web handlers), the account is read in its own
+    short unit of work and the password checked outside any transaction (on SQLite a transaction
+    holds the one write lock: a slow check inside it would stall every writer); the outcome is
+    recorded in `session`."""
+    if store is not None:
+        account = store.run_in_session(_account, username=username)
+    else:
+        account = _account(session=session, username=username)
     with hash_gate(settings).slot() as admitted:
         if not admitted:
             return SignInOutcome(
                 None, "Sign-in is busy. Wait a moment and try again.", "busy", retry_after=BUSY_RETRY_AFTER_S
             )
-        matches = verify_password(operator.password_hash if operator else _DUMMY_HASH, password)
+        matches = verify_password(account.password_hash if account else _DUMMY_HASH, password)
     wrong = wrong_credentials(settings)
+    now = utcnow()
+    operator = session.get(Operator, account.operator_id) if account else None
     if operator is None or (operator.locked_until and operator.locked_until > now):
         return wrong
     if not matches or not operator.is_active:

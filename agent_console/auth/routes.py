@@ -27,6 +27,7 @@ from contact_store.web import (
     CurrentStaff,
     SessionDep,
     SettingsDep,
+    StoreDep,
     check_csrf,
     sign_in_wait,
     token_from_request,
@@ -98,6 +99,7 @@ def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    store: StoreDep,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=500)] = "",
     presign_token: Annotated[str, Form(max_length=200)] = "",
@@ -134,7 +136,9 @@ def sign_in(
             error=TOO_MANY_SIGN_INS,
             retry_after=wait,
         )
-    outcome = staff.authenticate(session=session, settings=settings, username=username, password=password)
+    outcome = staff.authenticate(
+        session=session, settings=settings, username=username, password=password, store=store
+    )
     if outcome.operator is None:
         return _render_sign_in(
             request,
