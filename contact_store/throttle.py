@@ -222,22 +222,26 @@ class RedisLimiter:
         return self._fallback.take(key)
 
 
-def make_limiter(rate: Rate, *, redis_url: str | None, namespace: str) -> Limiter:
-    """A limiter shared through Redis when `redis_url` is set, else this process's own."""
+def make_limiter(
+    rate: Rate, *, redis_url: str | None, namespace: str, clock: Callable[[], float] = time.monotonic
+) -> Limiter:
+    """A limiter shared through Redis when `redis_url` is set, else this process's own (on
+    `clock`; Redis keeps its own time)."""
     if redis_url:
         return RedisLimiter(rate, redis_url=redis_url, namespace=namespace)
-    return LocalLimiter(rate)
+    return LocalLimiter(rate, clock=clock)
 
 
 class Throttles:
     """The named throttles of one app (see the module docstring), built from its settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._limiters = {
             name: make_limiter(
                 rate,
                 redis_url=settings.redis_url,
                 namespace=f"{settings.redis_channel_prefix}:throttle:{name}",
+                clock=clock,
             )
             for name, rate in rates(settings).items()
         }
