@@ -60,6 +60,9 @@ MAX_TRACKED_KEYS = 50_000
 # costs one timeout per interval, not one per request or chat message).
 REDIS_RETRY_S = 5.0
 FALLBACK_LOG_INTERVAL_S = 60.0
+# Connections to Redis per limiter and event loop: concurrent takes beyond this wait (up to the
+# timeout) for one, rather than opening a connection per socket (bench/throttle_hot_path.py).
+REDIS_CONNECTIONS = 16
 # A refill rate of 0 would never refill (and divide by zero): one token an hour is the floor.
 MIN_RATE_PER_SECOND = 1 / 3600
 
@@ -198,10 +201,15 @@ class RedisLimiter:
             return self._fallback.take(key)
         loop = asyncio.get_running_loop()
         if self._script is None or self._loop is not loop:
-            client = aioredis.Redis.from_url(
-                self._url, socket_timeout=self._timeout_s, socket_connect_timeout=self._timeout_s
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._url,
+                max_connections=REDIS_CONNECTIONS,
+                timeout=self._timeout_s,
+                socket_timeout=self._timeout_s,
+                socket_connect_timeout=self._timeout_s,
             )
-            self._script, self._loop = client.register_script(_TAKE_SCRIPT), loop
+            self._script = aioredis.Redis(connection_pool=pool).register_script(_TAKE_SCRIPT)
+            self._loop = loop
         try:
             reply = await self._script(keys=[self._redis_key(key)], args=self._args)
             self._down_until = 0.0

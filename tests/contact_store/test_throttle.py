@@ -197,3 +197,17 @@ def test_gate_gives_up_after_its_wait() -> None:
         assert first and outcome == [False]
     with gate.slot() as again:
         assert again  # the slot was given back
+
+
+@needs_redis
+@pytest.mark.anyio
+async def test_many_sockets_at_once_share_a_few_redis_connections(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    limiter = RedisLimiter(
+        Rate(250, 60.0), redis_url=TEST_REDIS_URL, namespace=f"fctest-{secrets.token_hex(4)}:throttle"
+    )
+    with caplog.at_level(logging.WARNING, logger="contact_store.throttle"):
+        waits = await asyncio.gather(*(limiter.take_async("one-conversation") for _ in range(300)))
+    assert not caplog.records  # no fallback: more takes than connections wait for one
+    assert waits.count(0.0) == 250 and all(w > 0 for w in waits if w)  # exactly one budget
