@@ -13,8 +13,9 @@ Backends
     - `RedisLimiter` (when `redis_url` is set): one bucket per key shared by every worker and host,
       so N workers still allow the rate once, not N times. One Lua script reads, refills and takes
       atomically on Redis's clock: one round trip per take, on the asyncio client (the event loop
-      never waits on a socket). Keys are hashed (Redis never holds an address or a username) and
-      expire once the bucket would be full again. If Redis does not answer, the limiter uses this
+      never waits on a socket) over at most `REDIS_CONNECTIONS` connections per worker (measured
+      by bench/throttle_hot_path.py). Keys are hashed (Redis holds no address or username in clear)
+      and expire once the bucket would be full again. If Redis does not answer, the limiter uses this
       worker's own buckets for `REDIS_RETRY_S` (logged at most once a minute): an outage never turns
       a request into a 500 and never removes the limit.
 
