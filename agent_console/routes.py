@@ -8,6 +8,7 @@ from agent_console.people.routes import router as people_router
 from agent_console.sms_log.routes import router as sms_log_router
 from agent_console.staffing.routes import router as staffing_router
 from agent_console.surveys.routes import router as surveys_router
+from agent_console.texts.routes import router as texts_router
 from agent_console.triage.routes import router as triage_router
 from agent_console.wallboard.routes import router as wallboard_router
 from agent_console.workspace.routes import router as workspace_router
@@ -16,6 +17,7 @@ router = APIRouter()
 router.include_router(auth_router)
 router.include_router(workspace_router)
 router.include_router(triage_router)
+router.include_router(texts_router)  # inbound texts to match
 router.include_router(wallboard_router)
 router.include_router(people_router)
 router.include_router(admin_router)

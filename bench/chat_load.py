@@ -41,6 +41,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from contact_store.invariants import check_database  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 CHATS_PER_OPERATOR = 20
 DRAIN_SECONDS = 15.0  # without any message arriving
@@ -469,6 +472,8 @@ def main() -> int:
                 results["full_stack"]["stored_not_delivered"] = len((sent & stored) - set(stats.seen))
                 results["full_stack"]["server_rss_mb"] = round(rss_kb(server.proc.pid) / 1024, 1)
                 await close_pairs(pairs)
+                check = await asyncio.to_thread(check_database, server.database_url)
+                results["full_stack"]["invariants_broken"] = [r.name for r in check.failures]
             finally:
                 server.stop()
         port = free_port()
@@ -500,6 +505,9 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "chat_load.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
+    if results["full_stack"]["invariants_broken"]:
+        print("The store's invariants are broken after the run:", results["full_stack"]["invariants_broken"])
+        return 1
     return 0
 
 

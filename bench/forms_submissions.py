@@ -51,6 +51,7 @@ from sqlalchemy import create_engine, insert, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from contact_store.invariants import check_database  # noqa: E402
 from contact_store.migrate import scratch_postgres_database, upgrade_database  # noqa: E402
 from contact_store.models import FormSession  # noqa: E402
 
@@ -504,6 +505,7 @@ def main() -> None:
                 figures["database_is_locked"] = log.count("database is locked")
                 figures["server_errors_logged"] = log.count("Traceback")
                 figures["reports_stored"] = count_rows(url)
+                figures["invariants_broken"] = [r.name for r in check_database(url).failures]
                 if "api" in figures and "baseline" in figures:
                     figures["api_vs_baseline"] = round(
                         figures["api"]["per_second"] / max(figures["baseline"]["per_second"], 0.1), 3
@@ -512,7 +514,8 @@ def main() -> None:
                     f"{backend:10} reports stored {figures['reports_stored']}, "
                     f"'database is locked' {figures['database_is_locked']}, "
                     f"tracebacks {figures['server_errors_logged']}, "
-                    f"api/baseline {figures.get('api_vs_baseline')}",
+                    f"api/baseline {figures.get('api_vs_baseline')}, "
+                    f"invariants broken {figures['invariants_broken'] or 'none'}",
                     flush=True,
                 )
                 results["backends"][backend] = figures
@@ -521,6 +524,8 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"written {RESULTS.relative_to(ROOT)}")
+    if any(f["invariants_broken"] for f in results["backends"].values()):
+        raise SystemExit("The store's invariants are broken after the run")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,7 @@ def seed(url: str, rows: int) -> None:
     from sqlalchemy import insert
 
     from contact_store.db import make_engine
-    from contact_store.models import Area, Operator, SurveyResponse, Team
+    from contact_store.models import Area, Operator, SurveyInvitation, SurveyResponse, Team
 
     engine = make_engine(url)
     rng = random.Random(6)
@@ -96,28 +97,50 @@ def seed(url: str, rows: int) -> None:
             for i in range(20)
         ]
     table = SurveyResponse.__table__  # type: ignore[attr-defined]
+    invitations = SurveyInvitation.__table__  # type: ignore[attr-defined]
     done = 0
     t0 = time.perf_counter()
     while done < rows:
         batch = []
+        invited = []
         for i in range(min(SEED_CHUNK, rows - done)):
+            # Every answer belongs to its invitation (the cohort is by the contact's date).
+            at = start + timedelta(seconds=31 * (done + i))
+            context = {
+                "channel": rng.choice(["chat", "report"]),
+                "team_id": rng.choice(teams),
+                "operator_id": rng.choice(ops),
+                "area_id": rng.choice(areas),
+                "topic": rng.choice(["theft", "noise", "fraud", "asb"]),
+                "reference": f"FC-0101-{done + i:06d}",
+            }
+            invited.append(
+                context
+                | {
+                    "id": done + i + 1,
+                    "status": "completed",
+                    "next_question": 4,
+                    "contact_at": at - timedelta(hours=2),
+                    "due_at": at - timedelta(hours=1),
+                    "sent_at": at - timedelta(hours=1),
+                    "completed_at": at,
+                    "created_at": at - timedelta(hours=2),
+                }
+            )
             batch.append(
-                {
+                context
+                | {
+                    "invitation_id": done + i + 1,
                     "score_time": rng.choice([1, 2, 3, 4, 4, 5, 5, None]),
                     "score_resolve": rng.choice([1, 2, 3, 4, 5, 5]),
                     "score_overall": rng.choice([2, 3, 4, 5, 5]),
                     "comment": rng.choice(comments),
                     "response_channel": rng.choice(["sms", "web", "widget"]),
-                    "channel": rng.choice(["chat", "report"]),
-                    "team_id": rng.choice(teams),
-                    "operator_id": rng.choice(ops),
-                    "area_id": rng.choice(areas),
-                    "topic": rng.choice(["theft", "noise", "fraud", "asb"]),
-                    "reference": f"FC-0101-{done + i:06d}",
-                    "submitted_at": start + timedelta(seconds=31 * (done + i)),
+                    "submitted_at": at,
                 }
             )
         with engine.begin() as conn:
+            conn.execute(invitations.insert(), invited)
             conn.execute(table.insert(), batch)
         done += len(batch)
     print(f"seeded {rows:,} responses in {time.perf_counter() - t0:.1f} s")
@@ -135,7 +158,7 @@ def child(url: str, kind: str) -> None:
     from contact_store.surveys.results import Filters
 
     store = Store(make_engine(url), InProcessBus())
-    settings = Settings(env="test", database_url=url, secret_key="x" * 40)
+    settings = Settings(env="test", database_url=url, secret_key=secrets.token_urlsafe(40))
     with store.session_scope() as s:  # warm the pool and the imports
         next(iter(response_rows(session=s, filters=Filters(), tz=ZoneInfo("UTC"), batch_size=10)), None)
     before = rss_mb("VmRSS")

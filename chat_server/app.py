@@ -6,48 +6,22 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_server import auth_api, health, sms_webhooks
+from chat_server.body_limit import BodyLimit
 from chat_server.errors import install_error_handlers
+from chat_server.security_headers import API_DOCS_PATH, SecurityHeaders, add_nonce_to_scripts
 from contact_store.db import Store, make_engine
 from contact_store.events import make_bus
 from contact_store.settings import Settings, get_settings
 from contact_store.ui import NODE_MODULES, STATIC_DIR, make_templates
+from contact_store.web import csp_nonce
 
 logger = logging.getLogger(__name__)
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-]
-
-
-class SecurityHeaders:
-    """Adds conservative security headers to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                existing = {k.lower() for k, _ in message.get("headers", [])}
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [
-                    (k, v) for k, v in SECURITY_HEADERS if k not in existing
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def build_store(settings: Settings) -> Store:
@@ -106,7 +80,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         title="FirstContact",
         version="0.1.0",
         summary="Digital contact and live chat for police contact management",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, its inline script carrying the CSP nonce
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         lifespan=lifespan,
@@ -117,6 +91,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.routing_loop = routing_loop
     app.state.templates = make_templates(settings=settings)
     install_error_handlers(app)
+
+    @app.get(API_DOCS_PATH, include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "", title=f"{app.title} API")
+        return HTMLResponse(add_nonce_to_scripts(bytes(page.body).decode(), csp_nonce(request)))
 
     app.include_router(health.router)
     app.include_router(auth_api.router)
@@ -145,6 +124,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         "/assets", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk/assets", check_dir=False)
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: every response (a 413 and a CORS preflight included) gets the security
+    # headers; the body limit sits inside CORS so a refused cross-origin chat start is readable.
+    app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(widget_routes.ChatCors, settings=settings)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, settings=settings)
     return app

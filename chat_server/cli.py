@@ -1,4 +1,4 @@
-"""The `firstcontact` command: serve, worker, db upgrade, operator add, retention run, canned load, demo."""
+"""The `firstcontact` command: serve, worker, db upgrade/check, operator, retention, canned, demo, check."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+
+from pydantic import ValidationError
 
 from chat_server.log_redaction import redact_root_handlers, uvicorn_log_config
 from contact_store.db import Store, make_engine
@@ -34,8 +36,46 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
+    from contact_store.invariants import check_store
+
+    store = _store(settings)
+    with store.session_scope() as session:
+        result = check_store(session=session)
+    _out(result.describe())
+    _out("The store's invariants hold." if result.ok else f"{len(result.failures)} invariant(s) broken.")
+    return 0 if result.ok else 1
+
+
+def demo_refused(settings: Settings) -> bool:
+    """Demo data (known staff usernames, invented people) never goes into a production store."""
+    if settings.env != "production":
+        return False
+    _out("Demo data is refused with FIRSTCONTACT_ENV=production: it adds staff accounts anyone can guess.")
+    return True
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings | None) -> int:
+    """List every setting unsafe for production; exit 1 if there is any, 0 when there is none."""
+    from chat_server.production_check import load_settings, production_problems
+
+    loaded, problems = load_settings()
+    if loaded is not None:
+        problems += production_problems(loaded, workers=args.workers)
+    for problem in problems:
+        _out(f"UNSAFE  {problem}")
+    if problems:
+        _out(f"{len(problems)} unsafe production setting{'' if len(problems) == 1 else 's'}.")
+        return 1
+    _out("No unsafe production settings found.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings, *, only_if_empty: bool = False) -> int:
     from contact_store.demo import seed_demo, store_is_empty
+
+    if demo_refused(settings):
+        return 2
 
     store = _store(settings)
     with store.session_scope() as session:
@@ -133,6 +173,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
+    if args.demo and demo_refused(settings):
+        return 2
     if args.workers > 1 and not settings.redis_url:
         # The in-process bus cannot carry a chat message from one worker to another.
         _out("Several workers need FIRSTCONTACT_REDIS_URL (the event bus between workers).")
@@ -192,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate to the latest schema").set_defaults(func=cmd_db_upgrade)
+    db_sub.add_parser("check", help="verify the store's invariants (exit 1 if any is broken)").set_defaults(
+        func=cmd_db_check
+    )
 
     operator = sub.add_parser("operator", help="staff accounts")
     op_sub = operator.add_subparsers(dest="operator_command", required=True)
@@ -215,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
         "load", help="add the shipped canned responses that are not there yet"
     ).set_defaults(func=cmd_canned_load)
 
+    check = sub.add_parser(
+        "check", help="list every setting unsafe for production (exit 1 if any, 0 when none)"
+    )
+    check.add_argument(
+        "--workers", type=int, default=1, help="the number of workers you will serve with (SQLite, Redis)"
+    )
+    check.set_defaults(func=cmd_check, needs_settings=False)
+
     demo = sub.add_parser("demo", help="seed demo data into an empty store")
     demo.set_defaults(func=cmd_demo)
     return parser
@@ -225,7 +278,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     redact_root_handlers()
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    if not getattr(args, "needs_settings", True):
+        return int(args.func(args, None) or 0)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            _out(f"Invalid setting: {str(error['msg']).removeprefix('Value error, ')}")
+        _out("Run `firstcontact check` to list every unsafe setting.")
+        return 2
     return int(args.func(args, settings) or 0)
 
 

@@ -51,17 +51,22 @@ def _page(request: Request, status: int, message: str, headers: dict[str, str] |
     )
 
 
+def app_error_response(request: Request, exc: AppError) -> Response:
+    """The response for an `AppError`: JSON for the API, a sign-in redirect or a page for people."""
+    if wants_json(request):
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers or None)
+    if isinstance(exc, NotAuthenticated) and request.url.path.startswith("/console"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/console/sign-in?next={quote(target)}", status_code=303)
+    return _page(request, exc.status_code, exc.message, exc.headers or None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on the app."""
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        if wants_json(request):
-            return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers or None)
-        if isinstance(exc, NotAuthenticated) and request.url.path.startswith("/console"):
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/console/sign-in?next={quote(target)}", status_code=303)
-        return _page(request, exc.status_code, exc.message, exc.headers or None)
+        return app_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

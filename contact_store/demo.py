@@ -16,6 +16,7 @@ from contact_store.models import (
     Area,
     Conversation,
     ConversationStatus,
+    InvitationStatus,
     Message,
     Operator,
     OperatorArea,
@@ -24,6 +25,7 @@ from contact_store.models import (
     ReportStatus,
     Role,
     SenderKind,
+    SurveyInvitation,
     SurveyResponse,
     Team,
 )
@@ -181,10 +183,36 @@ def seed_demo(*, session: Session, days: int = 28, seed: int = 2611) -> list[Dem
                         )
                     )
                 conv.last_seq = len(lines)
-                if rng.random() < 0.3:
+                # Every ended chat is offered the survey (one invitation recording who and what it
+                # is about); about 30% answer it. Every answer belongs to its invitation.
+                session.add(conv)
+                session.flush()
+                answered = rng.random() < 0.3
+                invitation = SurveyInvitation(
+                    person_id=person.id,
+                    to_e164=person.phone_e164,
+                    channel="chat",
+                    conversation_id=conv.id,
+                    reference=conv.id[:8],
+                    team_id=conv.team_id,
+                    operator_id=operator.id,
+                    area_id=conv.area_id,
+                    topic=conv.topic,
+                    contact_at=conv.queued_at,
+                    status=InvitationStatus.COMPLETED if answered else InvitationStatus.EXPIRED,
+                    next_question=4 if answered else 0,
+                    due_at=conv.ended_at + timedelta(minutes=60),
+                    sent_at=conv.ended_at + timedelta(minutes=60),
+                    completed_at=conv.ended_at + timedelta(hours=2) if answered else None,
+                    created_at=conv.ended_at,
+                )
+                session.add(invitation)
+                session.flush()
+                if answered:
                     scores = [min(5, max(1, round(rng.gauss(4.1, 1.0)))) for _ in range(3)]
                     session.add(
                         SurveyResponse(
+                            invitation_id=invitation.id,
                             score_time=scores[0],
                             score_resolve=scores[1],
                             score_overall=scores[2],

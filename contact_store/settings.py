@@ -1,5 +1,6 @@
 """Settings: one `Settings` object read from `FIRSTCONTACT_*` environment variables (or `.env`)."""
 
+import math
 import secrets
 from datetime import date
 from functools import lru_cache
@@ -10,6 +11,58 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "development"}
+
+# --- Secret strength (issue #10, point 9) ---
+# Outside development the secret key must be at least SECRET_MIN_LENGTH characters and carry an
+# estimated SECRET_MIN_BITS bits: length x log2(alphabet), where
+# - the alphabet is the smaller of the size of the character classes it uses (lower 26, upper 26,
+#   digits 10, ASCII symbols and space 33, anything else 128) and its number of distinct characters;
+# - the length counts each distinct run of three characters once (+2), so a repeated pattern
+#   counts once.
+# So 32 repeated characters count 0 bits, "0123456789" four times 40 bits, and a fresh
+# `secrets.token_urlsafe(48)` about 350 (32 hex characters, exactly 128 bits, fall just short).
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_BITS = 128
+_SECRET_CLASSES = (
+    (str.islower, 26),
+    (str.isupper, 26),
+    (str.isdigit, 10),
+    (lambda c: c.isascii() and not c.isalnum(), 33),
+)
+_OTHER_CLASS_SIZE = 128
+
+
+def secret_bits(secret: str) -> float:
+    """The estimated entropy of a secret in bits (the rule above)."""
+    if not secret:
+        return 0.0
+    pool = 0
+    for belongs, size in _SECRET_CLASSES:
+        if any(c.isascii() and belongs(c) for c in secret):
+            pool += size
+    if any(not c.isascii() for c in secret):
+        pool += _OTHER_CLASS_SIZE
+    alphabet = min(pool, len(set(secret)))
+    runs = len({secret[i : i + 3] for i in range(len(secret) - 2)}) + 2 if len(secret) > 2 else len(secret)
+    return runs * math.log2(alphabet) if alphabet > 1 else 0.0
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why this secret key is not good enough outside development, or None when it is."""
+    if secret.strip().lower() in PLACEHOLDER_SECRETS:
+        return "FIRSTCONTACT_SECRET_KEY is missing or a placeholder"
+    if len(secret) < SECRET_MIN_LENGTH:
+        return f"FIRSTCONTACT_SECRET_KEY is shorter than {SECRET_MIN_LENGTH} characters"
+    if secret_bits(secret) < SECRET_MIN_BITS:
+        return (
+            f"FIRSTCONTACT_SECRET_KEY is too predictable (about {secret_bits(secret):.0f} bits; "
+            f"{SECRET_MIN_BITS} needed): generate one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return None
+
+
+# --- end secret strength ---
 
 # Lancashire's trip-over history went 7 min -> 3 min -> 20 s; 3 minutes is the middle ground.
 DEFAULT_TRIP_OVER_SECONDS = 180
@@ -100,6 +153,9 @@ class Settings(BaseSettings):
 
     # SMS.
     sms_provider: Literal["log", "notify", "twilio"] = "log"
+    # An inbound text with no reference threads to the contact of the last text sent to its number
+    # within this many days; older, it waits in triage's "Texts to match".
+    sms_reply_thread_days: int = 30
     sms_max_attempts: int = 8
     notify_api_key: str = ""
     notify_base_url: str = "https://api.notifications.service.gov.uk"
@@ -146,6 +202,12 @@ class Settings(BaseSettings):
     # Rate limits (per client address, per minute).
     api_submissions_per_minute: int = 30
 
+    # --- Request limits (issue #10, point 8; chat_server/body_limit.py) ---
+    # Largest request body anywhere except evidence uploads (JSON API, HTML forms, callbacks);
+    # refused while it streams. Uploads may carry upload_max_files x upload_max_bytes + 1 MiB.
+    request_body_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    # --- end request limits ---
+
     # --- Throttles (contact_store/throttle.py): shared by every worker through Redis when
     # redis_url is set. ---
     # Chat starts per client address per hour (a bucket that refills over the hour).
@@ -169,11 +231,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret_in_production(self) -> "Settings":
-        if self.env == "production" and (
-            self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32
-        ):
-            raise ValueError("FIRSTCONTACT_SECRET_KEY must be a real secret of 32+ characters in production")
+    def _refuse_weak_secret_outside_development(self) -> "Settings":
+        # Production needs a real secret; a test setup may leave it empty (one is generated into
+        # data_dir) but any secret it sets must pass the same rule. See secret_key_problem().
+        if self.env == "development" or (self.env == "test" and not self.secret_key):
+            return self
+        problem = secret_key_problem(self.secret_key)
+        if problem:
+            raise ValueError(f"{problem} (ENV={self.env})")
         return self
 
     @property

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 
 from contact_store.settings import Settings
+from contact_store.web import csp_template_context
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -20,8 +21,11 @@ def make_templates(*directories: Path, settings: Settings) -> Jinja2Templates:
     """A template environment that sees the package's own templates first, then the shared ones.
 
     Autoescaping is on for every template: nothing the public typed is ever rendered as HTML.
+    Every template also gets `csp_nonce`: an inline <script> or <style> runs only with it.
     """
-    templates = Jinja2Templates(directory=[*directories, SHARED_TEMPLATES])
+    templates = Jinja2Templates(
+        directory=[*directories, SHARED_TEMPLATES], context_processors=[csp_template_context]
+    )
     env = templates.env
     env.autoescape = True
     env.globals.update(

@@ -26,6 +26,19 @@ SESSION_COOKIE = "fc_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 UNKNOWN_ADDRESS = "unknown"
+# Where the security-headers middleware (chat_server/security_headers.py) puts this response's
+# Content-Security-Policy nonce in the ASGI scope; templates read it as `csp_nonce`.
+CSP_NONCE_SCOPE_KEY = "firstcontact.csp_nonce"
+
+
+def csp_nonce(request: Request | WebSocket) -> str:
+    """This response's CSP nonce ("" when no middleware set one, e.g. a template rendered alone)."""
+    return str(request.scope.get(CSP_NONCE_SCOPE_KEY, ""))
+
+
+def csp_template_context(request: Request) -> dict[str, str]:
+    """Jinja context processor: every template gets `csp_nonce` for its inline <script>/<style>."""
+    return {"csp_nonce": csp_nonce(request)}
 
 
 def get_store(request: Request) -> Store:
@@ -145,6 +158,7 @@ def sign_in_wait(request: Request, username: str) -> float:
 
 
 __all__ = [
+    "CSP_NONCE_SCOPE_KEY",
     "CSRF_FORM_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
@@ -157,4 +171,6 @@ __all__ = [
     "StaffContext",
     "StoreDep",
     "SupervisorOnly",
+    "csp_nonce",
+    "csp_template_context",
 ]

@@ -8,7 +8,18 @@ from typing import Any
 
 from sqlmodel import Session
 
-from contact_store.models import Area, Conversation, Operator, Person, Report, Role, Team
+from contact_store.clock import utcnow
+from contact_store.models import (
+    Area,
+    Conversation,
+    Operator,
+    Person,
+    Report,
+    Role,
+    SurveyInvitation,
+    SurveyResponse,
+    Team,
+)
 from contact_store.staff import create_operator, token_hash
 
 DEFAULT_PASSWORD = "correct horse battery"
@@ -70,3 +81,20 @@ def make_conversation(session: Session, *, token: str | None = None, **kw: Any) 
     session.add(conv)
     session.flush()
     return conv
+
+
+def make_survey_answer(session: Session, *, channel: str = "chat", **kw: Any) -> SurveyResponse:
+    """A survey answer with the invitation it belongs to (sent, completed, contact now)."""
+    now = utcnow()
+    context = {k: kw[k] for k in ("team_id", "operator_id", "area_id", "topic", "reference") if k in kw}
+    invitation = SurveyInvitation(
+        channel=channel, status="completed", contact_at=now, sent_at=now, completed_at=now, **context
+    )
+    session.add(invitation)
+    session.flush()
+    response = SurveyResponse(
+        invitation_id=invitation.id, channel=channel, response_channel=kw.pop("response_channel", "web"), **kw
+    )
+    session.add(response)
+    session.flush()
+    return response

@@ -26,7 +26,7 @@ from chat_server.app import create_app
 from contact_store.db import Store, make_engine
 from contact_store.events import EventBus, make_bus
 from contact_store.settings import Settings
-from tests.support.databases import TEST_REDIS_URL, fresh_database, truncate_all
+from tests.support.databases import TEST_REDIS_URL, assert_store_invariants, fresh_database, truncate_all
 
 pytest_plugins = ["tests.support.browser_fixtures"]
 
@@ -174,6 +174,9 @@ def _live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
 
 @pytest.fixture
 def live_server(_live_server: LiveServer) -> Iterator[LiveServer]:
-    """The shared live server; its database is emptied after each test."""
+    """The shared live server; its invariants are checked and its database emptied after each test."""
     yield _live_server
-    truncate_all(_live_server.store.engine)
+    try:
+        assert_store_invariants(_live_server.store.engine)
+    finally:
+        truncate_all(_live_server.store.engine)

@@ -51,6 +51,7 @@ def parse_filters(request: Request) -> tuple[Filters, dict[str, str], dict[str, 
         channel=raw["channel"] if raw["channel"] in CHANNELS else None,
         operator_id=_int("operator"),
         area_id=_int("pod"),
+        timezone=request.app.state.settings.timezone,
     )
     return filters, raw, errors
 

@@ -60,4 +60,9 @@ class InboundSms(SQLModel, table=True):
     conversation_id: str | None = Field(default=None, foreign_key="conversation.id", max_length=36)
     survey_invitation_id: int | None = Field(default=None, foreign_key="surveyinvitation.id")
     handled_as: str | None = Field(default=None, max_length=20)  # survey | stop | contact
+    # How a `contact` text found its contact: reference | reply_thread | unmatched | staff
+    # (`contact_store.sms.inbound`); unmatched texts wait in triage's "Texts to match".
+    matched_by: str | None = Field(default=None, max_length=20, index=True)
+    matched_by_operator_id: int | None = Field(default=None, foreign_key="operator.id")
+    matched_at: datetime | None = utc_field()
     received_at: datetime = created_at_field(index=True)

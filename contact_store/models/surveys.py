@@ -32,6 +32,8 @@ class SurveyInvitation(SQLModel, table=True):
     operator_id: int | None = Field(default=None, foreign_key="operator.id")
     area_id: int | None = Field(default=None, foreign_key="area.id")
     topic: str | None = Field(default=None, max_length=64)
+    # When the contact itself happened (report received / chat queued): the survey's cohort.
+    contact_at: datetime | None = utc_field(index=True)
     status: str = Field(default=InvitationStatus.SCHEDULED, max_length=12)
     excluded_reason: str | None = Field(default=None, max_length=64)
     # Index of the next question to ask by SMS (0-based); answers so far live in the response.

@@ -1,4 +1,4 @@
-"""Inbound texts: matched to the person and their open contact, STOP handled, survey replies routed.
+"""Inbound texts: matched to the contact they are about, STOP handled, survey replies routed.
 
 Order of handling for one text (all in the caller's transaction):
 1. The same provider message id seen before -> the first record is returned (providers retry).
@@ -6,20 +6,29 @@ Order of handling for one text (all in the caller's transaction):
    texts; their queued non-essential texts are cancelled and open survey invitations expire.
 3. A reply to a survey invitation sent to this number in the last `SURVEY_REPLY_DAYS` days ->
    the survey conversation advances (`contact_store.surveys.sms_flow`).
-4. Anything else -> linked to the person's latest open report or live conversation; a report gets a
+4. Anything else is matched to ONE contact, in this order, and `matched_by` records how:
+   a. `reference`: the text quotes a report reference, and that report is this number's (its
+      person has this number). A reference of someone else's report is never followed: a number
+      typed by the public is a claim, not an identity.
+   b. `reply_thread`: the contact (report or chat) that the last text sent to this number, within
+      `SMS_REPLY_THREAD_DAYS`, was about.
+   c. otherwise `unmatched`: the text waits in triage's "Texts to match" list, where a member of
+      staff attaches it to a contact they may update (`staff`) or files a new report from it.
+   It is never attached silently to an arbitrary open contact. A matched report gets an
    `inbound_sms` timeline event. Every inbound text is announced on `channels.SMS` for the console.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
 from contact_store.clock import utcnow
 from contact_store.events import channels, emit
 from contact_store.models import (
-    OPEN_REPORT_STATUSES,
     Conversation,
     ConversationStatus,
     InboundSms,
@@ -41,6 +50,34 @@ OPEN_CONVERSATION_STATUSES = (
     ConversationStatus.ACTIVE,
 )
 MAX_BODY = 2000
+# A report reference anywhere in the text (`contact_store.references`: FC-DDMM-XXXX, 4+ characters
+# from the look-alike-free alphabet; staff and the public may type it in lower case).
+REFERENCE_IN_TEXT = re.compile(r"\bFC-\d{4}-[2-9A-HJKMNP-TV-Z]{4,12}\b", re.IGNORECASE)
+# Texts whose status means the person received (or was being sent) them: a reply threads to these.
+THREAD_STATUSES = (SmsStatus.SENT, SmsStatus.DELIVERED, SmsStatus.SENDING)
+
+
+class MatchedBy:
+    REFERENCE = "reference"
+    REPLY_THREAD = "reply_thread"
+    UNMATCHED = "unmatched"
+    STAFF = "staff"
+
+
+# How each way of matching reads to staff (report timeline, SMS log).
+MATCH_LABELS = {
+    MatchedBy.REFERENCE: "matched by the reference it quoted",
+    MatchedBy.REPLY_THREAD: "a reply to the last text we sent",
+    MatchedBy.STAFF: "matched by staff",
+    MatchedBy.UNMATCHED: "waiting in Texts to match",
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    matched_by: str
+    report: Report | None = None
+    conversation_id: str | None = None
 
 
 def is_stop(body: str) -> bool:
@@ -60,19 +97,78 @@ def person_for_number(*, session: Session, number: str | None) -> Person | None:
     ).first()
 
 
-def open_contact(*, session: Session, person: Person) -> tuple[Report | None, Conversation | None]:
-    """The person's latest open report and latest live conversation (either may be None)."""
-    report = session.exec(
-        select(Report)
-        .where(Report.person_id == person.id, col(Report.status).in_(OPEN_REPORT_STATUSES))
-        .order_by(col(Report.received_at).desc())
+def quoted_report(*, session: Session, body: str, number: str) -> Report | None:
+    """The first report quoted in the text that belongs to this number's person, if any."""
+    for found in REFERENCE_IN_TEXT.finditer(body):
+        report = session.exec(select(Report).where(Report.reference == found.group(0).upper())).first()
+        if report is None or report.person_id is None:
+            continue
+        owner = session.get(Person, report.person_id)
+        if owner is not None and owner.phone_e164 == number:
+            return report
+    return None
+
+
+def reply_thread(*, session: Session, settings: Settings, number: str) -> Match | None:
+    """The contact the last text sent to this number was about (within the reply window)."""
+    since = utcnow() - timedelta(days=settings.sms_reply_thread_days)
+    last = session.exec(
+        select(SmsMessage)
+        .where(
+            SmsMessage.to_e164 == number,
+            col(SmsMessage.status).in_(THREAD_STATUSES),
+            col(SmsMessage.created_at) >= since,
+            col(SmsMessage.report_id).is_not(None) | col(SmsMessage.conversation_id).is_not(None),
+        )
+        .order_by(col(SmsMessage.created_at).desc(), col(SmsMessage.id).desc())
     ).first()
-    conversation = session.exec(
-        select(Conversation)
-        .where(Conversation.person_id == person.id, col(Conversation.status).in_(OPEN_CONVERSATION_STATUSES))
-        .order_by(col(Conversation.queued_at).desc())
-    ).first()
-    return report, conversation
+    if last is None:
+        return None
+    report = session.get(Report, last.report_id) if last.report_id is not None else None
+    return Match(MatchedBy.REPLY_THREAD, report=report, conversation_id=last.conversation_id)
+
+
+def match_contact(*, session: Session, settings: Settings, body: str, number: str) -> Match:
+    """Which contact an inbound text is about (the order in this module's docstring)."""
+    report = quoted_report(session=session, body=body, number=number)
+    if report is not None:
+        return Match(MatchedBy.REFERENCE, report=report, conversation_id=report.conversation_id)
+    thread = reply_thread(session=session, settings=settings, number=number)
+    if thread is not None:
+        return thread
+    return Match(MatchedBy.UNMATCHED)
+
+
+def attach(*, session: Session, inbound: InboundSms, match: Match, operator_id: int | None = None) -> None:
+    """Attach the text to the matched contact: the contact's person, a timeline event on a report."""
+    inbound.matched_by = match.matched_by
+    inbound.report_id = match.report.id if match.report is not None else None
+    inbound.conversation_id = match.conversation_id
+    if match.report is not None:
+        if match.report.person_id is not None:
+            inbound.person_id = match.report.person_id
+        session.add(
+            ReportEvent(
+                report_id=match.report.id,  # type: ignore[arg-type]
+                kind="inbound_sms",
+                body=inbound.body,
+                operator_id=operator_id,
+                data={
+                    "from": inbound.from_e164,
+                    "provider": inbound.provider,
+                    "matched_by": match.matched_by,
+                    "matched": MATCH_LABELS[match.matched_by],
+                },
+            )
+        )
+    elif match.conversation_id is not None:
+        conversation = session.get(Conversation, match.conversation_id)
+        if conversation is not None and conversation.person_id is not None:
+            inbound.person_id = conversation.person_id
+    if match.matched_by == MatchedBy.STAFF:
+        inbound.matched_at = utcnow()
+        inbound.matched_by_operator_id = operator_id
+    session.add(inbound)
 
 
 def opt_out(*, session: Session, number: str, person: Person | None) -> Person:
@@ -152,19 +248,11 @@ def handle_inbound(
             handle_survey_reply(session=session, settings=settings, invitation=invitation, body=body)
         else:
             inbound.handled_as = "contact"
-            if person is not None:
-                report, conversation = open_contact(session=session, person=person)
-                inbound.report_id = report.id if report else None
-                inbound.conversation_id = conversation.id if conversation else None
-                if report is not None:
-                    session.add(
-                        ReportEvent(
-                            report_id=report.id,  # type: ignore[arg-type]
-                            kind="inbound_sms",
-                            body=body,
-                            data={"from": number, "provider": provider},
-                        )
-                    )
+            attach(
+                session=session,
+                inbound=inbound,
+                match=match_contact(session=session, settings=settings, body=body, number=number),
+            )
     session.add(inbound)
     session.flush()
     reference = None
@@ -184,6 +272,7 @@ def handle_inbound(
             "report_id": inbound.report_id,
             "reference": reference,
             "conversation_id": inbound.conversation_id,
+            "matched_by": inbound.matched_by,
         },
     )
     if inbound.conversation_id is not None and inbound.handled_as == "contact":
@@ -193,3 +282,46 @@ def handle_inbound(
             {"type": "sms.inbound", "id": inbound.id, "body": body},
         )
     return inbound
+
+
+# Rows on the "Texts to match" page (oldest first: the longest waiting are answered first).
+TO_MATCH_LIMIT = 200
+
+
+def texts_to_match(*, session: Session, limit: int = TO_MATCH_LIMIT) -> list[InboundSms]:
+    """Inbound texts no rule could match, oldest first (triage's "Texts to match")."""
+    return list(
+        session.exec(
+            select(InboundSms)
+            .where(InboundSms.handled_as == "contact", InboundSms.matched_by == MatchedBy.UNMATCHED)
+            .order_by(col(InboundSms.received_at), col(InboundSms.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def unmatched_text(*, session: Session, inbound_id: int) -> InboundSms:
+    """An inbound text still waiting to be matched; NotFound if there is none (or it was matched)."""
+    from contact_store.errors import Conflict, NotFound
+
+    inbound = session.get(InboundSms, inbound_id)
+    if inbound is None or inbound.handled_as != "contact":
+        raise NotFound("There is no such text to match")
+    if inbound.matched_by != MatchedBy.UNMATCHED:
+        raise Conflict("This text has already been matched to a contact", code="already_matched")
+    return inbound
+
+
+def attach_by_staff(*, session: Session, inbound: InboundSms, report: Report, operator_id: int) -> None:
+    """A member of staff attaches an unmatched text to a report they may update (checked by the caller
+    through `contact_store.access.report_for`)."""
+    attach(
+        session=session,
+        inbound=inbound,
+        match=Match(MatchedBy.STAFF, report=report, conversation_id=report.conversation_id),
+        operator_id=operator_id,
+    )
+    session.flush()
+    emit(
+        session, channels.REPORTS, {"type": "report.updated", "report_id": report.id, "change": "inbound_sms"}
+    )

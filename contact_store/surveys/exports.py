@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import column, select
+from sqlalchemy import literal_column, select
 from sqlmodel import Session, col
 
-from contact_store.models import Area, Operator, SurveyResponse, Team
+from contact_store.models import Area, Operator, SurveyInvitation, SurveyResponse, Team
 from contact_store.settings import Settings
 from contact_store.surveys.questions import SCORE_FIELDS
 from contact_store.surveys.results import Filters, TableRow, response_conditions
@@ -41,6 +41,7 @@ RISKY_FIRST = frozenset("=+-@\t\r")
 RESPONSE_HEADER = [
     "Response id",
     "Submitted",
+    "Contact date",
     "Reference",
     "Contact channel",
     "Answered by",
@@ -103,27 +104,32 @@ def response_rows(
     Text values come back already neutralised against formula injection; the submitted time is a
     naive datetime in `tz`. Columns are selected untyped so rows skip per-value ORM processing.
     """
-    table = SurveyResponse.__table__  # type: ignore[attr-defined]
-    names = [
-        "id",
-        "submitted_at",
-        "reference",
-        "channel",
-        "response_channel",
-        "team_id",
-        "operator_id",
-        "area_id",
-        "topic",
-        "score_time",
-        "score_resolve",
-        "score_overall",
-        "comment",
+    answer = SurveyResponse.__table__  # type: ignore[attr-defined]
+    invitation = SurveyInvitation.__table__  # type: ignore[attr-defined]
+    # What the contact was (team, operator, POD, topic, reference) is what the invitation recorded
+    # when it ended; the scores and comment are the answer's.
+    columns = [
+        answer.c.id,
+        answer.c.submitted_at,
+        invitation.c.contact_at,
+        invitation.c.reference,
+        invitation.c.channel,
+        answer.c.response_channel,
+        invitation.c.team_id,
+        invitation.c.operator_id,
+        invitation.c.area_id,
+        invitation.c.topic,
+        answer.c.score_time,
+        answer.c.score_resolve,
+        answer.c.score_overall,
+        answer.c.comment,
     ]
+    # Untyped copies of the columns: rows skip per-value result processing.
     base: Any = (
-        select(*[column(n) for n in names])
-        .select_from(table)
+        select(*[literal_column(f"{c.table.name}.{c.name}") for c in columns])
+        .select_from(answer.join(invitation, invitation.c.id == answer.c.invitation_id))
         .where(*response_conditions(filters))
-        .order_by(column("id"))
+        .order_by(answer.c.id)
         .limit(batch_size)
     )
     teams, ops, areas = _names(session)
@@ -138,10 +144,11 @@ def response_rows(
         result.close()
         if not batch:
             return
-        for rid, at, ref, chan, rchan, team, op, area, topic, s1, s2, s3, comment in batch:
+        for rid, at, contact_at, ref, chan, rchan, team, op, area, topic, s1, s2, s3, comment in batch:
             yield (
                 rid,
                 local(at),
+                local(contact_at) if contact_at is not None else None,
                 neutralise(ref),
                 chan,
                 rchan,
@@ -159,7 +166,7 @@ def response_rows(
 
 def table_rows(table: Sequence[TableRow]) -> tuple[list[str], list[list[Any]]]:
     """The Figure 18 table as a header and rows of plain values (percentages rounded to 0.1)."""
-    header = ["Team", "Responses", "Invitations sent", "Response rate %"]
+    header = ["Team", "Answered invitations", "Invitations (cohort)", "Response rate %"]
     for name in ("Time to answer", "Ability to resolve", "Overall service"):
         header += [f"{name} satisfied %", f"{name} n", f"{name} mean"]
     header += ["Total satisfied %", "Total n"]
@@ -253,6 +260,7 @@ def responses_csv(
     with session_factory() as session:
         header = list(RESPONSE_HEADER)
         header[1] = f"Submitted ({settings.timezone})"
+        header[2] = f"Contact date ({settings.timezone})"
         yield from csv_stream(
             header, response_rows(session=session, filters=filters, tz=tz), neutralised=True
         )
@@ -266,4 +274,5 @@ def responses_xlsx(
     with session_factory() as session:
         header = list(RESPONSE_HEADER)
         header[1] = f"Submitted ({settings.timezone})"
+        header[2] = f"Contact date ({settings.timezone})"
         yield from stream_xlsx("Responses", header, response_rows(session=session, filters=filters, tz=tz))

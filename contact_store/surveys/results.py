@@ -1,13 +1,17 @@
 """Survey results for managers: the Figure 18 table, trends and comments.
 
 Definitions (shown beside the figures on the results page):
-- Satisfied % (top-two-box) = answers of 4 or 5 ÷ valid answers (1-5) to that question.
+- The cohort of a period = the survey invitations for contacts made in that period (by the date of
+  the contact itself: report received, chat queued), in the force's time zone, that were sent by
+  text or offered in the chat window. Excluded contacts are never invited, so never counted.
+- Satisfied % (top-two-box) = answers of 4 or 5 ÷ valid answers (1-5) to that question, over the
+  cohort's answers.
 - n = valid answers to that question; unanswered questions are not counted.
 - Mean = average of the valid 1-5 answers.
 - Total = all three score questions pooled: answers of 4-5 ÷ all valid answers.
-- Response rate = responses submitted in the period ÷ invitations sent in the period (sent by text
-  or offered in the chat widget; excluded invitations are never counted).
-- The period is by submission date (responses) and sending date (invitations), in UTC.
+- Response rate = answered invitations of the cohort ÷ invitations of the cohort. Every answer
+  belongs to one invitation, so it can never exceed 100%.
+- Team, operator, POD, channel and topic are those the invitation recorded when the contact ended.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,6 +27,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 from contact_store.models import SurveyInvitation, SurveyResponse, Team
+from contact_store.models.surveys import InvitationStatus
 from contact_store.surveys.questions import SCORE_FIELDS
 
 # Comments shown per page on the results page.
@@ -36,10 +42,17 @@ class Filters:
     channel: str | None = None
     operator_id: int | None = None
     area_id: int | None = None
+    timezone: str = "UTC"  # the force's: a day is a local day (23 or 25 hours at the clock change)
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
-        lo = datetime.combine(self.start, time.min, tzinfo=UTC) if self.start else None
-        hi = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC) if self.end else None
+        """The period as UTC instants: local midnight of `start` to local midnight after `end`."""
+        tz = ZoneInfo(self.timezone)
+        lo = datetime.combine(self.start, time.min, tzinfo=tz).astimezone(UTC) if self.start else None
+        hi = (
+            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+            if self.end
+            else None
+        )
         return lo, hi
 
 
@@ -62,15 +75,28 @@ def _conditions(model: Any, at: Any, filters: Filters) -> list[ColumnElement[boo
     return conds
 
 
+def cohort_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE conditions on SurveyInvitation selecting the cohort: offered invitations for contacts
+    in the period (by the contact's date), with the filters applied to what the invitation recorded.
+    Every figure on the results page and every export starts from these."""
+    offered = [
+        col(SurveyInvitation.sent_at).is_not(None),
+        col(SurveyInvitation.status) != InvitationStatus.EXCLUDED,
+    ]
+    return [*offered, *_conditions(SurveyInvitation, col(SurveyInvitation.contact_at), filters)]
+
+
 def response_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    """WHERE conditions on SurveyResponse for these filters (by submission time)."""
-    return _conditions(SurveyResponse, col(SurveyResponse.submitted_at), filters)
+    """WHERE conditions on SurveyResponse joined to its invitation: the cohort's answers."""
+    return cohort_conditions(filters)
 
 
-def invitation_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    """WHERE conditions on sent SurveyInvitations for these filters (by sending time)."""
-    sent_at = col(SurveyInvitation.sent_at)
-    return [sent_at.is_not(None), *_conditions(SurveyInvitation, sent_at, filters)]
+def responses_of_cohort(*columns: Any) -> Any:
+    """SELECT `columns` FROM the cohort's answers (each joined to its invitation); add the filters
+    with `.where(*response_conditions(filters))`."""
+    return select(*columns).select_from(SurveyResponse).join(
+        SurveyInvitation, col(SurveyInvitation.id) == col(SurveyResponse.invitation_id)
+    )
 
 
 @dataclass
@@ -136,14 +162,14 @@ def _fill(row: TableRow, values: Any) -> None:
 def figure18(*, session: Session, filters: Filters) -> list[TableRow]:
     """Per team (by name) then a Total row: satisfied %, n, mean per question, responses, rate."""
     query = (
-        select(col(SurveyResponse.team_id), func.count(), *_score_columns())
+        responses_of_cohort(col(SurveyInvitation.team_id), func.count(), *_score_columns())
         .where(*response_conditions(filters))
-        .group_by(col(SurveyResponse.team_id))
+        .group_by(col(SurveyInvitation.team_id))
     )
     invitations = dict(
         session.execute(
             select(col(SurveyInvitation.team_id), func.count())
-            .where(*invitation_conditions(filters))
+            .where(*cohort_conditions(filters))
             .group_by(col(SurveyInvitation.team_id))
         ).all()
     )
@@ -182,7 +208,8 @@ class TrendPoint:
 
 
 def _bucket(session: Session, grain: str) -> Any:
-    column = col(SurveyResponse.submitted_at)
+    """The UTC week (starting Monday) or month of the cohort's contact date."""
+    column = col(SurveyInvitation.contact_at)
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.date_trunc(grain, func.timezone("UTC", column)), Date)
     if grain == "week":
@@ -191,11 +218,11 @@ def _bucket(session: Session, grain: str) -> Any:
 
 
 def trend(*, session: Session, filters: Filters, grain: str = "week") -> list[TrendPoint]:
-    """Responses and satisfaction per week (starting Monday) or month, oldest first."""
+    """The cohort's answers and satisfaction per week of contact (starting Monday) or month."""
     grain = "month" if grain == "month" else "week"
     bucket = _bucket(session, grain).label("period")
     query = (
-        select(bucket, func.count(), *_score_columns())
+        responses_of_cohort(bucket, func.count(), *_score_columns())
         .where(*response_conditions(filters))
         .group_by(bucket)
         .order_by(bucket)
@@ -217,9 +244,10 @@ def search_comments(
     if q.strip():
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conds.append(col(SurveyResponse.comment).ilike(f"%{escaped}%", escape="\\"))
-    total = int(session.execute(select(func.count()).select_from(SurveyResponse).where(*conds)).scalar_one())
+    total = int(session.execute(responses_of_cohort(func.count()).where(*conds)).scalar_one())
     rows = session.exec(
         sm_select(SurveyResponse)
+        .join(SurveyInvitation, col(SurveyInvitation.id) == col(SurveyResponse.invitation_id))
         .where(*conds)
         .order_by(col(SurveyResponse.submitted_at).desc(), col(SurveyResponse.id).desc())
         .offset(max(0, page - 1) * COMMENTS_PAGE_SIZE)

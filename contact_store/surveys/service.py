@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from contact_store.clock import utcnow
 from contact_store.errors import Conflict, NotFound, ValidationFailed
-from contact_store.models import Conversation, Person, Report, SurveyInvitation, SurveyResponse
+from contact_store.models import Conversation, Operator, Person, Report, SurveyInvitation, SurveyResponse
 from contact_store.models.surveys import InvitationStatus
 from contact_store.outbox import queue_sms
 from contact_store.people import is_mobile
@@ -35,10 +35,16 @@ TOKEN_SALT = "fc-survey-link"
 DISPATCH_BATCH = 100
 
 
-def _context(report: Report | None, conversation: Conversation | None) -> dict[str, Any]:
-    """What a survey records about the contact it is about."""
+def _context(
+    session: Session, report: Report | None, conversation: Conversation | None
+) -> dict[str, Any]:
+    """What a survey records about the contact it is about, as it stands when the contact ends.
+
+    The team is the contact's own, else the team of the member of staff who handled it (a chat is
+    routed by POD and answered by an operator: the operator's team is the team that served it).
+    """
     if report is not None:
-        return {
+        ctx = {
             "person_id": report.person_id,
             "report_id": report.id,
             "conversation_id": report.conversation_id,
@@ -49,20 +55,27 @@ def _context(report: Report | None, conversation: Conversation | None) -> dict[s
             "topic": report.form_slug,
             "grade": report.grade,
             "sensitive": report.sensitive,
+            "contact_at": report.received_at,
         }
-    assert conversation is not None
-    return {
-        "person_id": conversation.person_id,
-        "report_id": None,
-        "conversation_id": conversation.id,
-        "reference": None,
-        "team_id": conversation.team_id,
-        "operator_id": conversation.assignee_id,
-        "area_id": conversation.area_id,
-        "topic": conversation.topic or None,
-        "grade": conversation.grade,
-        "sensitive": False,
-    }
+    else:
+        assert conversation is not None
+        ctx = {
+            "person_id": conversation.person_id,
+            "report_id": None,
+            "conversation_id": conversation.id,
+            "reference": None,
+            "team_id": conversation.team_id,
+            "operator_id": conversation.assignee_id,
+            "area_id": conversation.area_id,
+            "topic": conversation.topic or None,
+            "grade": conversation.grade,
+            "sensitive": False,
+            "contact_at": conversation.queued_at,
+        }
+    if ctx["team_id"] is None and ctx["operator_id"] is not None:
+        staff = session.get(Operator, ctx["operator_id"])
+        ctx["team_id"] = staff.team_id if staff is not None else None
+    return ctx
 
 
 def exclusion_reason(
@@ -125,13 +138,13 @@ def schedule_survey(
     if report is None and conversation is not None:
         # A chat that raised a report is surveyed with that report's reference and topic.
         linked = session.exec(select(Report).where(Report.conversation_id == conversation.id)).first()
-        ctx = _context(None, conversation)
+        ctx = _context(session, None, conversation)
         if linked is not None:
             ctx["reference"] = linked.reference
             ctx["sensitive"] = linked.sensitive
             ctx["topic"] = ctx["topic"] or linked.form_slug
     else:
-        ctx = _context(report, None)
+        ctx = _context(session, report, None)
     now = utcnow()
     person = session.get(Person, ctx["person_id"]) if ctx["person_id"] else None
     number = person.phone_e164 if person is not None and is_mobile(person.phone_e164) else None
@@ -149,6 +162,7 @@ def schedule_survey(
         operator_id=ctx["operator_id"],
         area_id=ctx["area_id"],
         topic=ctx["topic"],
+        contact_at=ctx["contact_at"],
         status=InvitationStatus.EXCLUDED if reason else InvitationStatus.SCHEDULED,
         excluded_reason=reason,
         due_at=now + timedelta(minutes=settings.survey_delay_minutes),
@@ -322,6 +336,15 @@ def submit_answers(
     response.comment = comment
     complete(session=session, invitation=invitation, response=response)
     return response
+
+
+def mark_offered(*, session: Session, invitation: SurveyInvitation) -> None:
+    """The survey was put in front of the visitor (the chat window showed it): from now on the
+    invitation is part of its cohort's denominator, answered or not."""
+    if invitation.sent_at is None:
+        invitation.sent_at = utcnow()
+        session.add(invitation)
+        session.flush()
 
 
 def invitation_for_conversation(*, session: Session, conversation_id: str) -> SurveyInvitation | None:

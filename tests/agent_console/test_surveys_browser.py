@@ -40,8 +40,19 @@ def test_figure18_results_page(page: Page, live_server: LiveServer) -> None:
         }.items():
             team = make_team(s, name)
             for i, (t, r, o) in enumerate(scores):
+                invitation = SurveyInvitation(
+                    channel="chat",
+                    team_id=team.id,
+                    area_id=pod.id,
+                    status="completed",
+                    contact_at=now - timedelta(days=9 * i),
+                    sent_at=now - timedelta(days=9 * i),
+                )
+                s.add(invitation)
+                s.flush()
                 s.add(
                     SurveyResponse(
+                        invitation_id=invitation.id,
                         score_time=t,
                         score_resolve=r,
                         score_overall=o,
@@ -53,21 +64,13 @@ def test_figure18_results_page(page: Page, live_server: LiveServer) -> None:
                         submitted_at=now - timedelta(days=9 * i),
                     )
                 )
-                s.add(
-                    SurveyInvitation(
-                        channel="chat",
-                        team_id=team.id,
-                        status="completed",
-                        sent_at=now - timedelta(days=9 * i),
-                    )
-                )
     _sign_in(page, live_server, "manager")
     page.goto(live_server.base_url + "/console/surveys")
     expect(page.get_by_role("heading", name="Satisfaction survey results")).to_be_visible()
     expect(page.get_by_role("rowheader", name="Total", exact=True)).to_be_visible()
     assert_no_axe_violations(page, context="survey results")
     screenshot(page, "survey-results")
-    page.get_by_label("From (submitted on or after)").fill("2020-01-01")
+    page.get_by_label("Contacts from (on or after)").fill("2020-01-01")
     page.get_by_role("button", name="Apply filters").click()
     expect(page.get_by_role("rowheader", name="Total", exact=True)).to_be_visible()
     page.get_by_role("link", name="Read and search comments").click()

@@ -13,14 +13,21 @@ from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from contact_store.db import Store
-from contact_store.models import SmsMessage, SurveyInvitation, SurveyResponse
+from contact_store.models import SmsMessage, SurveyInvitation
 from contact_store.outbox import queue_sms
 from contact_store.settings import Settings
 from contact_store.sms.providers import LogProvider
 from contact_store.sms.worker import run_once
 from contact_store.surveys import schedule_survey
 from contact_store.surveys.service import dispatch_due_invitations
-from tests.builders import DEFAULT_PASSWORD, make_operator, make_person, make_report, make_team
+from tests.builders import (
+    DEFAULT_PASSWORD,
+    make_operator,
+    make_person,
+    make_report,
+    make_survey_answer,
+    make_team,
+)
 
 PAGES = [
     "/console/surveys",
@@ -82,11 +89,7 @@ def test_bad_filters_are_reported_not_500(client: TestClient, session: Session) 
 def test_comments_are_escaped_and_searchable(client: TestClient, session: Session) -> None:
     team = make_team(session, "Digital")
     for text in ["<script>alert(1)</script> rude", "Helpful officer"]:
-        session.add(
-            SurveyResponse(
-                score_time=5, comment=text, response_channel="web", channel="chat", team_id=team.id
-            )
-        )
+        make_survey_answer(session, score_time=5, comment=text, team_id=team.id)
     session.commit()
     sign_in(client, session, "manager")
     r = client.get("/console/surveys/comments?q=rude")
@@ -213,7 +216,7 @@ def test_done_when_ack_survey_by_text_and_web_then_manager_table_and_exports(
             io.StringIO(client.get("/console/surveys/export/responses.csv").content.decode("utf-8-sig"))
         )
     )
-    assert len(rows) == 3 and {r[4] for r in rows[1:]} == {"sms", "web"}
+    assert len(rows) == 3 and {r[5] for r in rows[1:]} == {"sms", "web"}
     assert "'=cmd" not in rows[1][-1] + rows[2][-1] and "Brilliant =cmd" in {rows[1][-1], rows[2][-1]}
     book = load_workbook(io.BytesIO(client.get("/console/surveys/export/responses.xlsx").content))
     assert book["Responses"].max_row == 3

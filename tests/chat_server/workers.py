@@ -18,7 +18,7 @@ import pytest
 from contact_store.db import Store, make_engine
 from contact_store.events import InProcessBus
 from tests.conftest import free_port
-from tests.support.databases import TEST_DATABASE_URL, TEST_REDIS_URL, fresh_database
+from tests.support.databases import TEST_DATABASE_URL, TEST_REDIS_URL, assert_store_invariants, fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 needs_postgres_and_redis = pytest.mark.skipif(
@@ -92,4 +92,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[Worker, Worker]]:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
-            engine.dispose()
+            try:
+                assert_store_invariants(engine)
+            finally:
+                engine.dispose()

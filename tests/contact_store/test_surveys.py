@@ -10,7 +10,6 @@ from sqlmodel import Session, select
 from contact_store.clock import utcnow
 from contact_store.models import (
     InboundSms,
-    ReportEvent,
     SmsMessage,
     SurveyInvitation,
     SurveyResponse,
@@ -20,7 +19,13 @@ from contact_store.settings import Settings
 from contact_store.sms.inbound import handle_inbound, is_stop
 from contact_store.surveys import schedule_survey
 from contact_store.surveys.questions import parse_comment, parse_score
-from contact_store.surveys.service import dispatch_due_invitations, invitation_from_token, survey_token
+from contact_store.surveys.results import Filters, figure18
+from contact_store.surveys.service import (
+    dispatch_due_invitations,
+    invitation_from_token,
+    submit_answers,
+    survey_token,
+)
 from tests.builders import make_area, make_conversation, make_operator, make_person, make_report, make_team
 
 PHONE = "+447700900123"
@@ -154,6 +159,32 @@ def test_chat_topic_exclusion_and_linked_report_reference(session: Session, sett
     assert invitation.status == InvitationStatus.SCHEDULED and invitation.reference == raised.reference
 
 
+def test_a_chat_survey_records_the_operators_team_and_the_contacts_date(
+    session: Session, settings: Settings
+) -> None:
+    """A chat routed by POD has no team of its own: the team that served it is the operator's."""
+    team = make_team(session, "Digital Team")
+    operator = make_operator(session, team_id=team.id)
+    person = make_person(session, phone_e164=PHONE)
+    chat = make_conversation(
+        session, person_id=person.id, topic="noise", status="ended", assignee_id=operator.id
+    )
+    assert chat.team_id is None
+    invitation = schedule_survey(session=session, settings=settings, channel="chat", conversation=chat)
+    assert (invitation.team_id, invitation.operator_id) == (team.id, operator.id)
+    assert invitation.contact_at == chat.queued_at
+    invitation.sent_at = chat.queued_at
+    submit_answers(
+        session=session,
+        invitation=invitation,
+        scores={"score_time": 5, "score_resolve": 4, "score_overall": 2},
+        comment=None,
+        response_channel="widget",
+    )
+    row, _total = figure18(session=session, filters=Filters(team_id=team.id))
+    assert (row.label, row.responses, row.invitations, row.response_rate) == ("Digital Team", 1, 1, 100.0)
+
+
 def _dispatched(session: Session, settings: Settings) -> SurveyInvitation:
     report = _resolved_report(session)
     invitation = schedule_survey(session=session, settings=settings, channel="report", report=report)
@@ -234,39 +265,3 @@ def test_stop_from_an_unknown_number_is_remembered(session: Session, settings: S
         schedule_survey(session=session, settings=settings, channel="report", report=report).excluded_reason
         == "opted_out"
     )
-
-
-def test_other_texts_join_the_open_report_timeline(session: Session, settings: Settings) -> None:
-    person = make_person(session, phone_e164=PHONE)
-    report = make_report(session, person_id=person.id, status="in_progress")
-    inbound = handle_inbound(
-        session=session,
-        settings=settings,
-        from_number="07700900123",
-        body="<b>He came back</b>",
-        provider="notify",
-        provider_message_id="n-1",
-    )
-    assert (
-        inbound.handled_as == "contact" and inbound.report_id == report.id and inbound.person_id == person.id
-    )
-    (event,) = session.exec(select(ReportEvent).where(ReportEvent.report_id == report.id)).all()
-    assert event.kind == "inbound_sms" and event.body == "<b>He came back</b>"
-    again = handle_inbound(
-        session=session,
-        settings=settings,
-        from_number=PHONE,
-        body="dup",
-        provider="notify",
-        provider_message_id="n-1",
-    )
-    assert again.id == inbound.id  # provider retry: recorded once
-
-
-def test_other_texts_match_a_live_chat(session: Session, settings: Settings) -> None:
-    person = make_person(session, phone_e164=PHONE)
-    chat = make_conversation(session, person_id=person.id, status="active")
-    inbound = handle_inbound(
-        session=session, settings=settings, from_number=PHONE, body="hello", provider="log"
-    )
-    assert inbound.conversation_id == chat.id and inbound.report_id is None

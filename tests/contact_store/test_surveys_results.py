@@ -39,10 +39,28 @@ def _seed(session: Session) -> dict[str, int]:
         b.id: [(5, 5, 5), (2, 3, 4)],
     }
     comments = iter(["Quick and kind", EVIL, "-2+3 waited", None, "@SUM(1)", "\tTabbed"])
+    invited = {a.id: 8, b.id: 3}  # sent invitations of the cohort; the first ones were answered
     for team_id, rows in scores.items():
-        for t, r, o in rows:
+        invitations = [
+            SurveyInvitation(
+                channel="chat",
+                team_id=team_id,
+                area_id=pod.id,
+                topic="theft",
+                reference="FC-0403-ABCD",
+                status="sent",
+                contact_at=WHEN,
+                sent_at=WHEN,
+            )
+            for _ in range(invited[team_id])
+        ]
+        session.add_all(invitations)
+        session.flush()
+        for invitation, (t, r, o) in zip(invitations, rows, strict=False):
+            invitation.status = "completed"
             session.add(
                 SurveyResponse(
+                    invitation_id=invitation.id,
                     score_time=t,
                     score_resolve=r,
                     score_overall=o,
@@ -56,11 +74,12 @@ def _seed(session: Session) -> dict[str, int]:
                     submitted_at=WHEN,
                 )
             )
-    for team_id, sent in ((a.id, 8), (b.id, 3)):
-        for _ in range(sent):
-            session.add(SurveyInvitation(channel="chat", team_id=team_id, status="sent", sent_at=WHEN))
-    session.add(SurveyInvitation(channel="chat", team_id=b.id, status="excluded", excluded_reason="under_18"))
-    session.add(SurveyInvitation(channel="chat", team_id=b.id, status="scheduled"))
+    session.add(
+        SurveyInvitation(
+            channel="chat", team_id=b.id, status="excluded", excluded_reason="under_18", contact_at=WHEN
+        )
+    )
+    session.add(SurveyInvitation(channel="chat", team_id=b.id, status="scheduled", contact_at=WHEN))
     session.flush()
     return {"a": a.id, "b": b.id, "pod": pod.id}  # type: ignore[dict-item]
 
@@ -112,6 +131,57 @@ def test_filters_narrow_the_table(session: Session) -> None:
     assert figure18(session=session, filters=Filters(area_id=ids["pod"]))[-1].responses == 6
 
 
+def _answered_invitation(
+    session: Session, *, team_id: int | None, contact_at: datetime, answered_at: datetime | None
+) -> SurveyInvitation:
+    invitation = SurveyInvitation(
+        channel="chat", team_id=team_id, status="sent", contact_at=contact_at, sent_at=contact_at
+    )
+    session.add(invitation)
+    session.flush()
+    if answered_at is not None:
+        invitation.status = "completed"
+        session.add(
+            SurveyResponse(
+                invitation_id=invitation.id,
+                score_overall=5,
+                response_channel="widget",
+                channel="chat",
+                team_id=team_id,
+                submitted_at=answered_at,
+            )
+        )
+        session.flush()
+    return invitation
+
+
+def test_a_cohort_is_its_contacts_period_whenever_they_answered(session: Session) -> None:
+    """Answers given in March to February's contacts count for February: the rate never passes 100%."""
+    team = make_team(session, "Cohort team")
+    feb, march = datetime(2026, 2, 27, 12, tzinfo=UTC), datetime(2026, 3, 2, 12, tzinfo=UTC)
+    _answered_invitation(session, team_id=team.id, contact_at=feb, answered_at=march)
+    _answered_invitation(session, team_id=team.id, contact_at=feb, answered_at=None)
+    _answered_invitation(session, team_id=team.id, contact_at=march, answered_at=None)
+    february = Filters(start=date(2026, 2, 1), end=date(2026, 2, 28), team_id=team.id)
+    row, _total = figure18(session=session, filters=february)
+    assert (row.responses, row.invitations, row.response_rate) == (1, 2, 50.0)
+    in_march = Filters(start=date(2026, 3, 1), end=date(2026, 3, 31), team_id=team.id)
+    row, _total = figure18(session=session, filters=in_march)
+    assert (row.responses, row.invitations, row.response_rate) == (0, 1, 0.0)
+
+
+def test_the_period_is_the_forces_local_day(session: Session) -> None:
+    """23:30 UTC on 1 July is 00:30 on 2 July in London (BST): it belongs to 2 July there."""
+    team = make_team(session, "Night team")
+    _answered_invitation(
+        session, team_id=team.id, contact_at=datetime(2026, 7, 1, 23, 30, tzinfo=UTC), answered_at=WHEN
+    )
+    london = Filters(start=date(2026, 7, 2), end=date(2026, 7, 2), team_id=team.id, timezone="Europe/London")
+    assert figure18(session=session, filters=london)[-1].responses == 1
+    utc = Filters(start=date(2026, 7, 2), end=date(2026, 7, 2), team_id=team.id)
+    assert figure18(session=session, filters=utc)[-1].responses == 0
+
+
 def test_trend_by_week_and_month(session: Session) -> None:
     _seed(session)
     (week,) = trend(session=session, filters=Filters(), grain="week")
@@ -156,6 +226,7 @@ def test_responses_csv_opens_back_with_injection_neutralised(
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][0] == "Response id" and rows[0][1] == "Submitted (Europe/London)" and len(rows) == 7
+    assert rows[0][2] == "Contact date (Europe/London)" and rows[1][2] == "2026-03-04 10:30:00"
     comments = [r[-1] for r in rows[1:]]
     assert (
         "'" + EVIL in comments
@@ -163,7 +234,7 @@ def test_responses_csv_opens_back_with_injection_neutralised(
         and "'@SUM(1)" in comments
         and "'\tTabbed" in comments
     )
-    assert rows[1][1] == "2026-03-04 10:30:00" and rows[1][5] == "Alpha team" and rows[1][7] == "East"
+    assert rows[1][1] == "2026-03-04 10:30:00" and rows[1][6] == "Alpha team" and rows[1][8] == "East"
 
 
 def test_responses_xlsx_opens_back_with_real_dates_and_no_formulas(
@@ -174,10 +245,10 @@ def test_responses_xlsx_opens_back_with_real_dates_and_no_formulas(
     data = _read(responses_xlsx(session_factory=store.new_session, settings=settings, filters=Filters()))
     sheet = load_workbook(io.BytesIO(data))["Responses"]
     values = list(sheet.iter_rows(values_only=True))
-    assert list(values[0])[2:] == RESPONSE_HEADER[2:] and len(values) == 7
+    assert list(values[0])[3:] == RESPONSE_HEADER[3:] and len(values) == 7
     assert values[1][1] == datetime(2026, 3, 4, 10, 30)  # London is on GMT in March: a real datetime
-    assert values[1][9:12] == (5, 4, 3)
-    cells = [row[12] for row in sheet.iter_rows(min_row=2)]
+    assert values[1][10:13] == (5, 4, 3)
+    cells = [row[13] for row in sheet.iter_rows(min_row=2)]
     evil = next(c for c in cells if c.value and "HYPERLINK" in str(c.value))
     assert evil.data_type == "s" and evil.value == "'" + EVIL
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)

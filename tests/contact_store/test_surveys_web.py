@@ -83,8 +83,11 @@ def test_widget_survey_api(client: TestClient, session: Session, settings: Setti
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get(url).status_code == 401
     assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 404
+    assert invitation.sent_at is None
     got = client.get(url, headers=auth)
     assert got.status_code == 200 and [q["field"] for q in got.json()["questions"]][-1] == "comment"
+    session.refresh(invitation)
+    assert invitation.sent_at is not None  # offered in the chat window: part of its cohort from now on
     r = client.post(url, json={"score_time": 5}, headers=auth)
     assert r.status_code == 422 and set(r.json()["error"]["fields"]) == {"score_resolve", "score_overall"}
     assert (

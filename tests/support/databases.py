@@ -35,6 +35,19 @@ def fresh_database(tmp_dir: Path, name: str = "test") -> Iterator[str]:
         yield url
 
 
+def assert_store_invariants(engine) -> None:  # type: ignore[no-untyped-def]
+    """Fail the test whose run broke one of the store's invariants (`contact_store.invariants`)."""
+    import pytest
+    from sqlmodel import Session
+
+    from contact_store.invariants import check_store
+
+    with Session(engine) as session:
+        result = check_store(session=session)
+    if not result.ok:
+        pytest.fail("The store's invariants are broken:\n" + result.describe())
+
+
 def truncate_all(engine) -> None:  # type: ignore[no-untyped-def]
     """Empty every table (for the live-server database shared by a test module).
 

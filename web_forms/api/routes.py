@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from contact_store.errors import AppError
 from contact_store.group_commit import run_grouped
 from contact_store.web import get_settings_dep, get_store
 from web_forms.api import service
@@ -17,8 +16,8 @@ from web_forms.deps import check_rate, get_form
 
 router = APIRouter(prefix="/api/v1/forms", tags=["forms"])
 
-# A submission is text answers only; anything bigger is not a report (files go through the web form).
-MAX_BODY_BYTES = 256 * 1024
+# A submission is text answers only: bodies over REQUEST_BODY_MAX_BYTES are refused while they
+# stream (chat_server/body_limit.py); files go through the web form.
 
 
 @router.get("", response_model=FormList)
@@ -63,9 +62,6 @@ async def submit(
     submissions (`contact_store.group_commit`, which commits); no threadpool hop.
     """
     form = get_form(slug)
-    length = request.headers.get("content-length", "0")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise AppError("The request is too large", status_code=413, code="too_large")
     await check_rate(request, "Too many submissions from this address. Wait and try again.")
     checked = service.check(form=form, answers=submission.answers, language=submission.language)
     result = await run_grouped(

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from contact_store import evidence as evidence_service
-from contact_store.errors import AppError, NotFound, RateLimited, ValidationFailed
+from contact_store.errors import NotFound, RateLimited, ValidationFailed
 from contact_store.group_commit import run_db, run_grouped
 from contact_store.models import FormSession, Report
 from contact_store.settings import Settings
@@ -35,8 +35,6 @@ FORM_COOKIE = "fc_form"
 EXIT_URL = "https://www.bbc.co.uk/weather"
 # Form fields a question page may carry beyond its questions (buttons, removal of a file).
 MAX_EXTRA_FIELDS = 20
-# Room for the text fields and multipart framing around the largest allowed set of files.
-FORM_OVERHEAD_BYTES = 1024 * 1024
 TOO_MANY_REPORTS = (
     "You have sent a lot of reports in a short time. Your answers are saved: wait a minute, "
     "then select Send report again."
@@ -388,14 +386,7 @@ async def save_page(request: Request, slug: str, page_id: str, settings: Setting
     page = form.page(page_id)
     if page is None:
         raise NotFound("There is no page at this address")
-    length = request.headers.get("content-length", "")
-    if (
-        length.isdigit()
-        and int(length) > settings.upload_max_files * settings.upload_max_bytes + FORM_OVERHEAD_BYTES
-    ):
-        raise AppError(
-            "The files you sent are too large. Each file must be smaller than the limit.", status_code=413
-        )
+    # Bodies over upload_max_files x upload_max_bytes never get here (chat_server/body_limit.py).
     data = await request.form(
         max_files=settings.upload_max_files, max_fields=len(page.questions) * 3 + MAX_EXTRA_FIELDS
     )

@@ -30,6 +30,7 @@ from contact_store.surveys.service import (
     OPEN_STATUSES,
     invitation_for_conversation,
     invitation_from_token,
+    mark_offered,
     submit_answers,
     validate_answers,
 )
@@ -115,6 +116,7 @@ def widget_survey(
     invitation = invitation_for_conversation(session=session, conversation_id=conversation.id)
     if invitation is None:
         raise NotFound("There is no survey for this chat", code="no_survey")
+    mark_offered(session=session, invitation=invitation)
     return JSONResponse(
         {
             "questions": [{"field": q.field, "text": q.text, "kind": q.kind} for q in questions(settings)],
