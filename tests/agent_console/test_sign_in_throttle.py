@@ -32,6 +32,7 @@ from tests.support.databases import TEST_REDIS_URL
 PER_ADDRESS = int(str(REAL_THROTTLES["sign_in_attempts_per_address"]))
 PER_ACCOUNT = int(str(REAL_THROTTLES["sign_in_attempts_per_account"]))
 TOKEN = re.compile(r'name="presign_token" value="([^"]+)"')
+NONCE = re.compile(r'nonce="[^"]*"')
 
 
 def _app(
@@ -166,9 +167,10 @@ def test_a_locked_account_answers_exactly_like_an_unknown_username(
     answers["wrong password"] = _sign_in(client, other.username, "wrong-password")
 
     def normalised(r: httpx.Response, username: str) -> bytes:
-        # The fresh anti-CSRF token and the echoed username are the only differences allowed.
+        # The fresh anti-CSRF token, the CSP nonce and the echoed username are the only
+        # differences allowed.
         body = TOKEN.sub('name="presign_token" value=""', r.text).replace(f'value="{username}"', 'value=""')
-        return body.encode()
+        return NONCE.sub('nonce=""', body).encode()
 
     typed = {
         "locked, right password": op.username,
