@@ -10,19 +10,43 @@ Reports (the triage queue) — the rules, in order:
 5. Anything else (another team's report, a report assigned to someone else outside their team)
    is refused with 403 — and a report that does not exist is 404.
 
-People (the person page and its history): every member of staff may see a person who is linked to
-a contact they may see; supervisors+ may see anyone. Every view is audited by the caller.
+Conversations (live chats): supervisors+ may open every chat; an operator may open a chat they
+hold (assignee) or are being offered. A chat held by nobody (waiting in the queue, abandoned, or
+ended before anyone answered) opens nothing for an operator. `can_access_conversation` (one chat)
+and `visible_conversations_clause` (lists) both read the rule from `CHAT_HOLDER_FIELDS`.
+
+People: `visible_contacts` is the only source of "the contacts of this person that this member of
+staff may see": their reports through `visible_reports_clause`, their chats through
+`visible_conversations_clause`, and texts (in and out, survey replies included) only when
+everything they are attached to is one of those contacts (a text attached to nothing is for
+supervisors+). Every person-derived view (the person page, a report's earlier contacts, the
+workspace person panel, the repeat-contact and double-demand badges) reads through it, and
+`person_for` lets an operator see a person only when it finds at least one contact; supervisors+
+may see anyone. A phone number typed by the public is a claim, not an identity: an unanswered chat
+started with someone's number gives nobody access to that person. Every view is audited by the
+caller.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import exists
+from sqlmodel import Session, and_, col, or_, select
 
 from contact_store.errors import Forbidden, NotFound
-from contact_store.models import Conversation, Operator, Person, Report, Role
+from contact_store.models import (
+    Conversation,
+    InboundSms,
+    Operator,
+    Person,
+    Report,
+    Role,
+    SmsMessage,
+    SurveyInvitation,
+)
 from contact_store.staff import has_role
 
 
@@ -71,23 +95,91 @@ def visible_reports_clause(staff: Operator) -> Any:
     return or_(mine, col(Report.sensitive).is_(False) & shared)
 
 
+# The columns of a chat naming the operators who may open it (besides supervisors+): the holder
+# and the operator it is being offered to. Both the per-object check and the list clause read it.
+CHAT_HOLDER_FIELDS = ("assignee_id", "offered_to_id")
+
+
+def can_access_conversation(*, staff: Operator, conversation: Conversation) -> bool:
+    """True when `staff` may open this chat (the rules in this module's docstring)."""
+    if has_role(staff, Role.SUPERVISOR):
+        return True
+    return staff.id is not None and any(getattr(conversation, f) == staff.id for f in CHAT_HOLDER_FIELDS)
+
+
+def visible_conversations_clause(staff: Operator) -> Any:
+    """The SQL condition matching the chats `staff` may open (for lists); None = all."""
+    if has_role(staff, Role.SUPERVISOR):
+        return None
+    return or_(*(col(getattr(Conversation, f)) == staff.id for f in CHAT_HOLDER_FIELDS))
+
+
+@dataclass(frozen=True)
+class PersonContacts:
+    """The contacts of one person that one member of staff may see, as SQL conditions (one per
+    table). Made only by `visible_contacts`."""
+
+    person_id: Any  # the person's id, or a column of an outer query (for a list of people)
+    reports: Any  # condition on Report
+    chats: Any  # condition on Conversation
+    texts_in: Any  # condition on InboundSms
+    texts_out: Any  # condition on SmsMessage
+
+    def any_visible(self, session: Session) -> bool:
+        """True when at least one report or chat is visible (a visible text implies one)."""
+        report, chat = session.exec(select(exists().where(self.reports), exists().where(self.chats))).one()
+        return bool(report or chat)
+
+
+def _where(condition: Any, rule: Any) -> Any:
+    return condition if rule is None else and_(condition, rule)
+
+
+def _attached_to(table: Any, reports: Any, chats: Any, invitations: Any) -> Any:
+    """A row (text or invitation) attached to at least one contact, and only to visible ones."""
+    links = [(col(table.report_id), reports), (col(table.conversation_id), chats)]
+    if invitations is not None:
+        links.append((col(table.survey_invitation_id), invitations))
+    return and_(
+        or_(*(column.is_not(None) for column, _ in links)),
+        *(or_(column.is_(None), column.in_(visible)) for column, visible in links),
+    )
+
+
+def visible_contacts(*, staff: Operator, person_id: Any) -> PersonContacts:
+    """The contacts of this person that `staff` may see: the one source for every person view.
+
+    `person_id` is an id, or a column of an outer query (e.g. `aliased(Report).person_id`) to
+    ask about the person of each row of a list at once."""
+    reports = _where(col(Report.person_id) == person_id, visible_reports_clause(staff))
+    chats = _where(col(Conversation.person_id) == person_id, visible_conversations_clause(staff))
+    texts_in = col(InboundSms.person_id) == person_id
+    texts_out = col(SmsMessage.person_id) == person_id
+    if has_role(staff, Role.SUPERVISOR):
+        return PersonContacts(person_id, reports, chats, texts_in, texts_out)
+    report_ids = select(Report.id).where(reports)
+    chat_ids = select(Conversation.id).where(chats)
+    invitation_ids = select(SurveyInvitation.id).where(
+        _attached_to(SurveyInvitation, report_ids, chat_ids, None)
+    )
+    return PersonContacts(
+        person_id,
+        reports,
+        chats,
+        and_(texts_in, _attached_to(InboundSms, report_ids, chat_ids, invitation_ids)),
+        and_(texts_out, _attached_to(SmsMessage, report_ids, chat_ids, invitation_ids)),
+    )
+
+
 def person_for(*, session: Session, staff: Operator, person_id: int) -> Person:
-    """The person if `staff` may see them; NotFound or Forbidden otherwise."""
+    """The person if `staff` may see at least one of their contacts (supervisors+: anyone);
+    NotFound or Forbidden otherwise."""
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound("There is no such person")
     if has_role(staff, Role.SUPERVISOR):
         return person
-    reports = session.exec(select(Report).where(Report.person_id == person_id)).all()
-    if any(can_access_report(staff=staff, report=r, action=ReportAction.READ) for r in reports):
-        return person
-    chat = session.exec(
-        select(Conversation.id).where(
-            Conversation.person_id == person_id,
-            or_(Conversation.assignee_id == staff.id, col(Conversation.assignee_id).is_(None)),
-        )
-    ).first()
-    if chat is not None:
+    if visible_contacts(staff=staff, person_id=person_id).any_visible(session):
         return person
     raise Forbidden("You cannot see this person's details")
 

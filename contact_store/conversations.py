@@ -28,11 +28,12 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 from sqlmodel import Session, col, select
 
+from contact_store.access import can_access_conversation
 from contact_store.clock import utcnow
 from contact_store.errors import Forbidden, NotFound, ValidationFailed
 from contact_store.events import channels, emit
-from contact_store.models import Conversation, ConversationEvent, Message, Operator, Role, SenderKind
-from contact_store.staff import has_role, token_hash
+from contact_store.models import Conversation, ConversationEvent, Message, Operator, SenderKind
+from contact_store.staff import token_hash
 from contact_store.types import UTCDateTime
 
 # Control characters other than tab and newline are dropped: they can hide text or break terminals.
@@ -83,10 +84,9 @@ def authorise_visitor(*, session: Session, conversation_id: str, token: str) -> 
 
 
 def can_operator_access(*, operator: Operator, conversation: Conversation) -> bool:
-    """Operators see chats they hold or are offered; supervisors and above see every chat."""
-    if has_role(operator, Role.SUPERVISOR):
-        return True
-    return operator.id in (conversation.assignee_id, conversation.offered_to_id)
+    """Operators see chats they hold or are offered; supervisors and above see every chat (the
+    rule lives in `contact_store.access`, shared with the list clause)."""
+    return can_access_conversation(staff=operator, conversation=conversation)
 
 
 def get_for_operator(*, session: Session, operator: Operator, conversation_id: str) -> Conversation:

@@ -1,7 +1,9 @@
 """Queueing texts: a row in the SMS outbox, written in the caller's transaction.
 
 This module only *queues*. Sending (the worker, providers, retries, receipts) builds on these rows:
-a row is due when `status = queued` and `next_attempt_at <= now`.
+a row is due when `status = queued` and `next_attempt_at <= now`. Every row passes the gate
+(`contact_store.sms.gate`: consent of the contact, allowed country, per-recipient daily cap) as it
+is written; a refused text is kept as `blocked` with its reason and never sent.
 
 Templates use GOV.UK Notify's `((placeholder))` syntax so the same text works with the Notify
 provider's personalisation and with the `log` and Twilio providers, which render it here.
@@ -19,6 +21,8 @@ from contact_store.clock import utcnow
 from contact_store.errors import ValidationFailed
 from contact_store.models import Person, SmsMessage, SmsStatus
 from contact_store.people import is_mobile, normalise_phone
+from contact_store.settings import Settings
+from contact_store.sms import gate
 
 # 6 concatenated GSM-7 segments of 153 characters: longer texts are costly and arrive garbled.
 MAX_SMS_LENGTH = 918
@@ -80,8 +84,9 @@ def sms_values(
     due_at: datetime | None = None,
     opted_out: bool = False,
 ) -> dict[str, Any] | None:
-    """The outbox row's column values for a text to a UK mobile, or None when it cannot receive texts.
+    """The outbox row's column values for a text to a mobile, or None when it cannot receive texts.
 
+    Not gated yet: writers pass these values through `gate.apply` before inserting them.
     Non-essential texts (surveys) to a number that sent STOP (`opted_out`) are kept as `cancelled`,
     so the decision is visible in the SMS log.
     """
@@ -118,6 +123,7 @@ def sms_values(
 def queue_sms(
     *,
     session: Session,
+    settings: Settings,
     to: str,
     template: str,
     personalisation: dict[str, Any],
@@ -130,10 +136,10 @@ def queue_sms(
     operator_id: int | None = None,
     due_at: datetime | None = None,
 ) -> SmsMessage | None:
-    """Queue a text to a UK mobile. Returns None when the number cannot receive texts.
+    """Queue a text through the gate. Returns None when the number cannot receive texts.
 
-    Non-essential texts (surveys) to a number that sent STOP are kept as `cancelled`, so the
-    decision is visible in the SMS log.
+    A text the gate refuses is kept as `blocked` with its reason; non-essential texts (surveys) to
+    a number that sent STOP are kept as `cancelled`. Both are visible in the SMS log.
     """
     opted_out = False
     if not essential and person_id is not None:
@@ -155,6 +161,8 @@ def queue_sms(
     )
     if values is None:
         return None
+    session.flush()  # the gate reads the contact's consent with Core: it must see pending changes
+    gate.apply(session.connection(), settings=settings, values=values)
     message = SmsMessage(**values)
     session.add(message)
     session.flush()

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, case, exists, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from contact_store.access import PersonContacts
 from contact_store.clock import utcnow
 from contact_store.models import (
     OPEN_REPORT_STATUSES,
@@ -240,21 +241,23 @@ class ContactSignals:
 def contact_signals(
     *,
     session: Session,
-    person_id: int,
+    contacts: PersonContacts,
     window_days: int,
     exclude_report_id: int | None = None,
     exclude_conversation_id: str | None = None,
 ) -> ContactSignals:
-    """Count this person's other contacts in the window, and those still open."""
+    """Count the person's other contacts the viewer may see (`contacts`, from
+    `access.visible_contacts`) in the window, and those still open: a badge never counts a
+    contact the viewer could not open."""
     since = utcnow() - timedelta(days=window_days)
     reports = session.exec(
         select(Report.id, Report.status, Report.received_at).where(
-            Report.person_id == person_id, col(Report.id) != (exclude_report_id or -1)
+            contacts.reports, col(Report.id) != (exclude_report_id or -1)
         )
     ).all()
     chats = session.exec(
         select(Conversation.id, Conversation.status, Conversation.queued_at).where(
-            Conversation.person_id == person_id, col(Conversation.id) != (exclude_conversation_id or "")
+            contacts.chats, col(Conversation.id) != (exclude_conversation_id or "")
         )
     ).all()
     open_chat = (*WAITING_STATUSES, ConversationStatus.ACTIVE)

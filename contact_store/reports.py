@@ -3,7 +3,8 @@
 `file_report` writes, in the caller's transaction (services only flush; the caller commits):
 the report with a unique human-friendly reference, the person (matched to earlier contacts by
 normalised phone or email, which sets the repeat-contact flag), a "received" timeline event, and
-an acknowledgement text in the SMS outbox when a mobile number was given and texting is allowed.
+an acknowledgement text in the SMS outbox when a mobile number was given; the text passes the SMS
+gate (`contact_store.sms.gate`), so without "safe to contact" it is recorded as blocked, not sent.
 A `reports` bus event is parked on the session and published only after the commit. It is the
 fast path: SQLAlchemy Core, a handful of round trips, teams and areas from `org_cache`.
 
@@ -22,10 +23,11 @@ from sqlmodel import Session, col, select
 from contact_store import org_cache
 from contact_store.clock import utcnow
 from contact_store.events import channels, emit
-from contact_store.models import Area, Report, ReportEvent, ReportStatus, SmsMessage, Team
-from contact_store.people import link_person
+from contact_store.models import Area, Report, ReportEvent, ReportStatus, SmsMessage, SmsStatus, Team
+from contact_store.people import link_person, normalise_phone
 from contact_store.references import SUFFIX_LENGTH, new_reference
 from contact_store.settings import Settings
+from contact_store.sms import gate
 from contact_store.sms.acks import report_ack_values
 from contact_store.sql import InsertOrSkip, existing_id
 
@@ -49,8 +51,9 @@ class ReportCreate:
     email: str | None = None
     postcode: str | None = None
     area_postcode: str | None = None
-    # False for sensitive forms unless the person said it is safe to text them.
-    send_acknowledgement: bool = True
+    # The answer to "is it safe for us to text you on this number?" (`phone`). No answer is "no":
+    # nothing is texted about this report unless it is True.
+    safe_to_contact: bool = False
     response_time: str = "24 hours"
     thrive: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +126,8 @@ def file_report(
     org = org_cache.snapshot(session)
     conn = session.connection()
     now = received_at or utcnow()
+    number = normalise_phone(report_in.phone)
+    consent = gate.Consent(report_in.safe_to_contact and number is not None, number)
     values: dict[str, Any] = {
         "form_slug": report_in.form_slug,
         "answers": report_in.answers,
@@ -137,6 +142,8 @@ def file_report(
         "cached_team_id": org.team_id(report_in.team_name),
         "cached_area_id": org.area_id(report_in.area_postcode or report_in.postcode),
         "repeat_contact": link.repeat_contact,
+        "safe_to_contact": consent.safe,
+        "contact_e164": consent.number,
         "received_at": now,
         "updated_at": now,
     }
@@ -166,17 +173,18 @@ def file_report(
         },
     )
     sms = None
-    if report_in.send_acknowledgement and report_in.phone:
+    if consent.number:
         sms = report_ack_values(
             settings=settings,
             report_id=report_id,
             reference=chosen,
             person_id=link.person_id,
-            phone=report_in.phone,
+            phone=consent.number,
             target=report_in.response_time,
         )
         if sms is not None:
-            conn.execute(_INSERT_SMS, sms)
+            # The consent was written just above: the gate need not read it back.
+            conn.execute(_INSERT_SMS, gate.apply(conn, settings=settings, values=sms, consent=consent))
     filed = FiledReport(
         id=report_id,
         reference=chosen,
@@ -185,7 +193,7 @@ def file_report(
         team_id=team_id,
         area_id=area_id,
         repeat_contact=link.repeat_contact,
-        acknowledged_by_sms=sms is not None,
+        acknowledged_by_sms=sms is not None and sms["status"] == SmsStatus.QUEUED,
     )
     emit(
         session,

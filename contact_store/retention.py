@@ -49,6 +49,7 @@ BATCH_SIZE = 500
 def _erase_report(*, session: Session, report: Report, upload_dir: Path, now: datetime) -> None:
     report.answers = {}
     report.summary = ""
+    report.contact_e164 = None
     report.thrive = {k: "" for k in (report.thrive or {})}
     report.updated_at = now
     session.add(report)
@@ -82,6 +83,7 @@ def _erase_texts(
 def _erase_conversation(*, session: Session, conv: Conversation, now: datetime) -> None:
     conv.visitor_name = ""
     conv.origin = None
+    conv.contact_e164 = None
     conv.thrive = {k: "" for k in (conv.thrive or {})}
     session.add(conv)
     session.execute(update(Message).where(col(Message.conversation_id) == conv.id).values(body=ERASED_TEXT))

@@ -208,6 +208,13 @@ class Settings(BaseSettings):
     request_body_max_bytes: int = Field(default=256 * 1024, ge=1024)
     # --- end request limits ---
 
+    # SMS gate (issue #10, safe to contact): where texts may go and how many one number may get.
+    # E.164 prefixes a text may be sent to; the default is UK mobiles only. The public may only
+    # give numbers in these prefixes' countries (a UK landline still passes for a call back).
+    sms_allowed_prefixes: list[str] = Field(default_factory=lambda: ["+447"], min_length=1)
+    # Texts to one number in any 24 hours, across every template, counted in the store.
+    sms_max_per_recipient_per_day: int = Field(default=10, ge=1)
+
     # --- Throttles (contact_store/throttle.py): shared by every worker through Redis when
     # redis_url is set. ---
     # Chat starts per client address per hour (a bucket that refills over the hour).

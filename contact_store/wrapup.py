@@ -148,6 +148,9 @@ def raise_report_from_chat(
         team_id=conversation.team_id,
         assignee_id=operator.id,
         conversation_id=conversation.id,
+        # The chat's answer to "is it safe to text you on this number?" carries over to its report.
+        safe_to_contact=conversation.safe_to_contact,
+        contact_e164=conversation.contact_e164,
         received_at=now,
         first_response_at=now,
         updated_at=now,

@@ -24,7 +24,10 @@ def person_page(
 ) -> Response:
     person_for(session=session, staff=ctx.operator, person_id=person_id)
     history = person_history(
-        session=session, person_id=person_id, repeat_contact_days=settings.repeat_contact_days
+        session=session,
+        staff=ctx.operator,
+        person_id=person_id,
+        repeat_contact_days=settings.repeat_contact_days,
     )
     if history is None:
         raise NotFound("There is no such person")

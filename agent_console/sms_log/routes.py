@@ -1,5 +1,6 @@
-"""The SMS log (admins): every text in the outbox with its status, inbound texts, and a form to
-simulate an inbound text (log provider only) through the same handling as a real one."""
+"""The SMS log (admins): every text in the outbox with its status (a text the SMS gate refused is
+`blocked`, with its reason), inbound texts, and a form to simulate an inbound text (log provider
+only) through the same handling as a real one."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 from contact_store.errors import Forbidden
 from contact_store.models import InboundSms, SmsMessage
 from contact_store.people import normalise_phone
+from contact_store.sms.gate import REASON_LABELS
 from contact_store.sms.inbound import handle_inbound
 from contact_store.ui import template_context, templates_for
 from contact_store.web import CSRF_FORM_FIELD, CSRF_HEADER, AdminOnly, SessionDep, SettingsDep, check_csrf
@@ -36,7 +38,13 @@ def _render(request: Request, session: SessionDep, *, status: int = 200, **value
     return templates.TemplateResponse(
         request,
         "agent_console/sms_log/log.html",
-        template_context(request, outbox=outbox, inbound=inbound, **({"errors": {}, "values": {}} | values)),
+        template_context(
+            request,
+            outbox=outbox,
+            inbound=inbound,
+            blocked_labels=REASON_LABELS,
+            **({"errors": {}, "values": {}} | values),
+        ),
         status_code=status,
     )
 

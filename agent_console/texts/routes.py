@@ -103,7 +103,7 @@ def new_report_from_text(
             summary=one_line(inbound.body),
             channel="sms",
             phone=inbound.from_e164 or None,
-            send_acknowledgement=False,  # nobody has said it is safe to text this number
+            safe_to_contact=False,  # nobody has said it is safe to text this number
         ),
     )
     report = report_for(session=session, staff=ctx.operator, report_id=filed.id, action=ReportAction.READ)

@@ -19,7 +19,7 @@ from contact_store import audit
 from contact_store.access import ReportAction, report_for
 from contact_store.errors import AppError, Forbidden, NotFound, ValidationFailed
 from contact_store.models import Area, Evidence, Operator, Report, Role
-from contact_store.person_history import person_history
+from contact_store.person_history import person_history, repeat_contact_reports
 from contact_store.settings import Settings
 from contact_store.staff import has_role
 from contact_store.web import CSRF_FORM_FIELD, CurrentStaff, SessionDep, SettingsDep, StaffContext, check_csrf
@@ -63,6 +63,14 @@ def triage_list(
     rows, total = service.list_reports(
         session=session, staff=ctx.operator, filters=filters, settings=settings
     )
+    # The "Repeat" badge counts only contacts this member of staff may open (not the flag stored
+    # when the report was filed, which counted every contact linked by a typed phone number).
+    repeat_ids = repeat_contact_reports(
+        session=session,
+        staff=ctx.operator,
+        report_ids=[row.report.id for row in rows if row.report.id is not None],
+        window_days=settings.repeat_contact_days,
+    )
     areas = session.exec(select(Area).order_by(Area.name)).all()
     names = dict(session.exec(select(Operator.id, Operator.display_name)).all())
     query = request.url.query
@@ -72,6 +80,7 @@ def triage_list(
         "agent_console/triage/list.html",
         nav="reports",
         rows=rows,
+        repeat_ids=repeat_ids,
         total=min(total, service.count_limit(page)),
         more=total > service.count_limit(page),
         filters=filters,
@@ -102,6 +111,7 @@ def _detail(
     history = (
         person_history(
             session=session,
+            staff=ctx.operator,
             person_id=report.person_id,
             repeat_contact_days=settings.repeat_contact_days,
             exclude_report_id=report.id,
@@ -135,6 +145,7 @@ def _detail(
         evidence=evidence,
         history=history,
         phone=service.reporter_phone(session=session, report=report),
+        texting=service.texting_number(settings=settings, report=report),
         timeline=service.timeline(session=session, report_id=report.id or 0),
         statuses=service.STATUS_LABELS,
         grades=service.GRADE_LABELS,
@@ -326,6 +337,11 @@ def sms_report(
             preset=preset,
             text=sms_text,
             ip=client_ip(request),
+        )
+    except service.TextBlocked as exc:
+        # Refused by the SMS gate: the blocked text and its timeline line are kept (committed).
+        return _detail(
+            request, ctx, session, settings, report, errors=exc.fields, values={}, status=exc.status_code
         )
     except ValidationFailed as exc:
         return _invalid(

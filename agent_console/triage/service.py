@@ -27,8 +27,10 @@ from contact_store.models import (
     Report,
     ReportEvent,
     ReportStatus,
+    SmsStatus,
 )
 from contact_store.settings import Settings
+from contact_store.sms import gate
 from contact_store.sms.acks import queue_report_update
 from contact_store.surveys import schedule_survey
 
@@ -56,7 +58,7 @@ EVENT_LABELS = {
     "status": "Status",
     "grade": "Grade and THRIVE",
     "assign": "Assignment",
-    "sms": "Text sent",
+    "sms": "Text",
     "inbound_sms": "Text received",
     "erased": "Erased",
 }
@@ -371,6 +373,16 @@ def reporter_phone(*, session: Session, report: Report) -> str | None:
     return person.phone_e164 if person and not person.erased_at else None
 
 
+class TextBlocked(ValidationFailed):
+    """The gate refused the text: it is recorded (blocked, with its reason), never sent."""
+
+
+def texting_number(*, settings: Settings, report: Report) -> str | None:
+    """The number staff may text about this report, or None: "not safe to text" (the gate's rule)."""
+    consent = gate.Consent(report.safe_to_contact, report.contact_e164)
+    return gate.contact_number(settings=settings, consent=consent)
+
+
 def send_update(
     *,
     session: Session,
@@ -381,16 +393,20 @@ def send_update(
     text: str,
     ip: str | None = None,
 ) -> ReportEvent:
-    """Text the reporter an update (a ready-made text or free text) with the reference filled in."""
+    """Text the reporter an update (a ready-made text or free text) with the reference filled in.
+
+    Only to the number given with this report, and only if the reporter said it is safe to text
+    them there: the SMS gate decides. A refused text is recorded (blocked, on the timeline) and
+    `TextBlocked` is raised after it is written, so the caller keeps the record and shows why.
+    """
     message = UPDATE_TEXTS.get(preset) if preset else text.strip()
     if not message:
         raise ValidationFailed(
             "Choose an update or write one", fields={"sms_preset": "Choose an update or write one"}
         )
-    phone = reporter_phone(session=session, report=report)
-    if not phone:
+    if not report.contact_e164:
         raise ValidationFailed(
-            "We hold no mobile number for this reporter", fields={"sms_preset": "No mobile number"}
+            "We hold no mobile number for this report", fields={"sms_preset": "No mobile number"}
         )
     sms = queue_report_update(
         session=session, settings=settings, report=report, message=message, operator_id=staff.id
@@ -399,6 +415,18 @@ def send_update(
         raise ValidationFailed(
             "The reporter's number cannot receive texts", fields={"sms_preset": "Not a mobile"}
         )
+    if sms.status == SmsStatus.BLOCKED:
+        label = gate.REASON_LABELS[gate.BlockReason(sms.blocked_reason or "")]
+        _event(
+            session=session,
+            report=report,
+            staff=staff,
+            kind="sms",
+            body=f"Not sent. {label}.",
+            data={"sms_id": sms.id, "preset": preset or None, "blocked_reason": sms.blocked_reason},
+            ip=ip,
+        )
+        raise TextBlocked(f"Text not sent. {label}.", fields={"sms_preset": f"Not sent. {label}."})
     _first_response(report)
     return _event(
         session=session,

@@ -22,6 +22,7 @@ from agent_console.workspace import service
 from contact_store import transfer
 from contact_store.access import conversation_for
 from contact_store.errors import AppError, ValidationFailed
+from contact_store.settings import Settings
 from contact_store.ui import template_context, templates_for
 from contact_store.web import CSRF_HEADER, CurrentStaff, SessionDep, SettingsDep, check_csrf
 from contact_store.wrapup import GRADES, OUTCOMES, THRIVE_KEYS, WrapUp, wrap_up_conversation
@@ -86,15 +87,16 @@ def person_panel(
     conversation_id: str, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)
-    return JSONResponse(
-        service.person_payload(
-            session=session,
-            operator=ctx.operator,
-            conversation=conv,
-            repeat_contact_days=settings.repeat_contact_days,
-            ip=request.client.host if request.client else None,
-        )
+    payload = service.person_payload(
+        session=session,
+        operator=ctx.operator,
+        conversation=conv,
+        repeat_contact_days=settings.repeat_contact_days,
+        ip=request.client.host if request.client else None,
     )
+    # The number this chat said it is safe to text, or null: the panel shows "Not safe to text".
+    payload["safe_to_text"] = service.texting_number(settings=settings, conversation=conv)
+    return JSONResponse(payload)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -153,6 +155,7 @@ def transfer_chat(
 def _wrap_up_page(
     request: Request,
     *,
+    settings: Settings,
     conv: Any,
     values: dict[str, Any],
     errors: dict[str, str],
@@ -173,6 +176,7 @@ def _wrap_up_page(
             outcomes=OUTCOMES,
             grades=GRADES,
             thrive_keys=THRIVE_KEYS,
+            safe_to_text=service.texting_number(settings=settings, conversation=conv),
         ),
         status_code=status_code,
     )
@@ -180,11 +184,11 @@ def _wrap_up_page(
 
 @router.get("/chats/{conversation_id}/wrap-up", response_class=HTMLResponse)
 def wrap_up_form(
-    conversation_id: str, request: Request, ctx: CurrentStaff, session: SessionDep
+    conversation_id: str, request: Request, ctx: CurrentStaff, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     conv = conversation_for(session=session, staff=ctx.operator, conversation_id=conversation_id)
     values = {"topic": conv.topic, "thrive": {}}
-    return _wrap_up_page(request, conv=conv, values=values, errors={})
+    return _wrap_up_page(request, settings=settings, conv=conv, values=values, errors={})
 
 
 @router.post("/chats/{conversation_id}/wrap-up", response_class=HTMLResponse)
@@ -193,6 +197,7 @@ def wrap_up_submit(
     request: Request,
     ctx: CurrentStaff,
     session: SessionDep,
+    settings: SettingsDep,
     csrf_token: str = Form(""),
     outcome: str = Form(""),
     grade: str = Form(""),
@@ -243,10 +248,13 @@ def wrap_up_submit(
         session.rollback()
         return _wrap_up_page(
             request,
+            settings=settings,
             conv=conv,
             values=values,
             errors=dict(exc.fields or {}),
             message=exc.message,
             status_code=exc.status_code,
         )
-    return _wrap_up_page(request, conv=conv, values=values, errors={}, report=report or True)
+    return _wrap_up_page(
+        request, settings=settings, conv=conv, values=values, errors={}, report=report or True
+    )

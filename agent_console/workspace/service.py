@@ -10,6 +10,8 @@ from contact_store import audit
 from contact_store.canned import render_canned, search_canned_responses
 from contact_store.models import Area, Conversation, Operator, Team
 from contact_store.person_history import person_history
+from contact_store.settings import Settings
+from contact_store.sms import gate
 
 
 def canned_payload(
@@ -42,6 +44,7 @@ def person_payload(
         return {"person": None, "items": [], "repeat_contact": False, "double_demand": False}
     history = person_history(
         session=session,
+        staff=operator,
         person_id=conversation.person_id,
         repeat_contact_days=repeat_contact_days,
         exclude_conversation_id=conversation.id,
@@ -100,3 +103,9 @@ def transfer_targets(*, session: Session, operator: Operator) -> dict[str, Any]:
 def areas(*, session: Session) -> list[Area]:
     """The PODs, for the queue filter."""
     return list(session.exec(select(Area).order_by(col(Area.name))).all())
+
+
+def texting_number(*, settings: Settings, conversation: Conversation) -> str | None:
+    """The number this chat said it is safe to text, or None ("Not safe to text"; the gate's rule)."""
+    consent = gate.Consent(conversation.safe_to_contact, conversation.contact_e164)
+    return gate.contact_number(settings=settings, consent=consent)

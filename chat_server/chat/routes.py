@@ -26,6 +26,8 @@ class ChatStart(BaseModel):
     postcode: str | None = Field(default=None, max_length=20)
     area_id: int | None = None
     language: str = Field(default="en", max_length=5)
+    # "Is it safe for us to text you on this number?" Not answered: no for sensitive topics.
+    safe_to_contact: bool | None = None
 
 
 class ChatStarted(BaseModel):
@@ -40,6 +42,8 @@ class Availability(BaseModel):
     open: bool
     next_opening: str | None
     topics: dict[str, str]
+    # Topics whose "safe to text?" answer defaults to no (the pre-chat form preselects it).
+    sensitive_topics: list[str]
     areas: list[dict[str, object]]
     forms_url: str
 
@@ -69,6 +73,7 @@ def start_chat(body: ChatStart, request: Request, session: SessionDep, settings:
         area_id=body.area_id,
         language=body.language,
         origin=request.headers.get("origin"),
+        safe_to_contact=body.safe_to_contact,
     )
     return ChatStarted(**started.__dict__)
 
@@ -81,6 +86,7 @@ def availability(session: SessionDep, settings: SettingsDep) -> Availability:
         open=service.is_open(settings=settings),
         next_opening=nxt.isoformat() if nxt else None,
         topics=service.TOPICS,
+        sensitive_topics=sorted(service.SENSITIVE_TOPICS),
         areas=areas,
         forms_url="/report",
     )

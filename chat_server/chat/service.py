@@ -18,6 +18,7 @@ from contact_store.events import channels, emit
 from contact_store.models import Area, Conversation, ConversationStatus
 from contact_store.people import find_or_create_person, normalise_email, normalise_phone
 from contact_store.settings import Settings
+from contact_store.sms import gate
 from contact_store.sms.acks import queue_chat_ack
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -30,6 +31,23 @@ TOPICS = {
     "domestic-abuse": "Domestic abuse",
     "other": "Something else",
 }
+# Topics where a police text could reach an abuser: "safe to text?" defaults to no (safeguarding).
+SENSITIVE_TOPICS = frozenset({"domestic-abuse"})
+
+
+def clean_mobile(*, settings: Settings, mobile: str) -> tuple[str | None, str | None]:
+    """(the mobile in E.164, None) or (None, the visitor's error): a mobile in a country we text."""
+    phone = normalise_phone(mobile, mobile_only=True)
+    if phone is not None and gate.prefix_allowed(settings=settings, e164=phone):
+        return phone, None
+    if gate.only_uk(settings):
+        return None, "Enter a UK mobile number, like 07700 900123"
+    return None, "Enter a mobile number in a country we can text, like 07700 900123"
+
+
+def safe_to_contact_default(topic: str) -> bool:
+    """The answer to "is it safe to text you?" when the visitor gave none: no for sensitive topics."""
+    return topic not in SENSITIVE_TOPICS
 
 
 def _spans(spec: str) -> list[tuple[time, time | None]]:
@@ -104,8 +122,14 @@ def start_chat(
     area_id: int | None = None,
     language: str = "en",
     origin: str | None = None,
+    safe_to_contact: bool | None = None,
 ) -> StartedChat:
-    """Validate the pre-chat answers, queue the chat, link the person, queue the SMS receipt."""
+    """Validate the pre-chat answers, queue the chat, link the person, queue the SMS receipt.
+
+    `safe_to_contact`: the visitor's answer to "is it safe for us to text you on this number?"
+    (None: not answered, which is "no" for sensitive topics). The receipt passes the SMS gate, so
+    without a "yes" it is recorded as blocked and never sent.
+    """
     if not is_open(settings=settings):
         raise Conflict("Live chat is closed now. You can report online instead.", code="closed")
     errors: dict[str, str] = {}
@@ -118,9 +142,9 @@ def start_chat(
         errors["topic"] = "Choose what your chat is about"
     phone = None
     if mobile and mobile.strip():
-        phone = normalise_phone(mobile, mobile_only=True)
-        if phone is None:
-            errors["mobile"] = "Enter a UK mobile number, like 07700 900123"
+        phone, mobile_problem = clean_mobile(settings=settings, mobile=mobile)
+        if mobile_problem:
+            errors["mobile"] = mobile_problem
     email_norm = None
     if email and email.strip():
         email_norm = normalise_email(email)
@@ -146,15 +170,16 @@ def start_chat(
         area_id=resolved_area,
         origin=(origin or "")[:255] or None,
         visitor_seen_at=utcnow(),
+        safe_to_contact=bool(phone) and (
+            safe_to_contact if safe_to_contact is not None else safe_to_contact_default(topic)
+        ),
+        contact_e164=phone,
     )
     session.add(conv)
     session.flush()
     reference = short_reference(conv.id)
     record_event(session=session, conversation_id=conv.id, kind="queued", area_id=resolved_area, topic=topic)
-    if phone:
-        queue_chat_ack(
-            session=session, settings=settings, conversation=conv, reference=reference, phone=phone
-        )
+    queue_chat_ack(session=session, settings=settings, conversation=conv, reference=reference)
     emit(session, channels.QUEUE, {"type": "queue.changed", "reason": "queued", "conversation_id": conv.id})
     position = queue_service.position_of(session=session, conversation=conv)
     wait = queue_service.wait_model(session=session, settings=settings).estimate(position)

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from contact_store.models.base import created_at_field, json_field, utc_field
@@ -67,6 +67,10 @@ class Conversation(SQLModel, table=True):
     grade: int | None = Field(default=None, ge=1, le=5)
     thrive: dict[str, Any] = json_field()
     origin: str | None = Field(default=None, max_length=255)
+    # Safeguarding: the pre-chat answer "is it safe to text you on this number?" and that number;
+    # texts about this chat go only there and only on "yes" (see contact_store.sms.gate).
+    safe_to_contact: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    contact_e164: str | None = Field(default=None, max_length=20)
 
 
 class Message(SQLModel, table=True):

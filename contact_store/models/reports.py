@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from contact_store.models.base import created_at_field, json_field, utc_field
@@ -49,6 +49,10 @@ class Report(SQLModel, table=True):
     assignee_id: int | None = Field(default=None, foreign_key="operator.id", index=True)
     conversation_id: str | None = Field(default=None, foreign_key="conversation.id", max_length=36)
     repeat_contact: bool = Field(default=False)
+    # Safeguarding: texts about this report go only to `contact_e164`, and only when the reporter
+    # said it is safe to contact them there; no answer is "no" (see contact_store.sms.gate).
+    safe_to_contact: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    contact_e164: str | None = Field(default=None, max_length=20)
     received_at: datetime = created_at_field(index=True)
     first_response_at: datetime | None = utc_field()
     resolved_at: datetime | None = utc_field()

@@ -17,10 +17,15 @@ class SmsStatus(StrEnum):
     DELIVERED = "delivered"  # delivery receipt said so
     FAILED = "failed"  # permanent failure, or deadline passed
     CANCELLED = "cancelled"  # e.g. number opted out before sending
+    BLOCKED = "blocked"  # refused by the gate (blocked_reason says why); never sent
 
 
 class SmsMessage(SQLModel, table=True):
-    __table_args__ = (Index("ix_smsmessage_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_smsmessage_status_next_attempt_at", "status", "next_attempt_at"),
+        # The per-recipient daily cap counts a number's texts of the last 24 hours.
+        Index("ix_smsmessage_to_e164_created_at", "to_e164", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     to_e164: str = Field(max_length=20)
@@ -39,6 +44,8 @@ class SmsMessage(SQLModel, table=True):
     provider: str | None = Field(default=None, max_length=20)
     provider_message_id: str | None = Field(default=None, max_length=100, index=True)
     last_error: str | None = Field(default=None, max_length=500)
+    # Why the gate refused this text (contact_store.sms.gate.BlockReason), when status is blocked.
+    blocked_reason: str | None = Field(default=None, max_length=64)
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     conversation_id: str | None = Field(default=None, foreign_key="conversation.id", max_length=36)

@@ -1,7 +1,10 @@
 """Acknowledgements and operator updates: the texts other areas queue, with their wording in one place.
 
 Call these inside the transaction that creates the report / chat / update (HMIC: acknowledge every
-contact automatically). They return None when there is no mobile number to text.
+contact automatically). A text about a contact goes to the number given with that contact
+(`contact_e164`), never to another number the person once gave, and passes the gate
+(`contact_store.sms.gate`): without a "yes, it is safe to text me" it is recorded as blocked.
+They return None when there is no mobile number to text.
 """
 
 from __future__ import annotations
@@ -10,16 +13,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from contact_store.models import Conversation, Person, Report, SmsMessage
+from contact_store.models import Conversation, Report, SmsMessage
 from contact_store.outbox import queue_sms, sms_values
 from contact_store.settings import Settings
-
-
-def _mobile(session: Session, person_id: int | None, phone: str | None) -> str | None:
-    if phone:
-        return phone
-    person = session.get(Person, person_id) if person_id else None
-    return person.phone_e164 if person is not None else None
 
 
 def report_ack_personalisation(*, settings: Settings, reference: str, target: str | None) -> dict[str, Any]:
@@ -41,7 +37,8 @@ def report_ack_values(
     phone: str,
     target: str | None = None,
 ) -> dict[str, Any] | None:
-    """The outbox row acknowledging a new report (for writers that insert rows themselves)."""
+    """The outbox row acknowledging a new report (for writers that insert rows themselves, after
+    passing it through `gate.apply`)."""
     return sms_values(
         to=phone,
         template="report_ack",
@@ -53,20 +50,15 @@ def report_ack_values(
 
 
 def queue_chat_ack(
-    *,
-    session: Session,
-    settings: Settings,
-    conversation: Conversation,
-    reference: str,
-    phone: str | None = None,
+    *, session: Session, settings: Settings, conversation: Conversation, reference: str
 ) -> SmsMessage | None:
     """The acknowledgement of a live chat, with the reference the visitor was given."""
-    to = _mobile(session, conversation.person_id, phone)
-    if not to:
+    if not conversation.contact_e164:
         return None
     return queue_sms(
         session=session,
-        to=to,
+        settings=settings,
+        to=conversation.contact_e164,
         template="chat_ack",
         kind="ack",
         conversation_id=conversation.id,
@@ -79,12 +71,12 @@ def queue_report_update(
     *, session: Session, settings: Settings, report: Report, message: str, operator_id: int | None
 ) -> SmsMessage | None:
     """An operator's update on a report (essential: sent even to numbers that opted out of surveys)."""
-    to = _mobile(session, report.person_id, None)
-    if not to:
+    if not report.contact_e164:
         return None
     return queue_sms(
         session=session,
-        to=to,
+        settings=settings,
+        to=report.contact_e164,
         template="report_update",
         kind="update",
         report_id=report.id,

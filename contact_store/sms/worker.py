@@ -25,6 +25,10 @@ Protocol
    provider before sending (step 2). For `log` the store is the provider: a worker that died
    before step 3 sent nothing, so resending is correct.
 5. Non-essential texts (surveys) whose person opted out after queueing are cancelled at claim time.
+6. The gate again (`contact_store.sms.gate.recheck`), at claim time, before any provider request:
+   a row whose contact is no longer "safe to contact", whose number is outside the allowed
+   prefixes, or that has `sms_max_per_recipient_per_day` earlier rows to its number in the 24 hours
+   before it was created, is finished as `blocked` with `blocked_reason` and never sent.
 Delivery receipts (webhooks) move `sent` rows to `delivered` or `failed` (`receipts.py`).
 """
 
@@ -46,6 +50,7 @@ from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.models import Person, SmsMessage, SmsStatus
 from contact_store.settings import Settings
+from contact_store.sms import gate
 from contact_store.sms.providers import (
     LogProvider,
     Outgoing,
@@ -112,7 +117,12 @@ def recover_stale_claims(*, session: Session, settings: Settings, now: datetime 
 
 
 def claim_due(
-    *, session: Session, worker_id: str, limit: int = CLAIM_BATCH, now: datetime | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    worker_id: str,
+    limit: int = CLAIM_BATCH,
+    now: datetime | None = None,
 ) -> list[Claimed]:
     """Atomically claim up to `limit` due rows for this worker (see the module protocol)."""
     now = now or utcnow()
@@ -157,6 +167,10 @@ def claim_due(
             if person is not None and person.sms_opted_out_at is not None:
                 _finish(session, row_id, worker_id, now, status=SmsStatus.CANCELLED, last_error="opted out")
                 continue
+        reason = gate.recheck(session.connection(), settings=settings, row_id=row_id)
+        if reason is not None:
+            _finish(session, row_id, worker_id, now, status=SmsStatus.BLOCKED, blocked_reason=str(reason))
+            continue
         claimed.append(
             Claimed(
                 id=row_id,
@@ -274,7 +288,7 @@ def run_once(
         with store.session_scope() as session:
             step(session=session, settings=settings)
     with store.session_scope() as session:
-        claims = claim_due(session=session, worker_id=worker_id)
+        claims = claim_due(session=session, settings=settings, worker_id=worker_id)
     tick.claimed = len(claims)
     for claim in claims:
         outcome, detail = attempt(provider, claim)

@@ -25,6 +25,7 @@ from contact_store.models.surveys import InvitationStatus
 from contact_store.outbox import queue_sms
 from contact_store.people import is_mobile
 from contact_store.settings import Settings
+from contact_store.sms import gate
 from contact_store.surveys.questions import SCORE_FIELDS, questions
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def _context(
             "grade": report.grade,
             "sensitive": report.sensitive,
             "contact_at": report.received_at,
+            "consent": gate.Consent(report.safe_to_contact, report.contact_e164),
         }
     else:
         assert conversation is not None
@@ -71,6 +73,7 @@ def _context(
             "grade": conversation.grade,
             "sensitive": False,
             "contact_at": conversation.queued_at,
+            "consent": gate.Consent(conversation.safe_to_contact, conversation.contact_e164),
         }
     if ctx["team_id"] is None and ctx["operator_id"] is not None:
         staff = session.get(Operator, ctx["operator_id"])
@@ -147,7 +150,10 @@ def schedule_survey(
         ctx = _context(session, report, None)
     now = utcnow()
     person = session.get(Person, ctx["person_id"]) if ctx["person_id"] else None
-    number = person.phone_e164 if person is not None and is_mobile(person.phone_e164) else None
+    # Texted only to the number this contact said is safe (the web link and the in-chat survey
+    # need no number): a contact without that "yes" gets no survey text at all.
+    consent: gate.Consent = ctx["consent"]
+    number = consent.number if consent.safe and is_mobile(consent.number) else None
     reason = exclusion_reason(
         session=session, settings=settings, ctx=ctx, person=person, number=number, now=now
     )
@@ -235,6 +241,7 @@ def dispatch_due_invitations(*, session: Session, settings: Settings, now: datet
         assert invitation.id is not None and invitation.to_e164 is not None
         message = queue_sms(
             session=session,
+            settings=settings,
             to=invitation.to_e164,
             template="survey_invite",
             kind="survey",
@@ -252,7 +259,10 @@ def dispatch_due_invitations(*, session: Session, settings: Settings, now: datet
         )
         if message is None or message.status != "queued":
             invitation.status = InvitationStatus.EXPIRED
-            invitation.excluded_reason = "opted_out" if message is not None else "no_mobile"
+            if message is None:
+                invitation.excluded_reason = "no_mobile"
+            else:
+                invitation.excluded_reason = message.blocked_reason or "opted_out"
             session.add(invitation)
         count += 1
     session.flush()

@@ -39,6 +39,7 @@ def _text(
     assert invitation.to_e164 is not None
     queue_sms(
         session=session,
+        settings=settings,
         to=invitation.to_e164,
         template=template,
         kind="survey",

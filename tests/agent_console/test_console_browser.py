@@ -111,6 +111,8 @@ def test_triage_claim_grade_and_text_update(page: Page, live_server: LiveServer)
             summary="Bike stolen from shed",
             answers={"what_happened": "My bike was stolen", "when": XSS},
             received_at=utcnow() - timedelta(hours=26),
+            safe_to_contact=True,
+            contact_e164="+447700900123",
         )
         ref, rid = report.reference, report.id
     _sign_in(page, live_server, "op-tri", "/console/reports")

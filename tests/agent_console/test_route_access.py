@@ -28,7 +28,7 @@ class World:
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     person = make_person(session, phone_e164="+447700900555")
-    report = make_report(session, person_id=person.id)
+    report = make_report(session, person_id=person.id, safe_to_contact=True, contact_e164="+447700900555")
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     (settings.upload_dir / "ev-route-test.txt").write_bytes(b"evidence")
     ev = Evidence(

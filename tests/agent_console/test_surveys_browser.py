@@ -15,6 +15,7 @@ from contact_store.surveys.service import survey_token
 from tests.builders import DEFAULT_PASSWORD, make_area, make_operator, make_person, make_report, make_team
 from tests.conftest import LiveServer
 from tests.support.browser import assert_no_axe_violations, screenshot
+from tests.support.sms_consent import texting_report
 
 pytestmark = pytest.mark.browser
 
@@ -104,16 +105,25 @@ def test_public_survey_page_on_a_phone(phone_page: Page, live_server: LiveServer
 
 def test_sms_log_page(page: Page, live_server: LiveServer) -> None:
     with live_server.store.session_scope() as s:
-        queue_sms(
-            session=s,
-            to="07700900123",
-            template="report_ack",
-            kind="ack",
-            personalisation={"force": "Northshire Police", "reference": "FC-2511-ABCD", "target": "24 hours"},
-        )
+        for reference, report in (
+            ("FC-2511-ABCD", texting_report(s)),
+            ("FC-2511-NOPE", make_report(s, contact_e164="+447700900123")),  # not safe to text
+        ):
+            queue_sms(
+                session=s,
+                settings=live_server.settings,
+                to="07700900123",
+                template="report_ack",
+                kind="ack",
+                report_id=report.id,
+                personalisation={"force": "Northshire Police", "reference": reference, "target": "24 hours"},
+            )
     _sign_in(page, live_server, "admin")
     page.goto(live_server.base_url + "/console/sms")
     expect(page.get_by_text("Your reference is FC-2511-ABCD")).to_be_visible()
+    blocked = page.get_by_role("row").filter(has_text="FC-2511-NOPE")
+    expect(blocked.get_by_text("blocked", exact=True)).to_be_visible()
+    expect(blocked.get_by_text("Not sent: Not safe to text")).to_be_visible()
     page.get_by_label("From number").fill("07700 900123")
     page.get_by_label("Message").fill("Is anyone looking at my report?")
     page.get_by_role("button", name="Receive this text").click()

@@ -142,10 +142,21 @@ def test_done_when_ack_survey_by_text_and_web_then_manager_table_and_exports(
 ) -> None:
     team = make_team(session, "Digital Team")
     people = [make_person(session, phone_e164=f"+44770090012{i}") for i in (1, 2)]
-    reports = [make_report(session, person_id=p.id, team_id=team.id, status="received") for p in people]
+    reports = [
+        make_report(
+            session,
+            person_id=p.id,
+            team_id=team.id,
+            status="received",
+            safe_to_contact=True,
+            contact_e164=p.phone_e164,
+        )
+        for p in people
+    ]
     for report in reports:  # what the forms area does in the report's transaction
         queue_sms(
             session=session,
+            settings=settings,
             to=people[0].phone_e164 if report is reports[0] else people[1].phone_e164,  # type: ignore[arg-type]
             template="report_ack",
             kind="ack",

@@ -71,7 +71,7 @@ def test_claim_grade_note_status_and_sms_land_in_the_timeline(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     person = make_person(session, phone_e164="+447700900321")
-    report = make_report(session, person_id=person.id)
+    report = make_report(session, person_id=person.id, safe_to_contact=True, contact_e164="+447700900321")
     op, csrf = sign_in_as(client, session, settings)
     view = client.get(f"/console/reports/{report.id}")
     assert view.status_code == 200 and "Claim this report" in view.text
@@ -125,7 +125,7 @@ def test_resolving_a_report_schedules_its_survey_once(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     person = make_person(session, phone_e164="+447700900322")
-    report = make_report(session, person_id=person.id)
+    report = make_report(session, person_id=person.id, safe_to_contact=True, contact_e164="+447700900322")
     _, csrf = sign_in_as(client, session, settings, role=Role.SUPERVISOR)
 
     def invitations() -> list[SurveyInvitation]:
@@ -158,7 +158,7 @@ def test_closing_an_open_report_schedules_its_survey(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     person = make_person(session, phone_e164="+447700900323")
-    report = make_report(session, person_id=person.id)
+    report = make_report(session, person_id=person.id, safe_to_contact=True, contact_e164="+447700900323")
     _, csrf = sign_in_as(client, session, settings, role=Role.SUPERVISOR)
     r = client.post(
         f"/console/reports/{report.id}/status",
@@ -169,6 +169,26 @@ def test_closing_an_open_report_schedules_its_survey(
     session.expire_all()
     (invite,) = session.exec(select(SurveyInvitation).where(SurveyInvitation.report_id == report.id)).all()
     assert invite.channel == "report" and invite.to_e164 == "+447700900323"
+
+
+def test_not_safe_to_text_is_shown_and_the_server_refuses_and_records_it(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    person = make_person(session, phone_e164="+447700900324")
+    # The reporter gave a number but did not say it is safe to text them there.
+    report = make_report(session, person_id=person.id, sensitive=True, contact_e164="+447700900324")
+    _, csrf = sign_in_as(client, session, settings, role=Role.SUPERVISOR)
+    page = client.get(f"/console/reports/{report.id}").text
+    assert "Not safe to text" in page and f'action="/console/reports/{report.id}/sms"' not in page
+    r = client.post(f"/console/reports/{report.id}/sms", data={"csrf_token": csrf, "sms_preset": "started"})
+    assert r.status_code == 422 and "There is a problem" in r.text and "Not safe to text" in r.text
+    session.expire_all()
+    (blocked,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()
+    assert blocked.status == "blocked" and blocked.blocked_reason == "not_safe_to_contact"
+    assert blocked.sent_at is None and blocked.attempts == 0
+    assert _events(session, report.id or 0) == ["sms"]  # "Not sent. ..." on the timeline
+    r = session.get(Report, report.id)
+    assert r is not None and r.first_response_at is None  # a refused text is no response
 
 
 def test_second_claim_is_refused(client: TestClient, session: Session, settings: Settings) -> None:

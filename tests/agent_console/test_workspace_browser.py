@@ -88,6 +88,8 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
             area_id=area.id,
             summary="Bike stolen from shed",
             received_at=utcnow() - timedelta(hours=2),
+            safe_to_contact=True,
+            contact_e164="+447700900123",
         )
         online_ref, online_id = online.reference, online.id
     robin = Visitor(live_server, "Robin <b>Tester</b>", mobile="07700 900123", postcode="BB1 1AA")

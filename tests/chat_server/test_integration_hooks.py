@@ -31,6 +31,8 @@ def _active_chat(session: Session, phone: str = "+447700900123") -> Conversation
         assignee_id=op.id,
         topic="asb",
         assigned_at=utcnow(),
+        safe_to_contact=True,
+        contact_e164=phone,
     )
 
 

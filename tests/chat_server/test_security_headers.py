@@ -72,6 +72,7 @@ def world(session: Session, settings: Settings) -> World:
             "person_id": str(person.id),
             "operator_id": str(other.id),
             "conversation_id": conv.id,
+            "inbound_id": "1",
             "fmt": "csv",
             "action": "disable",
             "slug": "crime",

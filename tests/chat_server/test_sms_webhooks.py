@@ -11,14 +11,17 @@ from twilio.request_validator import RequestValidator
 from contact_store.models import InboundSms, SmsMessage, SmsStatus
 from contact_store.outbox import queue_sms
 from contact_store.settings import Settings
+from tests.support.sms_consent import texting_chat
 
 TOKEN = "notify-callback-token-0123456789"
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 
 
-def _sent(session: Session) -> SmsMessage:
+def _sent(session: Session, settings: Settings) -> SmsMessage:
     message = queue_sms(
         session=session,
+        settings=settings,
+        conversation_id=texting_chat(session).id,
         to="07700900123",
         template="free_text",
         personalisation={"message": "hi"},
@@ -36,7 +39,7 @@ def test_notify_receipt_needs_the_bearer_token(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     settings.notify_callback_token = TOKEN
-    message = _sent(session)
+    message = _sent(session, settings)
     body = {"id": "notify-uuid-1", "reference": f"fc-sms-{message.id}", "status": "delivered"}
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         r = client.post("/api/v1/sms/notify/receipt", json=body, headers=headers)
@@ -61,7 +64,7 @@ def test_notify_callbacks_refused_when_no_token_is_configured(client: TestClient
 
 def test_notify_failure_receipt_and_inbound(client: TestClient, session: Session, settings: Settings) -> None:
     settings.notify_callback_token = TOKEN
-    message = _sent(session)
+    message = _sent(session, settings)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     r = client.post(
         "/api/v1/sms/notify/receipt",
@@ -103,7 +106,7 @@ def test_twilio_status_needs_a_valid_signature(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     settings.twilio_auth_token = TWILIO_TOKEN
-    message = _sent(session)
+    message = _sent(session, settings)
     path = f"/api/v1/sms/twilio/status?{urlencode({'ref': f'fc-sms-{message.id}'})}"
     form = {"MessageSid": "SM123", "MessageStatus": "delivered"}
     headers = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -1,9 +1,12 @@
 from sqlmodel import Session
 
 from contact_store import outbox, people
-from contact_store.models import SmsStatus
+from contact_store.access import visible_contacts
+from contact_store.models import Role, SmsStatus
 from contact_store.references import ALPHABET, new_reference, unique_report_reference
-from tests.builders import make_conversation, make_person, make_report
+from contact_store.settings import Settings
+from tests.builders import make_conversation, make_operator, make_person, make_report
+from tests.support.sms_consent import texting_chat
 
 
 def test_phone_normalisation() -> None:
@@ -37,7 +40,8 @@ def test_contact_signals(session: Session) -> None:
     person = make_person(session)
     make_report(session, person_id=person.id, status="closed")
     make_conversation(session, person_id=person.id, status="active")
-    signals = people.contact_signals(session=session, person_id=person.id or 0, window_days=30)
+    contacts = visible_contacts(staff=make_operator(session, role=Role.SUPERVISOR), person_id=person.id or 0)
+    signals = people.contact_signals(session=session, contacts=contacts, window_days=30)
     assert signals.recent_contacts == 2 and signals.repeat_contact
     assert signals.open_contacts == 1 and signals.double_demand
 
@@ -50,10 +54,13 @@ def test_references_are_readable_and_unique(session: Session) -> None:
     assert unique_report_reference(session=session) != "FC-TAKEN"
 
 
-def test_queue_sms_renders_and_respects_opt_out(session: Session) -> None:
+def test_queue_sms_renders_and_respects_opt_out(session: Session, settings: Settings) -> None:
     person = make_person(session, phone_e164="+447700900002")
+    chat = texting_chat(session, "+447700900002")
     msg = outbox.queue_sms(
         session=session,
+        settings=settings,
+        conversation_id=chat.id,
         to="07700900002",
         template="report_ack",
         kind="ack",
@@ -64,6 +71,7 @@ def test_queue_sms_renders_and_respects_opt_out(session: Session) -> None:
     assert (
         outbox.queue_sms(
             session=session,
+            settings=settings,
             to="0118 496 0000",
             template="free_text",
             kind="update",
@@ -76,6 +84,8 @@ def test_queue_sms_renders_and_respects_opt_out(session: Session) -> None:
     person.sms_opted_out_at = utcnow()
     survey = outbox.queue_sms(
         session=session,
+        settings=settings,
+        conversation_id=chat.id,
         to="07700900002",
         template="free_text",
         kind="survey",

@@ -30,11 +30,12 @@ def _create(session: Session, settings: Settings, **kw: object) -> Report:
 
 
 def test_creates_report_with_reference_event_and_sms(session: Session, settings: Settings) -> None:
-    report = _create(session, settings, name="Sam", phone="07700 900456", grade=3)
+    report = _create(session, settings, name="Sam", phone="07700 900456", grade=3, safe_to_contact=True)
     assert re.fullmatch(r"FC-\d{4}-[2-9A-Z]{4}", report.reference)
     assert report.grade == 3 and report.person_id is not None
+    assert report.safe_to_contact and report.contact_e164 == "+447700900456"
     sms = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).one()
-    assert sms.template == "report_ack" and report.reference in sms.body
+    assert sms.template == "report_ack" and report.reference in sms.body and sms.status == "queued"
     assert session.exec(select(ReportEvent).where(ReportEvent.report_id == report.id)).one().kind == "status"
     pending = session.info[PENDING_EVENTS_KEY]
     assert pending[-1][0] == channels.REPORTS
@@ -43,10 +44,13 @@ def test_creates_report_with_reference_event_and_sms(session: Session, settings:
 
 
 def test_no_sms_without_mobile_or_when_not_allowed(session: Session, settings: Settings) -> None:
-    landline = _create(session, settings, phone="01632 960001")
-    refused = _create(session, settings, phone="07700 900457", send_acknowledgement=False)
-    for report in (landline, refused):
-        assert session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all() == []
+    landline = _create(session, settings, phone="01632 960001", safe_to_contact=True)
+    assert session.exec(select(SmsMessage).where(SmsMessage.report_id == landline.id)).all() == []
+    # Not safe to contact (the default): the acknowledgement is recorded as blocked, never queued.
+    refused = _create(session, settings, phone="07700 900457")
+    assert not refused.safe_to_contact and refused.contact_e164 == "+447700900457"
+    (blocked,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == refused.id)).all()
+    assert blocked.status == "blocked" and blocked.blocked_reason == "not_safe_to_contact"
 
 
 def test_repeat_contact_and_earlier_contacts(session: Session, settings: Settings) -> None:

@@ -5,6 +5,7 @@ from sqlmodel import Session, select
 
 from contact_store.clock import utcnow
 from contact_store.models import (
+    Conversation,
     ConversationStatus,
     Evidence,
     Message,
@@ -43,6 +44,8 @@ def test_erases_closed_contacts_past_retention_and_keeps_statistics(
         received_at=long_ago,
         closed_at=long_ago,
         thrive={"risk": "low"},
+        safe_to_contact=True,
+        contact_e164="+447700900111",
     )
     session.add(ReportEvent(report_id=report.id or 0, kind="note", body="called Sam"))
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +70,7 @@ def test_erases_closed_contacts_past_retention_and_keeps_statistics(
         status=ConversationStatus.ENDED,
         queued_at=long_ago,
         ended_at=long_ago,
+        contact_e164="+447700900111",
     )
     session.add(Message(conversation_id=conv.id, seq=1, client_id="c1", sender="visitor", body="hello"))
     session.flush()
@@ -76,6 +80,7 @@ def test_erases_closed_contacts_past_retention_and_keeps_statistics(
     r = session.get(Report, report.id)
     assert r is not None and r.answers == {} and r.summary == "" and r.thrive == {"risk": ""}
     assert r.grade == 3 and r.status == ReportStatus.CLOSED and r.received_at is not None  # statistics kept
+    assert r.contact_e164 is None  # the number the consent was about is personal data too
     bodies = [
         e.body for e in session.exec(select(ReportEvent).where(ReportEvent.report_id == report.id)).all()
     ]
@@ -84,6 +89,8 @@ def test_erases_closed_contacts_past_retention_and_keeps_statistics(
     assert not Path(settings.upload_dir / "abc123.jpg").exists()
     msg = session.exec(select(Message).where(Message.conversation_id == conv.id)).one()
     assert msg.body == ERASED_TEXT
+    erased_chat = session.get(Conversation, conv.id)
+    assert erased_chat is not None and erased_chat.contact_e164 is None
     sms = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).one()
     assert sms.to_e164 == "" and sms.body == ERASED_TEXT
     p = session.get(Person, person.id)

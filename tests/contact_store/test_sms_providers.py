@@ -26,6 +26,7 @@ from contact_store.sms.providers import (
 )
 from contact_store.sms.worker import run_once
 from tests.conftest import make_test_settings
+from tests.support.sms_consent import texting_chat
 from tests.support.sms_fakes import NOTIFY_API_KEY, TWILIO_SID, TWILIO_TOKEN, FakeServer
 
 OUT = Outgoing(row_id=42, to_e164="+447700900123", body="Northshire Police: your reference is FC-1")
@@ -157,6 +158,8 @@ def test_worker_with_notify_fake_sends_once_through_failures_and_a_timeout(
     fake, settings = notify
     message = queue_sms(
         session=session,
+        settings=settings,
+        conversation_id=texting_chat(session).id,
         to="07700900123",
         template="free_text",
         personalisation={"message": "hi"},

@@ -28,6 +28,7 @@ from contact_store.sms.worker import (
 )
 from tests.builders import make_person
 from tests.support.databases import fresh_database
+from tests.support.sms_consent import texting_chat
 
 NUMBER = "07700 900123"
 
@@ -58,9 +59,12 @@ class ScriptedProvider:
         return self.known.get(outgoing.reference)
 
 
-def _queue(session: Session, **kw: object) -> SmsMessage:
+def _queue(session: Session, settings: Settings, **kw: object) -> SmsMessage:
+    chat = texting_chat(session)
     message = queue_sms(
         session=session,
+        settings=settings,
+        conversation_id=chat.id,
         to=NUMBER,
         template="free_text",
         personalisation={"message": "hello"},
@@ -84,11 +88,11 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
 def test_log_provider_sends_and_rows_are_claimed_once(
     store: Store, session: Session, settings: Settings
 ) -> None:
-    message = _queue(session)
+    message = _queue(session, settings)
     with store.session_scope() as s:
-        first = claim_due(session=s, worker_id="a")
+        first = claim_due(session=s, settings=settings, worker_id="a")
     with store.session_scope() as s:
-        second = claim_due(session=s, worker_id="b")
+        second = claim_due(session=s, settings=settings, worker_id="b")
     assert [c.id for c in first] == [message.id] and second == []
     # Put it back and let a full pass send it with the log provider.
     session.execute(update(SmsMessage).where(SmsMessage.id == message.id).values(status="queued"))  # type: ignore[arg-type]
@@ -104,7 +108,7 @@ def test_temporary_failure_retries_later_then_gives_up(
     store: Store, session: Session, settings: Settings
 ) -> None:
     settings.sms_max_attempts = 2
-    message = _queue(session)
+    message = _queue(session, settings)
     provider = ScriptedProvider(["temp", "temp"])
     run_once(store=store, settings=settings, provider=provider, worker_id="w")
     session.expire_all()
@@ -124,7 +128,7 @@ def test_temporary_failure_retries_later_then_gives_up(
 
 
 def test_deadline_stops_retries(store: Store, session: Session, settings: Settings) -> None:
-    message = _queue(session)
+    message = _queue(session, settings)
     message.deadline_at = utcnow() + timedelta(seconds=5)
     session.add(message)
     session.commit()
@@ -135,7 +139,7 @@ def test_deadline_stops_retries(store: Store, session: Session, settings: Settin
 
 
 def test_permanent_failure_is_not_retried(store: Store, session: Session, settings: Settings) -> None:
-    message = _queue(session)
+    message = _queue(session, settings)
     provider = ScriptedProvider(["perm"])
     run_once(store=store, settings=settings, provider=provider, worker_id="w")
     session.expire_all()
@@ -147,9 +151,9 @@ def test_permanent_failure_is_not_retried(store: Store, session: Session, settin
 def test_stale_claim_is_recovered_and_not_sent_twice(
     store: Store, session: Session, settings: Settings
 ) -> None:
-    message = _queue(session)
+    message = _queue(session, settings)
     with store.session_scope() as s:
-        (claim,) = claim_due(session=s, worker_id="dead-worker")
+        (claim,) = claim_due(session=s, settings=settings, worker_id="dead-worker")
     # The dead worker's request reached the provider before it died.
     provider = ScriptedProvider([], known={claim.outgoing.reference: "p-earlier"})
     with store.session_scope() as s:
@@ -173,7 +177,7 @@ def test_opted_out_survey_text_is_cancelled_at_claim(
     store: Store, session: Session, settings: Settings
 ) -> None:
     person = make_person(session, phone_e164="+447700900123")
-    message = _queue(session, essential=False, person_id=person.id)
+    message = _queue(session, settings, essential=False, person_id=person.id)
     person.sms_opted_out_at = utcnow()
     session.add(person)
     session.commit()
@@ -217,14 +221,18 @@ class FlakyProvider:
 def test_two_workers_send_every_row_exactly_once(tmp_path: Path, settings: Settings) -> None:
     settings.sms_max_attempts = 100
     rows = 120
+    settings.sms_max_per_recipient_per_day = rows  # every row goes to one number
     with fresh_database(tmp_path, "exactly_once") as url:
         engine = make_engine(url)
         store = Store(engine, InProcessBus())
         try:
             with store.session_scope() as s:
+                chat = texting_chat(s)
                 for i in range(rows):
                     queue_sms(
                         session=s,
+                        settings=settings,
+                        conversation_id=chat.id,
                         to=NUMBER,
                         template="free_text",
                         personalisation={"message": f"m{i}"},
@@ -282,7 +290,13 @@ def test_serve_runs_the_worker_in_the_app_lifespan(tmp_path: Path) -> None:
         app = create_app(settings)
         with app.state.store.session_scope() as s:
             row_id = queue_sms(
-                session=s, to=NUMBER, template="free_text", personalisation={"message": "x"}, kind="update"
+                session=s,
+                settings=settings,
+                conversation_id=texting_chat(s).id,
+                to=NUMBER,
+                template="free_text",
+                personalisation={"message": "x"},
+                kind="update",
             ).id  # type: ignore[union-attr]
         with TestClient(app):
             deadline = time.monotonic() + 30

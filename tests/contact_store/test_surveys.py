@@ -73,6 +73,7 @@ def _resolved_report(session: Session, **kw: object):  # type: ignore[no-untyped
     area = make_area(session)
     operator = make_operator(session, team_id=team.id)
     person = kw.pop("person", None) or make_person(session, phone_e164=PHONE)
+    consent: dict[str, object] = {"safe_to_contact": True, "contact_e164": PHONE}
     return make_report(
         session,
         person_id=person.id,
@@ -80,7 +81,7 @@ def _resolved_report(session: Session, **kw: object):  # type: ignore[no-untyped
         area_id=area.id,
         assignee_id=operator.id,
         status="resolved",
-        **kw,
+        **(consent | kw),
     )
 
 
@@ -183,6 +184,22 @@ def test_a_chat_survey_records_the_operators_team_and_the_contacts_date(
     )
     row, _total = figure18(session=session, filters=Filters(team_id=team.id))
     assert (row.label, row.responses, row.invitations, row.response_rate) == ("Digital Team", 1, 1, 100.0)
+
+
+def test_a_contact_not_safe_to_text_gets_no_survey_text(session: Session, settings: Settings) -> None:
+    """The invitation stays open for the web link / in-chat survey, but nothing is texted."""
+    for consent in ({"safe_to_contact": False}, {"contact_e164": "+447700900999"}):
+        report = _resolved_report(session, person=make_person(session, phone_e164=PHONE), **consent)
+        invitation = schedule_survey(session=session, settings=settings, channel="report", report=report)
+        assert invitation.status == InvitationStatus.SCHEDULED
+        expected = None if consent.get("safe_to_contact") is False else "+447700900999"
+        assert invitation.to_e164 == expected  # never the person's other number
+        session.delete(invitation)
+        session.flush()
+    report = _resolved_report(session, safe_to_contact=False)
+    invitation = schedule_survey(session=session, settings=settings, channel="report", report=report)
+    assert dispatch_due_invitations(session=session, settings=settings, now=invitation.due_at) == 0
+    assert session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all() == []
 
 
 def _dispatched(session: Session, settings: Settings) -> SurveyInvitation:

@@ -130,3 +130,25 @@ def test_request_too_large(client: TestClient) -> None:
     answers = {"description": "x" * (300 * 1024)}
     response = client.post("/api/v1/forms/crime/submissions", json={"answers": answers})
     assert response.status_code == 413
+
+
+def test_safe_to_contact_is_an_answer_and_a_number_abroad_is_a_field_error(
+    client: TestClient, session: Session
+) -> None:
+    crime = full_answers(catalogue()["crime"])
+    abroad = client.post(
+        "/api/v1/forms/crime/submissions", json={"answers": crime | {"phone": "+1 202 555 0123"}}
+    )
+    assert abroad.status_code == 422
+    assert abroad.json()["error"]["fields"] == {"phone": "Enter a UK phone number, like 07700 900 982"}
+    no = client.post("/api/v1/forms/crime/submissions", json={"answers": crime | {"safe_to_contact": "no"}})
+    assert no.status_code == 201 and no.json()["safe_to_contact"] is False
+    # Left out on a sensitive form: "no"; the report records it and nothing is queued.
+    da = {k: v for k, v in full_answers(catalogue()["domestic-abuse"]).items() if k != "safe_to_text"}
+    da |= {"phone": "07700900459"}
+    r = client.post("/api/v1/forms/domestic-abuse/submissions", json={"answers": da})
+    assert r.status_code == 201 and r.json()["safe_to_contact"] is False
+    report = session.exec(select(Report).where(Report.reference == r.json()["reference"])).one()
+    assert not report.safe_to_contact and report.contact_e164 == "+447700900459"
+    queued = session.exec(select(SmsMessage).where(SmsMessage.status == "queued")).all()
+    assert queued == []

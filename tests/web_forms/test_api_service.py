@@ -19,7 +19,7 @@ def test_a_taken_proposed_reference_is_replaced_in_the_stored_answer(
     taken = make_report(session).reference
     monkeypatch.setattr(service, "new_reference", lambda **_: taken)
     form = catalogue()["crime"]
-    checked = service.check(form=form, answers=full_answers(form), language="en")
+    checked = service.check(form=form, answers=full_answers(form), language="en", settings=settings)
     result = service.file_checked(
         session=session, settings=settings, form=form, checked=checked, idempotency_key="k1"
     )

@@ -203,15 +203,17 @@ def test_domestic_abuse_texts_only_when_safe(client: TestClient, session: Sessio
     form = catalogue()["domestic-abuse"]
     unsafe = send(client, "domestic-abuse", full_answers(form) | {"safe_to_text": "no"})
     report = session.exec(select(Report).where(Report.reference == unsafe)).one()
-    assert report.sensitive is True
-    assert session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all() == []
+    assert report.sensitive is True and report.safe_to_contact is False
+    (blocked,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()
+    assert blocked.status == "blocked" and blocked.blocked_reason == "not_safe_to_contact"
     # The confirmation is shown once: history cannot lead back to it on a shared device.
     assert client.get("/report/domestic-abuse/done", follow_redirects=False).headers["location"] == (
         "/report/domestic-abuse"
     )
     safe = send(client, "domestic-abuse", full_answers(form) | {"safe_to_text": "yes"})
     report = session.exec(select(Report).where(Report.reference == safe)).one()
-    assert len(session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()) == 1
+    (ack,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()
+    assert ack.status == "queued" and report.safe_to_contact is True
 
 
 def test_quick_exit_ends_the_form_session(client: TestClient, session: Session) -> None:
@@ -417,3 +419,46 @@ def test_purge_idle_form_sessions(client: TestClient, session: Session) -> None:
     assert session.exec(select(FormSession)).all() == []
     assert session.exec(select(Evidence)).all() == []
     assert list(settings.upload_dir.iterdir()) == []
+
+
+def test_every_form_with_a_number_asks_if_it_is_safe_to_text(client: TestClient) -> None:
+    """Shown beside the number; preselected "yes" on ordinary forms and "no" on sensitive ones."""
+    for slug, qid, default in (("crime", "safe_to_contact", "yes"), ("domestic-abuse", "safe_to_text", "no")):
+        form = catalogue()[slug]
+        assert form.identity.sms_ok == qid and form.questions[qid].default == default
+        client.post(f"/report/{slug}/start")
+        page = client.get(f"/report/{slug}/contact").text
+        assert "Is it safe for us to text you" in page
+        checked = re.findall(rf'name="{qid}" type="radio" value="(\w+)"\s*checked', page)
+        assert checked == [default]
+    assert all(
+        f.identity.sms_ok for f in catalogue().values() if f.identity.phone
+    ), "a form takes a number without asking if it is safe to text"
+
+
+def test_a_number_abroad_is_refused_and_the_answers_kept(client: TestClient) -> None:
+    client.post("/report/crime/start")
+    data = {
+        "full_name": "Sam Smith",
+        "phone": "+1 202 555 0123",
+        "safe_to_contact": "yes",
+        "email": "s@example.com",
+    }
+    response = client.post("/report/crime/contact", data=data)
+    assert response.status_code == 200 and "There is a problem" in response.text
+    assert 'href="#phone"' in response.text and "Enter a UK phone number, like 07700 900 982" in response.text
+    assert 'value="Sam Smith"' in response.text and 'value="s@example.com"' in response.text
+    assert 'value="+1 202 555 0123"' in response.text
+    # A UK landline is still taken (for a call back); it is never texted.
+    ok = client.post("/report/crime/contact", data=data | {"phone": "020 7946 0000"}, follow_redirects=False)
+    assert ok.status_code == 303
+
+
+def test_unanswered_safe_to_text_on_a_sensitive_form_is_no(client: TestClient, session: Session) -> None:
+    form = catalogue()["domestic-abuse"]
+    answers = {k: v for k, v in full_answers(form).items() if k != "safe_to_text"}
+    reference = send(client, "domestic-abuse", answers | {"phone": "07700 900458"})
+    report = session.exec(select(Report).where(Report.reference == reference)).one()
+    assert report.safe_to_contact is False and report.answers["safe_to_text"] == "no"
+    (blocked,) = session.exec(select(SmsMessage).where(SmsMessage.report_id == report.id)).all()
+    assert blocked.status == "blocked"

@@ -63,7 +63,12 @@ async def submit(
     """
     form = get_form(slug)
     await check_rate(request, "Too many submissions from this address. Wait and try again.")
-    checked = service.check(form=form, answers=submission.answers, language=submission.language)
+    checked = service.check(
+        form=form,
+        answers=submission.answers,
+        language=submission.language,
+        settings=get_settings_dep(request),
+    )
     result = await run_grouped(
         get_store(request),
         service.file_checked,

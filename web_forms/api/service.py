@@ -59,7 +59,9 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def receipt(*, reference: str, received_at: datetime, form: FormDefinition) -> dict[str, Any]:
+def receipt(
+    *, reference: str, received_at: datetime, form: FormDefinition, safe_to_contact: bool
+) -> dict[str, Any]:
     """The 201 body: what an integrator shows the person."""
     return {
         "reference": reference,
@@ -68,6 +70,7 @@ def receipt(*, reference: str, received_at: datetime, form: FormDefinition) -> d
         "received_at": received_at.isoformat(),
         "response_time": form.response_time,
         "sensitive": form.sensitive,
+        "safe_to_contact": safe_to_contact,
     }
 
 
@@ -106,9 +109,11 @@ class CheckedSubmission:
     errors: dict[str, str]
 
 
-def check(*, form: FormDefinition, answers: dict[str, Any], language: str) -> CheckedSubmission:
+def check(
+    *, form: FormDefinition, answers: dict[str, Any], language: str, settings: Settings
+) -> CheckedSubmission:
     """Validate the answers against the form (pure CPU: callers may run it on the event loop)."""
-    values, errors = validate_all(form, answers, translator(language))
+    values, errors = validate_all(form, answers, translator(language), settings=settings)
     return CheckedSubmission(
         scope=f"forms:{form.slug}",
         fingerprint=request_hash({"answers": answers, "language": language}),
@@ -138,7 +143,11 @@ def file_checked(
     # The answer is decided before anything is written, so the key's record is stored with it in
     # one statement (rewritten only if the proposed reference was taken meanwhile).
     received_at = utcnow()
-    body = receipt(reference=new_reference(at=received_at), received_at=received_at, form=form)
+    report_in = report_create(form=form, values=checked.values, channel="api", language=checked.language)
+    safe = report_in.safe_to_contact
+    body = receipt(
+        reference=new_reference(at=received_at), received_at=received_at, form=form, safe_to_contact=safe
+    )
     record_id: int | None = None
     if idempotency_key:
         session.flush()
@@ -161,12 +170,12 @@ def file_checked(
     filed = file_report(
         session=session,
         settings=settings,
-        report_in=report_create(form=form, values=checked.values, channel="api", language=checked.language),
+        report_in=report_in,
         reference=body["reference"],
         received_at=received_at,
     )
     if filed.reference != body["reference"]:
-        body = receipt(reference=filed.reference, received_at=received_at, form=form)
+        body = receipt(reference=filed.reference, received_at=received_at, form=form, safe_to_contact=safe)
         if record_id is not None:
             session.connection().execute(_STORE_ANSWER, {"record_id": record_id, "response": body})
     return ApiResult(201, body)
@@ -182,7 +191,7 @@ def submit(
     idempotency_key: str | None,
 ) -> ApiResult:
     """Validate and file one submission, or replay the stored answer for a repeated key."""
-    checked = check(form=form, answers=answers, language=language)
+    checked = check(form=form, answers=answers, language=language, settings=settings)
     return file_checked(
         session=session, settings=settings, form=form, checked=checked, idempotency_key=idempotency_key
     )

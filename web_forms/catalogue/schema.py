@@ -2,8 +2,10 @@
 
 A definition lists pages; a page holds one or more questions and may be shown only when an earlier
 answer matches (`when`). `identity` says which answers identify the person (matched to earlier
-contacts); `sensitive` forms get the quick exit and no acknowledgement text unless `identity.sms_ok`
-is answered "yes". `team` and `grade` are the defaults the report is filed with.
+contacts). Every form that takes a phone number asks whether it is safe to contact the person there
+(`identity.sms_ok`, a yes/no question): nothing is texted without a "yes", and on `sensitive` forms
+(which also get the quick exit) that question must default to "no". `team` and `grade` are the
+defaults the report is filed with.
 
 Every English string in a definition is a message id: the Welsh catalogue translates it.
 """
@@ -59,6 +61,8 @@ class Question(_Strict):
     summary_label: str | None = None
     # The error when a required answer is missing, e.g. "Enter your full name" (a generic one if unset).
     error_required: str | None = None
+    # Radios: the option chosen until the person picks another (shown selected; a blank answer is it).
+    default: str | None = None
 
     @property
     def limit(self) -> int:
@@ -76,6 +80,10 @@ class Question(_Strict):
             raise ValueError(f"question {self.id}: only radios and checkboxes have options")
         if self.type == QuestionType.EVIDENCE and self.required:
             raise ValueError(f"question {self.id}: evidence uploads are always optional")
+        if self.default is not None and (
+            self.type != QuestionType.RADIOS or self.default not in {o.value for o in self.options}
+        ):
+            raise ValueError(f"question {self.id}: a default must be one of a radios question's options")
         return self
 
 
@@ -110,7 +118,8 @@ class Page(_Strict):
 
 
 class Identity(_Strict):
-    """Which answers identify the person; `sms_ok` names a yes/no question that allows texting."""
+    """Which answers identify the person; `sms_ok` names the yes/no question "is it safe for us to
+    text you on this number?" (every form with a phone question has one)."""
 
     name: str | None = None
     phone: str | None = None
@@ -187,8 +196,14 @@ class FormDefinition(_Strict):
         for qid in self.summary:
             if qid not in seen:
                 raise ValueError(f"{self.slug}: summary names unknown question {qid!r}")
-        if self.sensitive and self.identity.phone and not self.identity.sms_ok:
-            raise ValueError(f"{self.slug}: a sensitive form with a phone question needs identity.sms_ok")
+        if self.identity.phone and not self.identity.sms_ok:
+            raise ValueError(f"{self.slug}: a form with a phone question needs identity.sms_ok")
+        if self.identity.sms_ok:
+            sms_ok = seen[self.identity.sms_ok]
+            if {o.value for o in sms_ok.options} != {"yes", "no"}:
+                raise ValueError(f"{self.slug}: identity.sms_ok must be a yes/no question")
+            if self.sensitive and sms_ok.default != "no":
+                raise ValueError(f"{self.slug}: on a sensitive form identity.sms_ok must default to no")
         return self
 
     def public(self) -> dict[str, Any]:

@@ -17,6 +17,8 @@ import phonenumbers
 
 from contact_store.clock import utcnow
 from contact_store.people import normalise_email, normalise_phone
+from contact_store.settings import Settings
+from contact_store.sms import gate
 from web_forms.catalogue import FormDefinition, Page, Question, QuestionType
 from web_forms.i18n import Translate, long_date
 
@@ -99,12 +101,25 @@ def _parse_date(raw: Any, _: Translate, q: Question) -> tuple[str | None, str | 
     return value.isoformat(), None
 
 
-def clean_answer(q: Question, raw: Any, _: Translate) -> tuple[Any, str | None]:
+def clean_answer(q: Question, raw: Any, _: Translate, *, settings: Settings) -> tuple[Any, str | None]:
     """(clean value or None when unanswered, error message or None)."""
+    if q.default is not None and _is_blank(raw):
+        raw = q.default
     value, error = _clean_answer(q, raw, _)
     if error and value is None and q.error_required and _is_blank(raw):
         return None, _(q.error_required)
+    if q.type == QuestionType.PHONE and value is not None:
+        return _phone_in_allowed_country(value, _, settings)
     return value, error
+
+
+def _phone_in_allowed_country(phone: str, _: Translate, settings: Settings) -> tuple[str | None, str | None]:
+    """Refuse a number from a country the force does not text (issue #10: no texting anywhere)."""
+    if gate.number_country_allowed(settings=settings, e164=phone):
+        return phone, None
+    if gate.only_uk(settings):
+        return None, _("Enter a UK phone number, like 07700 900 982")
+    return None, _("Enter a phone number in a country we can contact, like 07700 900 982")
 
 
 def _is_blank(raw: Any) -> bool:
@@ -182,12 +197,14 @@ def raw_from_form(page: Page, form_data: Mapping[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def validate_page(page: Page, raw: RawAnswers, _: Translate) -> tuple[dict[str, Any], dict[str, str]]:
+def validate_page(
+    page: Page, raw: RawAnswers, _: Translate, *, settings: Settings
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Clean answers and per-field errors for one page."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for q in page.questions:
-        value, error = clean_answer(q, raw.get(q.id), _)
+        value, error = clean_answer(q, raw.get(q.id), _, settings=settings)
         if error:
             errors[q.id] = error
         elif value is not None:
@@ -196,7 +213,7 @@ def validate_page(page: Page, raw: RawAnswers, _: Translate) -> tuple[dict[str, 
 
 
 def validate_all(
-    form: FormDefinition, raw: RawAnswers, _: Translate
+    form: FormDefinition, raw: RawAnswers, _: Translate, *, settings: Settings
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Clean answers of every page the answers make visible, and per-field errors (the API)."""
     values: dict[str, Any] = {}
@@ -208,7 +225,7 @@ def validate_all(
     for page in form.pages:
         if page not in visible_pages(form, values):
             continue
-        page_values, page_errors = validate_page(page, raw, _)
+        page_values, page_errors = validate_page(page, raw, _, settings=settings)
         values.update(page_values)
         errors.update(page_errors)
     return values, errors

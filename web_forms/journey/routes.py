@@ -228,6 +228,8 @@ def _fields(page: Page, stored: dict[str, Any], raw: dict[str, Any] | None) -> d
             fields[q.id] = date_parts(stored.get(q.id))
         else:
             fields[q.id] = stored.get(q.id)
+        if fields[q.id] in (None, "") and q.default is not None:
+            fields[q.id] = q.default  # e.g. "safe to text?" shows "no" selected on sensitive forms
     return fields
 
 
@@ -361,7 +363,7 @@ def _save_page(
         if data.get("action") == "upload":
             return _question_page(request, session, settings, form, page, form_session, change=change)
     raw = raw_from_form(page, data)
-    page_values, errors = validate_page(page, raw, _)
+    page_values, errors = validate_page(page, raw, _, settings=settings)
     if errors:
         return _question_page(
             request, session, settings, form, page, form_session, change=change, raw=raw, errors=errors

@@ -37,7 +37,9 @@ def report_create(
     def pick(qid: str | None) -> Any:
         return answers.get(qid) if qid else None
 
-    send_ack = not form.sensitive or (ident.sms_ok is not None and pick(ident.sms_ok) == "yes")
+    # Nothing is texted without a "yes" to "is it safe for us to text you on this number?"; the
+    # question defaults to "no" on sensitive forms (the catalogue enforces it).
+    safe_to_contact = ident.sms_ok is not None and pick(ident.sms_ok) == "yes"
     return ReportCreate(
         form_slug=form.slug,
         answers=answers,
@@ -52,6 +54,6 @@ def report_create(
         email=pick(ident.email),
         postcode=pick(ident.postcode),
         area_postcode=pick(form.area_postcode),
-        send_acknowledgement=send_ack,
+        safe_to_contact=safe_to_contact,
         response_time=form.sms_response_time or form.response_time,
     )

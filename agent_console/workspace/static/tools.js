@@ -132,6 +132,10 @@
     getJSON("/console/workspace/chats/" + encodeURIComponent(c.summary.conversation_id) + "/person").then(function (body) {
       box.textContent = "";
       box.appendChild(h("h4", {"class": "govuk-heading-s", text: "About this person"}));
+      // Safeguarding: the chat's own answer to "is it safe to text you?" (no texts without a yes).
+      box.appendChild(body.safe_to_text
+        ? h("p", {"class": "govuk-body-s fcws-texting", text: "Safe to text on " + body.safe_to_text})
+        : h("p", {"class": "govuk-body-s fcws-texting"}, [h("strong", {"class": "govuk-tag govuk-tag--red", text: "Not safe to text"})]));
       if (!body.person) { box.appendChild(h("p", {"class": "govuk-body-s", text: "Not linked to a known person yet."})); return; }
       var badges = h("p", {"class": "fcws-badges"});
       if (body.repeat_contact) badges.appendChild(h("strong", {"class": "govuk-tag govuk-tag--orange", text: "Repeat contact"}));

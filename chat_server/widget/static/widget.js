@@ -25,7 +25,10 @@
       danger: "If you are in danger now or a crime is happening, call 999. If you cannot speak, call 999 and press 55.",
       closed: "Live chat is closed now.", closedNext: "It opens again {when}.", forms: "Report online instead",
       intro: "Tell us a little about you so we can put you through to the right team.",
-      name: "Your name", mobile: "Mobile number (optional)", mobileHint: "We will text you a reference number",
+      name: "Your name", mobile: "Mobile number (optional)", mobileHint: "For example, 07700 900123",
+      safe: "Is it safe for us to text you on this number?",
+      safeHint: "We will only text you, for example your reference, if you say it is safe.",
+      safeYes: "Yes, it is safe to text me", safeNo: "No, do not text me",
       email: "Email address (optional)", topic: "What is your chat about?", choose: "Choose a topic",
       postcode: "Postcode (optional)", postcodeHint: "So we can route you to your local team",
       area: "Or choose your area", anyArea: "I don't know", start: "Start chat",
@@ -58,7 +61,10 @@
       closed: "Mae sgwrs fyw ar gau nawr.", closedNext: "Bydd yn agor eto {when}.",
       forms: "Rhoi gwybod ar-lein yn lle hynny",
       intro: "Dywedwch ychydig amdanoch er mwyn i ni eich cysylltu â'r tîm cywir.",
-      name: "Eich enw", mobile: "Rhif ffôn symudol (dewisol)", mobileHint: "Byddwn yn anfon cyfeirnod atoch mewn neges destun",
+      name: "Eich enw", mobile: "Rhif ffôn symudol (dewisol)", mobileHint: "Er enghraifft, 07700 900123",
+      safe: "A yw'n ddiogel i ni anfon neges destun atoch ar y rhif hwn?",
+      safeHint: "Byddwn ond yn anfon neges destun atoch, er enghraifft eich cyfeirnod, os byddwch yn dweud ei bod yn ddiogel.",
+      safeYes: "Ydy, mae'n ddiogel anfon neges destun ataf", safeNo: "Na, peidiwch ag anfon neges destun ataf",
       email: "Cyfeiriad e-bost (dewisol)", topic: "Am beth mae eich sgwrs?", choose: "Dewiswch bwnc",
       postcode: "Cod post (dewisol)", postcodeHint: "Er mwyn i ni eich cysylltu â'ch tîm lleol",
       area: "Neu dewiswch eich ardal", anyArea: "Dydw i ddim yn gwybod", start: "Dechrau sgwrs",
@@ -229,6 +235,28 @@
     form.appendChild(h("div", {"class": "fcw-error-summary", role: "alert", tabindex: "-1"}, [h("h3", {text: t("problem")}), list]));
   }
 
+  /* "Is it safe to text you?" Preselected from the topic (no for sensitive topics, such as domestic
+   * abuse) until the visitor chooses; sent as safe_to_contact, and nothing is texted without a yes. */
+  function safeDefault(topicValue) { return (info.sensitive_topics || []).indexOf(topicValue) < 0 ? "yes" : "no"; }
+  function safeField(values, errors) {
+    var err = errors.safe_to_contact, described = ["fcw-safe_to_contact-hint"];
+    var set = h("fieldset", {"class": "fcw-fieldset fcw-field" + (err ? " fcw-field--error" : "")}, [
+      h("legend", {text: t("safe")}),
+      h("p", {id: "fcw-safe_to_contact-hint", "class": "fcw-hint", text: t("safeHint")})]);
+    if (err) { set.appendChild(h("p", {id: "fcw-safe_to_contact-error", "class": "fcw-error", text: err})); described.push("fcw-safe_to_contact-error"); }
+    set.setAttribute("aria-describedby", described.join(" "));
+    var radios = {};
+    [["yes", t("safeYes")], ["no", t("safeNo")]].forEach(function (o, i) {
+      var rid = i ? "fcw-safe_to_contact-" + o[0] : "fcw-safe_to_contact";
+      radios[o[0]] = h("input", {type: "radio", id: rid, name: "safe_to_contact", value: o[0],
+        onchange: function () { values.safeChosen = true; }});
+      set.appendChild(h("div", {"class": "fcw-radio"}, [radios[o[0]], h("label", {"for": rid, text: o[1]})]));
+    });
+    function pick(v) { radios[v].checked = true; }
+    pick(values.safe_to_contact || safeDefault(values.topic || ""));
+    return {el: set, pick: pick, value: function () { return radios.yes.checked ? "yes" : "no"; }};
+  }
+
   function renderForm(values, errors) {
     var topic = h("select", {}, [h("option", {value: "", text: t("choose")})]);
     Object.keys(info.topics).forEach(function (k) {
@@ -245,15 +273,18 @@
       area_id: area
     };
     Object.keys(inputs).forEach(function (k) { if (values[k]) inputs[k].value = values[k]; });
+    var safe = safeField(values, errors);
+    topic.addEventListener("change", function () { if (!values.safeChosen) safe.pick(safeDefault(topic.value)); });
     var form = h("form", {"class": "fcw-form", novalidate: "novalidate", onsubmit: function (e) {
-      e.preventDefault(); submit(form, inputs);
+      e.preventDefault(); submit(form, inputs, safe, values.safeChosen);
     }});
     errorSummary(form, errors);
     form.appendChild(h("p", {text: t("intro")}));
     form.appendChild(field("name", t("name"), inputs.name, "", errors));
-    form.appendChild(field("mobile", t("mobile"), inputs.mobile, t("mobileHint"), errors));
-    form.appendChild(field("email", t("email"), inputs.email, "", errors));
     form.appendChild(field("topic", t("topic"), inputs.topic, "", errors));
+    form.appendChild(field("mobile", t("mobile"), inputs.mobile, t("mobileHint"), errors));
+    form.appendChild(safe.el);
+    form.appendChild(field("email", t("email"), inputs.email, "", errors));
     form.appendChild(field("postcode", t("postcode"), inputs.postcode, t("postcodeHint"), errors));
     if (info.areas.length) form.appendChild(field("area_id", t("area"), inputs.area_id, "", errors));
     form.appendChild(h("button", {type: "submit", "class": "fcw-button", text: t("start")}));
@@ -261,11 +292,12 @@
     var s = form.querySelector(".fcw-error-summary"); if (s) s.focus();
   }
 
-  function submit(form, inputs) {
-    var values = {};
+  function submit(form, inputs, safe, safeChosen) {
+    var values = {safe_to_contact: safe.value(), safeChosen: safeChosen};
     Object.keys(inputs).forEach(function (k) { values[k] = inputs[k].value.trim(); });
     var payload = {name: values.name, topic: values.topic, mobile: values.mobile || null, email: values.email || null,
-      postcode: values.postcode || null, area_id: values.area_id ? Number(values.area_id) : null, language: lang};
+      postcode: values.postcode || null, area_id: values.area_id ? Number(values.area_id) : null, language: lang,
+      safe_to_contact: values.safe_to_contact === "yes"};
     form.querySelector("button[type=submit]").disabled = true;
     fetch(base + "/api/v1/chats", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload)})
       .then(function (r) { return r.json().then(function (d) { return {ok: r.ok, d: d}; }); })
