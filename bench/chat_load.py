@@ -342,12 +342,18 @@ async def full_stack_pairs(server: Server, n: int) -> list[Pair]:
             elif f["type"] == "error":
                 raise RuntimeError(f"accept failed: {f}")
         for c in mine:
-            url = f"{server.ws}/ws/chat/{c['conversation_id']}?token={c['token']}"
-            v = await connect(url)
+            v = await visitor_connect(server, c["conversation_id"], c["token"])
             await v.send(json.dumps({"type": "resume", "after_seq": 0}))
             pairs.append(Pair(c["conversation_id"], v, op))
     await asyncio.sleep(1.0)  # let the replays and status frames settle before the clock starts
     return pairs
+
+
+async def visitor_connect(server: Server, cid: str, token: str, **kw: Any) -> ClientConnection:
+    """A visitor socket signed in by its first frame (the token never goes in the URL)."""
+    ws = await connect(f"{server.ws}/ws/chat/{cid}", **kw)
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    return ws
 
 
 async def close_pairs(pairs: list[Pair]) -> None:
@@ -419,10 +425,7 @@ async def idle_connections(server: Server, n: int) -> dict[str, Any]:
     batch = 200
     for i in range(0, n, batch):
         socks += await asyncio.gather(
-            *(
-                connect(f"{server.ws}/ws/chat/{cid}?token={tok}", ping_interval=None)
-                for cid, tok in chats[i : i + batch]
-            )
+            *(visitor_connect(server, cid, tok, ping_interval=None) for cid, tok in chats[i : i + batch])
         )
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(5.0)  # let allocations settle

@@ -173,6 +173,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
+    from chat_server.chat.protocol import MAX_TRANSPORT_FRAME_BYTES
+
     if args.demo and demo_refused(settings):
         return 2
     if args.workers > 1 and not settings.redis_url:
@@ -204,7 +206,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Chat frames are small JSON: no per-message deflate (a zlib state per socket costs tens of
         # KB each) and a 64 KB frame cap (the protocol refuses frames over 16 KB anyway).
         ws_per_message_deflate=False,
-        ws_max_size=65_536,
+        ws_max_size=MAX_TRANSPORT_FRAME_BYTES,
         # The visitor's chat token and survey tokens appear in request lines: never log them.
         log_config=uvicorn_log_config(),
     )

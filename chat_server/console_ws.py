@@ -35,11 +35,23 @@ import contextlib
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from sqlmodel import Session, col, select
 
 from chat_server.chat.presence import Presence
-from chat_server.chat.protocol import TokenBucket, dumps, error_frame, origin_allowed, parse_frame
+from chat_server.chat.protocol import (
+    CLIENT_GONE,
+    CLOSE_FORBIDDEN_ORIGIN,
+    CLOSE_NOT_AUTHORISED,
+    CONSOLE_FRAMES,
+    Refusal,
+    TokenBucket,
+    dumps,
+    error_frame,
+    origin_allowed,
+    receive_frame,
+    serve_until_closed,
+)
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
@@ -175,8 +187,14 @@ class ConsoleConnection:
         tasks = [asyncio.create_task(self.forward()), asyncio.create_task(self.queue_sender())]
         try:
             while True:
-                await self.handle(await self.ws.receive_text())
-        except (WebSocketDisconnect, RuntimeError):
+                frame = await receive_frame(
+                    self.ws, rules=CONSOLE_FRAMES, max_body=self.settings.message_max_length
+                )
+                if isinstance(frame, Refusal):
+                    await self.send(frame.frame())
+                else:
+                    await self.handle(frame)
+        except CLIENT_GONE:
             pass
         finally:
             for t in [*tasks, *self.chains.values()]:
@@ -206,11 +224,8 @@ class ConsoleConnection:
             channels.conversation(cid), {"type": "delivered", "seq": self.last_sent.get(cid, 0)}
         )
 
-    async def handle(self, raw: str) -> None:
-        frame = parse_frame(raw)
-        if frame is None:
-            await self.send(error_frame("bad_frame", "Frames are JSON objects with a type"))
-            return
+    async def handle(self, frame: dict[str, Any]) -> None:
+        """A frame `parse_frame` has checked against CONSOLE_FRAMES."""
         kind = frame["type"]
         cid = frame.get("conversation_id")
         try:
@@ -219,11 +234,11 @@ class ConsoleConnection:
             elif kind == "pong":
                 return
             elif kind == "status":
-                status = frame.get("status")
+                status = frame["status"]
                 if status not in routing.SETTABLE_STATUSES:
                     raise AppError("Choose available, busy or away", code="bad_status")
                 await run_db(self.store, self._set_status, status=status)
-            elif not isinstance(cid, str):
+            elif cid is None:  # never, past parse_frame: every other type carries a checked id
                 raise AppError("conversation_id is required", code="bad_frame")
             elif kind == "accept":
                 conv = await run_db(
@@ -236,13 +251,12 @@ class ConsoleConnection:
             elif kind == "decline":
                 await run_db(self.store, self._decline, conversation_id=cid)
             elif kind in ("watch", "resume"):
-                after = frame.get("after_seq", 0)
                 conv = await run_db(
                     self.store, _open_conversation, operator_id=self.op_id, conversation_id=cid
                 )
                 async with self.lock:
                     await self.send(conv)
-                    await self.follow(cid, after if isinstance(after, int) and after >= 0 else 0)
+                    await self.follow(cid, frame.get("after_seq", 0))
             elif kind == "message":
                 await self.pipeline(cid, frame)
             elif kind == "typing":
@@ -252,8 +266,6 @@ class ConsoleConnection:
                     )
             elif kind == "end":
                 await run_db(self.store, _end, operator_id=self.op_id, conversation_id=cid)
-            else:
-                raise AppError(f"Unknown frame type {kind!r}", code="bad_frame")
         except AppError as exc:
             await self.send(
                 error_frame(exc.code, exc.message, conversation_id=cid, client_id=frame.get("client_id"))
@@ -301,16 +313,15 @@ class ConsoleConnection:
         task.add_done_callback(lambda t: self.chains.pop(cid, None) if self.chains.get(cid) is t else None)
 
     async def on_message(self, cid: str, frame: dict[str, Any]) -> None:
-        client_id = conv_service.clean_client_id(frame.get("client_id"))
-        body = conv_service.clean_body(frame.get("body"), max_length=self.settings.message_max_length)
+        client_id: str = frame["client_id"]
         if not self.bucket.take():
             raise AppError("Too many messages: wait a moment", code="rate_limited")
         message = NewMessage(
             conversation_id=cid,
             client_id=client_id,
-            body=body,
+            body=frame["body"],
             operator_id=self.op_id,
-            internal=bool(frame.get("internal")),
+            internal=frame["internal"],
         )
         stored = (await run_sql(self.store, store_message, message=message, lock_order=cid)).stored
         await self.send({"type": "ack", "conversation_id": cid, "client_id": client_id, "seq": stored.seq})
@@ -407,16 +418,18 @@ async def console_socket(ws: WebSocket) -> None:
     try:
         operator, kind = await run_db(store, _authenticate, settings=settings, token=token_from_request(ws))
     except AppError:
-        await ws.close(code=4401)
+        await ws.close(code=CLOSE_NOT_AUTHORISED)
         return
     if kind != "bearer" and not origin_allowed(ws, settings):
-        await ws.close(code=4403)
+        await ws.close(code=CLOSE_FORBIDDEN_ORIGIN)
         return
     await ws.accept()
     assert operator.id is not None
     presence.join_operator(operator.id)
     try:
-        await ConsoleConnection(ws, store, settings, operator.id).run()
+        await serve_until_closed(
+            ws, ConsoleConnection(ws, store, settings, operator.id).run(), name="console"
+        )
     finally:
         presence.leave_operator(operator.id)
 

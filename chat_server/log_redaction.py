@@ -1,7 +1,8 @@
 """Keeping secrets out of the server's logs.
 
-The visitor's chat token travels in the websocket URL (`/ws/chat/{id}?token=...`, as the protocol
-says), and a survey link carries a signed token in its path (`/survey/<token>`). Uvicorn writes
+The visitor's chat token no longer travels in a URL (it is the socket's first frame), but an old
+or foreign client may still put one there (`/ws/chat/{id}?token=...`), and a survey link carries a
+signed token in its path (`/survey/<token>`). Uvicorn writes
 the path with its query string into the access log and into its "WebSocket ... [accepted]" lines,
 so whoever can read the logs could take over a live chat or answer someone's survey.
 `RedactSecrets` replaces the value of every secret-bearing query parameter and the survey token

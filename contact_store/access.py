@@ -47,6 +47,7 @@ from contact_store.models import (
     SmsMessage,
     SurveyInvitation,
 )
+from contact_store.models.org import ROLE_RANK
 from contact_store.staff import has_role
 
 
@@ -100,11 +101,18 @@ def visible_reports_clause(staff: Operator) -> Any:
 CHAT_HOLDER_FIELDS = ("assignee_id", "offered_to_id")
 
 
+def holds_chat(*, role: str, staff_id: int | None, holders: dict[str, int | None]) -> bool:
+    """The chat rule on plain values: supervisor+, or named in one of `CHAT_HOLDER_FIELDS`.
+    The message hot path (`message_sql`) reads these in its one joined query and calls this."""
+    if ROLE_RANK.get(Role(role), 0) >= ROLE_RANK[Role.SUPERVISOR]:
+        return True
+    return staff_id is not None and any(holders.get(f) == staff_id for f in CHAT_HOLDER_FIELDS)
+
+
 def can_access_conversation(*, staff: Operator, conversation: Conversation) -> bool:
     """True when `staff` may open this chat (the rules in this module's docstring)."""
-    if has_role(staff, Role.SUPERVISOR):
-        return True
-    return staff.id is not None and any(getattr(conversation, f) == staff.id for f in CHAT_HOLDER_FIELDS)
+    holders = {f: getattr(conversation, f) for f in CHAT_HOLDER_FIELDS}
+    return holds_chat(role=staff.role, staff_id=staff.id, holders=holders)
 
 
 def visible_conversations_clause(staff: Operator) -> Any:

@@ -22,18 +22,20 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 from sqlmodel import Session, col, select
 
 from contact_store.access import can_access_conversation
 from contact_store.clock import utcnow
-from contact_store.errors import Forbidden, NotFound, ValidationFailed
+from contact_store.errors import Forbidden, Gone, NotFound, ValidationFailed
 from contact_store.events import channels, emit
 from contact_store.models import Conversation, ConversationEvent, Message, Operator, SenderKind
 from contact_store.staff import token_hash
+from contact_store.text import strip_unstorable, unstorable_reason
 from contact_store.types import UTCDateTime
 
 # Control characters other than tab and newline are dropped: they can hide text or break terminals.
@@ -58,10 +60,12 @@ def short_reference(conversation_id: str) -> str:
 
 
 def clean_body(raw: Any, *, max_length: int) -> str:
-    """Plain text, trimmed, without control characters, at most `max_length` characters."""
+    """Plain text, trimmed, without control characters (NUL and lone surrogates included: see
+    `contact_store.text.strip_unstorable`: a chat must not refuse a message for them), at most
+    `max_length` characters."""
     if not isinstance(raw, str):
         raise ValidationFailed("The message must be text", code="bad_body")
-    body = _CONTROL.sub("", raw.replace("\r\n", "\n")).strip()
+    body = _CONTROL.sub("", strip_unstorable(raw).replace("\r\n", "\n")).strip()
     if not body:
         raise ValidationFailed("The message is empty", code="empty")
     if len(body) > max_length:
@@ -70,16 +74,47 @@ def clean_body(raw: Any, *, max_length: int) -> str:
 
 
 def clean_client_id(raw: Any) -> str:
-    if not isinstance(raw, str) or not raw or len(raw) > CLIENT_ID_MAX:
+    """The client's id for a message, unchanged (it is echoed and stored): 1-64 characters with
+    no control characters, NUL or lone surrogates; anything else is refused, never altered."""
+    if (
+        not isinstance(raw, str)
+        or not raw
+        or len(raw) > CLIENT_ID_MAX
+        or unstorable_reason(raw) is not None
+        or _CONTROL.search(raw)
+    ):
         raise ValidationFailed("client_id must be a string of 1-64 characters", code="bad_client_id")
     return raw
 
 
-def authorise_visitor(*, session: Session, conversation_id: str, token: str) -> Conversation:
-    """The conversation this visitor token opens, or Forbidden (a token opens only its own)."""
-    conv = session.get(Conversation, conversation_id) if conversation_id else None
-    if conv is None or not token or not hmac.compare_digest(conv.token_hash, token_hash(token)):
+def token_expires_at(*, conversation: Conversation, ttl_minutes: int) -> datetime | None:
+    """When the visitor's token stops working: `ttl_minutes` after the chat ended or was
+    abandoned; None while the chat is open."""
+    closed_at = conversation.ended_at or conversation.abandoned_at
+    return None if closed_at is None else closed_at + timedelta(minutes=ttl_minutes)
+
+
+def authorise_visitor(
+    *, session: Session, conversation_id: str, token: str, ttl_minutes: int
+) -> Conversation:
+    """The conversation this visitor token opens: Forbidden for any other token (a token opens
+    only its own chat), Gone once `ttl_minutes` have passed since the chat ended.
+
+    The one check of a visitor token, for the socket, the transcript and the in-chat survey.
+    """
+    conv = None
+    if (
+        conversation_id
+        and token
+        and len(conversation_id) <= 36
+        and not unstorable_reason(conversation_id + token)
+    ):
+        conv = session.get(Conversation, conversation_id)
+    if conv is None or not hmac.compare_digest(conv.token_hash, token_hash(token)):
         raise Forbidden("This chat link is not valid", code="forbidden")
+    expires_at = token_expires_at(conversation=conv, ttl_minutes=ttl_minutes)
+    if expires_at is not None and utcnow() >= expires_at:
+        raise Gone("This chat has ended and is no longer available", code="chat_expired")
     return conv
 
 
@@ -326,15 +361,39 @@ def record_event(
     )
 
 
-def transcript_text(*, session: Session, conversation: Conversation, force_name: str) -> str:
-    """The visitor's transcript as plain text (no internal notes)."""
+# The transcript's labels in the chat's language (the widget's own words).
+_TRANSCRIPT_WORDS = {
+    "en": {
+        "title": "live chat",
+        "reference": "Reference",
+        "started": "Started",
+        "you": "You",
+        "operator": "Operator",
+    },
+    "cy": {
+        "title": "sgwrs fyw",
+        "reference": "Cyfeirnod",
+        "started": "Dechreuwyd",
+        "you": "Chi",
+        "operator": "Gweithredwr",
+    },
+}
+
+
+def transcript_text(*, session: Session, conversation: Conversation, force_name: str, timezone: str) -> str:
+    """The visitor's transcript as plain text in the chat's language and the force's local time
+    (no internal notes). The report raised from a chat has its own, for staff (`wrapup`)."""
+    words = _TRANSCRIPT_WORDS.get(conversation.language, _TRANSCRIPT_WORDS["en"])
+    tz = ZoneInfo(timezone)
     lines = [
-        f"{force_name} live chat",
-        f"Reference: {short_reference(conversation.id)}",
-        f"Started: {conversation.queued_at:%d %B %Y %H:%M} UTC",
+        f"{force_name} {words['title']}",
+        f"{words['reference']}: {short_reference(conversation.id)}",
+        f"{words['started']}: {conversation.queued_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
         "",
     ]
     for m in messages_after(session=session, conversation_id=conversation.id, after_seq=0):
-        who = {"visitor": "You", "system": force_name}.get(m.sender, m.operator_name or "Operator")
-        lines.append(f"[{m.sent_at:%H:%M}] {who}: {m.body}")
+        who = {"visitor": words["you"], "system": force_name}.get(
+            m.sender, m.operator_name or words["operator"]
+        )
+        lines.append(f"[{m.sent_at.astimezone(tz):%H:%M}] {who}: {m.body}")
     return "\n".join(lines) + "\n"

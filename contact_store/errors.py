@@ -62,3 +62,10 @@ class Conflict(AppError):
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
+
+
+class Gone(AppError):
+    """Something that existed and is no longer available (e.g. a chat token past its expiry)."""
+
+    status_code = 410
+    code = "gone"

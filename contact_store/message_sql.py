@@ -1,15 +1,18 @@
 """Storing one chat message in plain DBAPI statements: the live-chat hot path.
 
-Same guarantees as `conversations.append_message` (which stays the path for system messages and
-anything rarer), at a fraction of the CPU: measured, the ORM unit per message (sessions, identity
+Every visitor and staff message is stored here, on the hot path (`store_message` in a group-commit
+unit) or inside an ORM unit of work (`store_message_in_session`, e.g. a message that mentions
+danger). `conversations.append_message` stays only for what the service writes itself (system
+messages, a transfer's handover note), after its caller has checked the rules. At a
+fraction of the ORM's CPU: measured, the ORM unit per message (sessions, identity
 map, `session.get` of the operator and the conversation, five statements through SQLAlchemy) cost
 over 1 ms of the single writer thread, the GIL-bound ceiling of one worker; these are three
 statements on the raw cursor.
 
 - One read returns the conversation's state, the staff member's role and name, and any message
   already stored with this `client_id` (a resend gets the original back and stores nothing), then
-  the access and status rules run in Python exactly as the ORM path runs them (visitor: not ended;
-  staff: holder, offered-to or supervisor+, and active unless it is an internal note).
+  the access and status rules run in Python (visitor: not ended; staff: `access.holds_chat`, the
+  one chat rule, and active unless it is an internal note).
 - The seq comes from the same atomic `UPDATE conversation SET last_seq = last_seq + 1 ...
   RETURNING last_seq`, and the INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING
   catches two workers racing with one client_id, as in `append_message`.
@@ -27,12 +30,12 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from contact_store.access import holds_chat
 from contact_store.clock import utcnow
 from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL, StoredMessage, staff_channel
 from contact_store.errors import AppError, Forbidden, NotFound
 from contact_store.events import Event, channels
-from contact_store.models import ConversationStatus, Role, SenderKind
-from contact_store.models.org import ROLE_RANK
+from contact_store.models import ConversationStatus, SenderKind
 from contact_store.types import UTCDateTime
 
 _STATE = (
@@ -148,8 +151,8 @@ def store_message(*, cur: SqlCursor, message: NewMessage) -> MessageWrite:
         sender = SenderKind.OPERATOR
         if role is None:
             raise NotFound("No such operator")
-        supervisor = ROLE_RANK.get(Role(role), 0) >= ROLE_RANK[Role.SUPERVISOR]
-        if not supervisor and message.operator_id not in (assignee_id, offered_to_id):
+        holders = {"assignee_id": assignee_id, "offered_to_id": offered_to_id}
+        if not holds_chat(role=role, staff_id=message.operator_id, holders=holders):
             raise Forbidden("This chat is not yours")
     if existing is not None:
         return MessageWrite(_with_name(existing, operator_name), created=False)
@@ -158,6 +161,19 @@ def store_message(*, cur: SqlCursor, message: NewMessage) -> MessageWrite:
     if message.operator_id is not None and status != ConversationStatus.ACTIVE and not message.internal:
         raise AppError("This chat is not active", code="not_active", status_code=409)
     return _insert(cur, message, sender, operator_name)
+
+
+def store_message_in_session(*, session: Any, message: NewMessage) -> MessageWrite:
+    """`store_message` inside an ORM unit of work (its events published after that commit): for
+    the rarer messages that need more in the same transaction (a visitor's message that mentions
+    danger flags and requeues the chat). Same statements, same rules: there is one write path."""
+    from contact_store.events import emit
+
+    conn = session.connection()
+    write = store_message(cur=SqlCursor(conn.connection.cursor(), conn.dialect), message=message)
+    for channel, event in write.events:
+        emit(session, channel, event)
+    return write
 
 
 def _insert(cur: SqlCursor, message: NewMessage, sender: str, operator_name: str | None) -> MessageWrite:

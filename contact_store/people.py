@@ -222,6 +222,23 @@ def link_person(
     return PersonLink(person_id, False, False)
 
 
+def known_person(
+    *, session: Session, person_id: int, repeat_window_days: int, exclude_conversation_id: str | None = None
+) -> PersonLink:
+    """The link for a contact whose person is already known (a chat becoming a report): the same
+    repeat-contact rule as `link_person` (a report or chat in the window), not counting the chat
+    the new contact comes from."""
+    since = utcnow() - timedelta(days=repeat_window_days)
+    earlier_chat = exists().where(
+        _conversation.c.person_id == person_id,
+        _conversation.c.queued_at >= since,
+        _conversation.c.id != (exclude_conversation_id or ""),
+    )
+    earlier_report = exists().where(_report.c.person_id == person_id, _report.c.received_at >= since)
+    repeat = session.connection().execute(core_select(or_(earlier_report, earlier_chat))).scalar()
+    return PersonLink(person_id, True, bool(repeat))
+
+
 @dataclass(frozen=True)
 class ContactSignals:
     """What the console shows beside a person: earlier contacts and whether any is still open."""

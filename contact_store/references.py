@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from contact_store.clock import utcnow
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 SUFFIX_LENGTH = 4
@@ -26,17 +22,3 @@ def new_reference(*, at: datetime | None = None, length: int = SUFFIX_LENGTH) ->
     suffix = "".join(secrets.choice(ALPHABET) for _ in range(length))
     return f"FC-{at:%d%m}-{suffix}"
 
-
-def unique_report_reference(*, session: Session) -> str:
-    """A reference no report has yet (the unique constraint remains the final guard)."""
-    from sqlmodel import select
-
-    from contact_store.models import Report
-
-    length = SUFFIX_LENGTH
-    for _ in range(10):
-        ref = new_reference(length=length)
-        if session.exec(select(Report.id).where(Report.reference == ref)).first() is None:
-            return ref
-        length += 1
-    raise RuntimeError("could not allocate a unique reference")

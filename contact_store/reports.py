@@ -24,7 +24,7 @@ from contact_store import org_cache
 from contact_store.clock import utcnow
 from contact_store.events import channels, emit
 from contact_store.models import Area, Report, ReportEvent, ReportStatus, SmsMessage, SmsStatus, Team
-from contact_store.people import link_person, normalise_phone
+from contact_store.people import known_person, link_person, normalise_phone
 from contact_store.references import SUFFIX_LENGTH, new_reference
 from contact_store.settings import Settings
 from contact_store.sms import gate
@@ -56,6 +56,18 @@ class ReportCreate:
     safe_to_contact: bool = False
     response_time: str = "24 hours"
     thrive: dict[str, Any] = field(default_factory=dict)
+    # A contact that already exists becoming a report (a chat at wrap-up): its person, chat, POD,
+    # team and handler are carried over instead of being matched or looked up again.
+    person_id: int | None = None
+    conversation_id: str | None = None
+    area_id: int | None = None
+    team_id: int | None = None
+    assignee_id: int | None = None
+    status: str = ReportStatus.RECEIVED
+    # The public has already had an answer (the chat itself): first response is the filing time.
+    answered: bool = False
+    # The first timeline line; by default "Received online (<channel>)".
+    received_note: str | None = None
 
 
 def one_line(text: str, limit: int = SUMMARY_MAX) -> str:
@@ -115,14 +127,22 @@ def file_report(
     (INSERT ... ON CONFLICT DO NOTHING, retried with a new code) instead of a pre-check.
     """
     session.flush()  # anything the caller still holds goes first (it may be referenced)
-    link = link_person(
-        session=session,
-        repeat_window_days=settings.repeat_contact_days,
-        name=report_in.name,
-        phone=report_in.phone,
-        email=report_in.email,
-        postcode=report_in.postcode,
-    )
+    if report_in.person_id is not None:
+        link = known_person(
+            session=session,
+            person_id=report_in.person_id,
+            repeat_window_days=settings.repeat_contact_days,
+            exclude_conversation_id=report_in.conversation_id,
+        )
+    else:
+        link = link_person(
+            session=session,
+            repeat_window_days=settings.repeat_contact_days,
+            name=report_in.name,
+            phone=report_in.phone,
+            email=report_in.email,
+            postcode=report_in.postcode,
+        )
     org = org_cache.snapshot(session)
     conn = session.connection()
     now = received_at or utcnow()
@@ -132,15 +152,22 @@ def file_report(
         "form_slug": report_in.form_slug,
         "answers": report_in.answers,
         "summary": one_line(report_in.summary),
-        "status": ReportStatus.RECEIVED,
+        "status": report_in.status,
         "grade": report_in.grade,
         "thrive": report_in.thrive,
         "sensitive": report_in.sensitive,
         "language": report_in.language,
         "channel": report_in.channel,
         "person_id": link.person_id,
-        "cached_team_id": org.team_id(report_in.team_name),
-        "cached_area_id": org.area_id(report_in.area_postcode or report_in.postcode),
+        "cached_team_id": report_in.team_id
+        if report_in.team_id is not None
+        else org.team_id(report_in.team_name),
+        "cached_area_id": report_in.area_id
+        if report_in.area_id is not None
+        else org.area_id(report_in.area_postcode or report_in.postcode),
+        "conversation_id": report_in.conversation_id,
+        "assignee_id": report_in.assignee_id,
+        "first_response_at": now if report_in.answered else None,
         "repeat_contact": link.repeat_contact,
         "safe_to_contact": consent.safe,
         "contact_e164": consent.number,
@@ -167,8 +194,8 @@ def file_report(
         {
             "report_id": report_id,
             "kind": "status",
-            "body": f"Received online ({report_in.channel})",
-            "data": {"status": ReportStatus.RECEIVED},
+            "body": report_in.received_note or f"Received online ({report_in.channel})",
+            "data": {"status": report_in.status},
             "created_at": now,
         },
     )

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     chat_rate_burst: int = 20  # visitor messages: token bucket size per conversation (all its sockets)
     staff_rate_per_second: float = 50.0  # console messages per connection (many chats at once)
     chat_default_max_chats: int = 3  # capacity when neither operator nor team sets one
+    # Issue #10 (chat websockets): the visitor's chat token (socket, transcript, in-chat survey)
+    # stops working this long after the chat ended or was abandoned.
+    chat_token_ttl_after_end_minutes: int = Field(default=60, ge=0)
 
     # Measures (definitions in the README and beside every figure).
     service_level_target_seconds: int = 60

@@ -4,9 +4,11 @@
 Guarantees: the move is one conditional UPDATE (an operator at capacity, or a chat that has ended
 meanwhile, changes nothing and raises Conflict); the note, the ConversationEvent "transferred" and
 the bus events commit together with the move. Events after commit:
-  conversation:<id>   {"type": "transferred", "to_operator_id"|"to_team_id", "by"} — the old holder's
-                      console drops the chat; to a team also {"type": "requeued"} so the visitor
-                      sees their queue position again.
+  conversation:<id>   {"type": "transferred", "to_operator_id" + "to_operator_name" | "to_team_id" +
+                      "to_team_name", "by"} — the old holder's console drops the chat and says
+                      "transferred to <name>"; to an operator also {"type": "assigned", "operator":
+                      {"display_name"}} so the visitor's header names the new operator; to a team
+                      also {"type": "requeued"} so the visitor sees their queue position again.
   operator:<new id>   {"type": "assigned", "conversation_id"} — the new holder's console opens it.
   queue               {"type": "queue.changed", "reason": "transferred"}.
 """
@@ -141,8 +143,19 @@ def transfer_to_operator(
     conv_service.system_message(
         session=session, conversation_id=conversation.id, key="joined", name=target.display_name
     )
-    event = {"type": "transferred", "to_operator_id": to_operator_id, "by": by.id}
+    event = {
+        "type": "transferred",
+        "to_operator_id": to_operator_id,
+        "to_operator_name": target.display_name,
+        "by": by.id,
+    }
     emit(session, channels.conversation(conversation.id), event)
+    # The visitor now talks to someone else: their header names them (consoles ignore this frame).
+    emit(
+        session,
+        channels.conversation(conversation.id),
+        {"type": "assigned", "operator": {"display_name": target.display_name}},
+    )
     emit(session, channels.operator(to_operator_id), {"type": "assigned", "conversation_id": conversation.id})
     emit(
         session,
@@ -182,7 +195,7 @@ def transfer_to_team(
     emit(
         session,
         channels.conversation(conversation.id),
-        {"type": "transferred", "to_team_id": to_team_id, "by": by.id},
+        {"type": "transferred", "to_team_id": to_team_id, "to_team_name": team.name, "by": by.id},
     )
     emit(session, channels.conversation(conversation.id), {"type": "requeued"})
     emit(

@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request, WebSocket
 from sqlmodel import Session
 
 from contact_store import staff
+from contact_store.conversations import authorise_visitor
 from contact_store.db import Store
 from contact_store.errors import Forbidden, NotAuthenticated
-from contact_store.models import Operator, Role, StaffSession
+from contact_store.models import Conversation, Operator, Role, StaffSession
 from contact_store.settings import Settings
 from contact_store.throttle import throttles_for
 
@@ -81,6 +82,37 @@ def token_from_request(request: Request | WebSocket) -> str:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return request.cookies.get(SESSION_COOKIE, "")
+
+
+# OpenAPI `responses` of every route that takes the visitor's token (`visitor_conversation`).
+VISITOR_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No `Authorization: Bearer <chat token>` header"},
+    403: {"description": "The token is not this chat's"},
+    410: {"description": "The chat ended longer ago than `chat_token_ttl_after_end_minutes`"},
+}
+
+
+def visitor_token(request: Request) -> str:
+    """The chat visitor's token from `Authorization: Bearer` ("" if none). Never read from a URL:
+    URLs end up in logs, history and Referer headers."""
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+def visitor_conversation(
+    *, request: Request, session: Session, settings: Settings, conversation_id: str
+) -> Conversation:
+    """The chat a visitor's bearer token opens over HTTP (transcript, in-chat survey): 401 without
+    a token, 403 for another chat's, 410 once it has expired (`authorise_visitor`)."""
+    token = visitor_token(request)
+    if not token:
+        raise NotAuthenticated("Send the chat's token as Authorization: Bearer <token>")
+    return authorise_visitor(
+        session=session,
+        conversation_id=conversation_id,
+        token=token,
+        ttl_minutes=settings.chat_token_ttl_after_end_minutes,
+    )
 
 
 def current_staff(request: Request, session: SessionDep, settings: SettingsDep) -> StaffContext:

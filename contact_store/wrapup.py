@@ -1,16 +1,28 @@
 """Chat wrap-up: outcome, THRIVE, grade and topic recorded on the conversation, and optionally a
-report raised from the chat (with its own reference, linked to the person and the transcript)."""
+report raised from the chat.
+
+A report raised from a chat is filed through the one report factory (`reports.file_report`): the
+same reference allocation, person link, timeline and bus event, acknowledgement and safe-to-text
+rules as a report filed online. It carries over the chat's person, POD, team, answer to "is it safe
+to text you?", its topic (as the matching online form), grade and THRIVE from the wrap-up, and the
+transcript as speaker, time and text. Internal notes never go into the report's answers (which the
+public's subject access request can reach): each becomes a staff note on the report's timeline.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from contact_store.chat_topics import SENSITIVE_TOPICS, TOPICS, form_for_topic
 from contact_store.clock import utcnow
 from contact_store.errors import Conflict, ValidationFailed
 from contact_store.events import channels, emit
+from contact_store.grading import GRADES, THRIVE_KEYS, clean_thrive
 from contact_store.models import (
     Conversation,
     ConversationEvent,
@@ -20,8 +32,12 @@ from contact_store.models import (
     Report,
     ReportEvent,
     ReportStatus,
+    SenderKind,
 )
-from contact_store.references import unique_report_reference
+from contact_store.reports import ReportCreate, file_report, one_line
+from contact_store.settings import Settings
+
+__all__ = ["GRADES", "OUTCOMES", "THRIVE_KEYS", "WrapUp", "raise_report_from_chat", "wrap_up_conversation"]
 
 OUTCOMES = (
     "advice given",
@@ -32,29 +48,8 @@ OUTCOMES = (
     "resolved",
     "no further action",
 )
-# THRIVE (Threat, Harm, Risk, Investigation, Vulnerability, Engagement): one short assessment each.
-THRIVE_KEYS = ("threat", "harm", "risk", "investigation", "vulnerability", "engagement")
-THRIVE_MAX_LENGTH = 500
-GRADES = {
-    1: "Immediate",
-    2: "Priority",
-    3: "Non-urgent",
-    4: "Scheduled appointment",
-    5: "Resolved without attendance",
-}
+# A transcript longer than this is cut (the whole chat stays in the store and the console).
 TRANSCRIPT_MAX_MESSAGES = 200
-
-
-def clean_thrive(raw: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """The six THRIVE answers as trimmed text, and errors for unknown keys or over-long answers."""
-    errors = {key: "Unknown THRIVE field" for key in set(raw) - set(THRIVE_KEYS)}
-    out: dict[str, str] = {}
-    for key in THRIVE_KEYS:
-        value = str(raw.get(key) or "").strip()
-        if len(value) > THRIVE_MAX_LENGTH:
-            errors[key] = f"Use {THRIVE_MAX_LENGTH} characters or fewer"
-        out[key] = value
-    return out, errors
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ class WrapUp:
 
 
 def wrap_up_conversation(
-    *, session: Session, conversation: Conversation, operator: Operator, wrap_up: WrapUp
+    *, session: Session, settings: Settings, conversation: Conversation, operator: Operator, wrap_up: WrapUp
 ) -> Report | None:
     """Record the wrap-up of an ended (or active) chat; raise a report from it when asked."""
     errors: dict[str, str] = {}
@@ -106,65 +101,99 @@ def wrap_up_conversation(
     report = None
     if wrap_up.raise_report:
         report = raise_report_from_chat(
-            session=session, conversation=conversation, operator=operator, summary=wrap_up.report_summary
+            session=session,
+            settings=settings,
+            conversation=conversation,
+            operator=operator,
+            summary=wrap_up.report_summary,
         )
     session.flush()
     emit(session, channels.QUEUE, {"type": "conversation.wrapped_up", "conversation_id": conversation.id})
     return report
 
 
+def transcript_text(*, messages: list[Message], speakers: dict[int, str], timezone: str) -> str:
+    """The chat as the public and the operator saw it, one line each: time, speaker, text.
+    Internal notes are left out (they are staff notes on the report's timeline)."""
+    tz = ZoneInfo(timezone)
+    lines = []
+    for m in messages:
+        if m.internal:
+            continue
+        if m.sender == SenderKind.VISITOR:
+            who = "Visitor"
+        elif m.sender == SenderKind.OPERATOR:
+            who = speakers.get(m.operator_id or 0, "Operator")
+        else:
+            who = "System"
+        lines.append(f"{m.created_at.astimezone(tz):%H:%M} {who}: {m.body}")
+    return "\n".join(lines)
+
+
 def raise_report_from_chat(
-    *, session: Session, conversation: Conversation, operator: Operator, summary: str
+    *, session: Session, settings: Settings, conversation: Conversation, operator: Operator, summary: str
 ) -> Report:
-    """A report with its own reference, carrying the chat's transcript (internal notes marked)."""
-    messages = session.exec(
-        select(Message)
-        .where(Message.conversation_id == conversation.id)
-        .order_by(col(Message.seq))
-        .limit(TRANSCRIPT_MAX_MESSAGES)
-    ).all()
-    transcript = [
-        {
-            "seq": m.seq,
-            "sender": m.sender,
-            "internal": m.internal,
-            "body": m.body,
-            "sent_at": m.created_at.isoformat(),
-        }
-        for m in messages
-    ]
-    now = utcnow()
-    report = Report(
-        reference=unique_report_reference(session=session),
-        form_slug="chat",
-        channel="chat",
-        answers={"summary": summary.strip(), "transcript": transcript, "topic": conversation.topic},
-        summary=summary.strip()[:300],
-        status=ReportStatus.IN_PROGRESS,
-        grade=conversation.grade,
-        thrive=dict(conversation.thrive),
-        person_id=conversation.person_id,
-        area_id=conversation.area_id,
-        team_id=conversation.team_id,
-        assignee_id=operator.id,
-        conversation_id=conversation.id,
-        # The chat's answer to "is it safe to text you on this number?" carries over to its report.
-        safe_to_contact=conversation.safe_to_contact,
-        contact_e164=conversation.contact_e164,
-        received_at=now,
-        first_response_at=now,
-        updated_at=now,
+    """File a report from a chat through the one report factory (see this module's docstring)."""
+    messages = list(
+        session.exec(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(col(Message.seq))
+            .limit(TRANSCRIPT_MAX_MESSAGES)
+        ).all()
     )
-    session.add(report)
-    session.flush()
-    session.add(
-        ReportEvent(
-            report_id=report.id or 0,
-            kind="note",
-            body=f"Raised from live chat by {operator.display_name}",
-            operator_id=operator.id,
-            created_at=now,
+    staff_ids = {m.operator_id for m in messages if m.operator_id is not None}
+    speakers = {
+        op.id or 0: op.display_name
+        for op in session.exec(select(Operator).where(col(Operator.id).in_(staff_ids))).all()
+    }
+    topic = conversation.topic or ""
+    answers: dict[str, Any] = {
+        "summary": summary.strip(),
+        "topic": TOPICS.get(topic, topic),
+        "transcript": transcript_text(messages=messages, speakers=speakers, timezone=settings.timezone),
+    }
+    filed = file_report(
+        session=session,
+        settings=settings,
+        report_in=ReportCreate(
+            form_slug=form_for_topic(topic),
+            answers=answers,
+            summary=one_line(summary),
+            channel="chat",
+            language=conversation.language,
+            sensitive=topic in SENSITIVE_TOPICS,
+            grade=conversation.grade,
+            thrive=dict(conversation.thrive),
+            phone=conversation.contact_e164,
+            safe_to_contact=conversation.safe_to_contact,
+            response_time=f"{settings.report_target_hours} hours",
+            person_id=conversation.person_id,
+            conversation_id=conversation.id,
+            area_id=conversation.area_id,
+            team_id=conversation.team_id if conversation.team_id is not None else operator.team_id,
+            assignee_id=operator.id,
+            status=ReportStatus.IN_PROGRESS,
+            answered=True,
+            received_note=f"Raised from live chat by {operator.display_name}",
+        ),
+    )
+    notes = [m for m in messages if m.internal]
+    for note in notes:
+        session.add(
+            ReportEvent(
+                report_id=filed.id,
+                kind="note",
+                body=f"Note from the chat ({_at(note.created_at, settings.timezone)}): {note.body}",
+                operator_id=note.operator_id,
+                created_at=utcnow(),
+            )
         )
-    )
-    emit(session, channels.REPORTS, {"type": "report.created", "reference": report.reference})
+    session.flush()
+    report = session.get(Report, filed.id)
+    assert report is not None
     return report
+
+
+def _at(when: datetime, timezone: str) -> str:
+    return f"{when.astimezone(ZoneInfo(timezone)):%H:%M}"

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from chat_server.app import create_app
+from chat_server.chat.protocol import MAX_TRANSPORT_FRAME_BYTES
 from contact_store.db import Store, make_engine
 from contact_store.events import EventBus, make_bus
 from contact_store.settings import Settings
@@ -144,7 +145,16 @@ class LiveServer:
 
 def start_live_server(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # The websocket options of `firstcontact serve` (the frame cap is part of the chat protocol).
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws_per_message_deflate=False,
+        ws_max_size=MAX_TRANSPORT_FRAME_BYTES,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from contact_store.access import visible_reports_clause
 from contact_store.clock import utcnow
 from contact_store.errors import Conflict, ValidationFailed
 from contact_store.events import channels, emit
+from contact_store.grading import GRADE_LABELS, THRIVE_KEYS, THRIVE_MAX_LENGTH
 from contact_store.models import (
     OPEN_REPORT_STATUSES,
     Operator,
@@ -36,8 +37,7 @@ from contact_store.surveys import schedule_survey
 
 COUNT_CAP = 1000
 PAGE_SIZE = 25  # one screen of the queue at 1280x800 without losing the filters from view
-THRIVE_KEYS = ("threat", "harm", "risk", "investigation", "vulnerability", "engagement")
-THRIVE_MAX = 500
+THRIVE_MAX = THRIVE_MAX_LENGTH
 NOTE_MAX = 2000
 STATUS_LABELS = {
     ReportStatus.RECEIVED: "Received",
@@ -45,13 +45,6 @@ STATUS_LABELS = {
     ReportStatus.AWAITING_INFORMATION: "Awaiting information",
     ReportStatus.RESOLVED: "Resolved",
     ReportStatus.CLOSED: "Closed",
-}
-GRADE_LABELS = {
-    1: "1 – Immediate (attend within 15 minutes)",
-    2: "2 – Priority (within 60 minutes)",
-    3: "3 – Non-urgent (within 48 hours)",
-    4: "4 – Scheduled appointment",
-    5: "5 – Resolved without attendance",
 }
 EVENT_LABELS = {
     "note": "Note",

@@ -22,10 +22,11 @@ from agent_console.workspace import service
 from contact_store import transfer
 from contact_store.access import conversation_for
 from contact_store.errors import AppError, ValidationFailed
+from contact_store.grading import GRADES, THRIVE_KEYS
 from contact_store.settings import Settings
 from contact_store.ui import template_context, templates_for
 from contact_store.web import CSRF_HEADER, CurrentStaff, SessionDep, SettingsDep, check_csrf
-from contact_store.wrapup import GRADES, OUTCOMES, THRIVE_KEYS, WrapUp, wrap_up_conversation
+from contact_store.wrapup import OUTCOMES, WrapUp, wrap_up_conversation
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -233,6 +234,7 @@ def wrap_up_submit(
     try:
         report = wrap_up_conversation(
             session=session,
+            settings=settings,
             conversation=conv,
             operator=ctx.operator,
             wrap_up=WrapUp(

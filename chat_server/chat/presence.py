@@ -18,6 +18,9 @@ from contact_store.models import Conversation, Operator
 
 # Several touches fit in the shortest grace period (operator_grace_seconds, 60 s by default).
 TOUCH_EVERY_SECONDS = 10.0
+# A waiting visitor not seen for this long is not connected now (three missed touches): their chat
+# stays in the queue until the grace period abandons it, but it is not offered to anyone.
+VISITOR_PRESENT_SECONDS = 3 * TOUCH_EVERY_SECONDS
 # Rows per UPDATE ... WHERE id IN (...): well under SQLite's variable limit.
 TOUCH_BATCH = 500
 

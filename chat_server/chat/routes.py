@@ -1,15 +1,23 @@
-"""HTTP side of live chat: start a chat, and ask whether chat is open."""
+"""HTTP side of live chat: start a chat, ask whether chat is open, download the transcript."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from chat_server.chat import service
+from contact_store.conversations import short_reference, transcript_text
 from contact_store.models import Area
 from contact_store.throttle import CHAT_START
-from contact_store.web import SessionDep, SettingsDep, throttle_address
+from contact_store.web import (
+    VISITOR_TOKEN_RESPONSES,
+    SessionDep,
+    SettingsDep,
+    throttle_address,
+    visitor_conversation,
+)
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chat"])
 TOO_MANY_CHATS = (
@@ -35,7 +43,8 @@ class ChatStarted(BaseModel):
     token: str
     reference: str
     queue_position: int
-    estimated_wait_seconds: int
+    # None when nobody is staffing the queue right now (no made-up estimate).
+    estimated_wait_seconds: int | None
 
 
 class Availability(BaseModel):
@@ -89,4 +98,26 @@ def availability(session: SessionDep, settings: SettingsDep) -> Availability:
         sensitive_topics=sorted(service.SENSITIVE_TOPICS),
         areas=areas,
         forms_url="/report",
+    )
+
+
+@router.get(
+    "/{conversation_id}/transcript",
+    response_class=PlainTextResponse,
+    summary="Download the visitor's transcript (chat token as a bearer token)",
+    responses={200: {"content": {"text/plain": {}}}, **VISITOR_TOKEN_RESPONSES},
+)
+def transcript(
+    conversation_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> PlainTextResponse:
+    conversation = visitor_conversation(
+        request=request, session=session, settings=settings, conversation_id=conversation_id
+    )
+    text = transcript_text(
+        session=session, conversation=conversation, force_name=settings.force_name, timezone=settings.timezone
+    )
+    filename = f"chat-{short_reference(conversation.id)}.txt"
+    return PlainTextResponse(
+        text,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

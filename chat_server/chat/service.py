@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from chat_server.routing import queue as queue_service
 from contact_store import org_cache
+from contact_store.chat_topics import SENSITIVE_TOPICS, TOPICS
 from contact_store.clock import utcnow
 from contact_store.conversations import new_token, record_event, short_reference
 from contact_store.errors import Conflict, ValidationFailed
@@ -22,17 +23,6 @@ from contact_store.sms import gate
 from contact_store.sms.acks import queue_chat_ack
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TOPICS = {
-    "crime": "Report a crime",
-    "asb": "Antisocial behaviour",
-    "road": "Roads and traffic",
-    "lost-found": "Lost or found property",
-    "update": "An update on something already reported",
-    "domestic-abuse": "Domestic abuse",
-    "other": "Something else",
-}
-# Topics where a police text could reach an abuser: "safe to text?" defaults to no (safeguarding).
-SENSITIVE_TOPICS = frozenset({"domestic-abuse"})
 
 
 def clean_mobile(*, settings: Settings, mobile: str) -> tuple[str | None, str | None]:
@@ -107,7 +97,8 @@ class StartedChat:
     token: str
     reference: str
     queue_position: int
-    estimated_wait_seconds: int
+    # None when nobody is staffing the queue right now (no made-up estimate).
+    estimated_wait_seconds: int | None
 
 
 def start_chat(

@@ -1,4 +1,5 @@
-"""The visitor's websocket: WS /ws/chat/{conversation_id}?token=... (protocol in `protocol.py`)."""
+"""The visitor's websocket: WS /ws/chat/{conversation_id}, token in the first frame (protocol in
+`protocol.py`)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,34 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy import text
+from fastapi import APIRouter, WebSocket
 from sqlmodel import Session
 
 from chat_server.chat.message_rate import ConversationRate
 from chat_server.chat.presence import Presence
-from chat_server.chat.protocol import dumps, error_frame, origin_allowed, parse_frame
+from chat_server.chat.protocol import (
+    AUTH_DEADLINE_SECONDS,
+    CLIENT_GONE,
+    CLOSE_EXPIRED,
+    CLOSE_FORBIDDEN_ORIGIN,
+    CLOSE_NOT_AUTHORISED,
+    VISITOR_FRAMES,
+    Refusal,
+    dumps,
+    error_frame,
+    origin_allowed,
+    receive_frame,
+    serve_until_closed,
+)
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
 from contact_store.db import Store
-from contact_store.errors import AppError
+from contact_store.errors import AppError, Gone
 from contact_store.events import channels
 from contact_store.group_commit import run_db, run_sql
-from contact_store.message_sql import NewMessage, store_message
-from contact_store.models import Conversation, ConversationStatus, Operator, SenderKind
+from contact_store.message_sql import NewMessage, store_message, store_message_in_session
+from contact_store.models import Conversation, ConversationStatus, Operator
 from contact_store.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -32,12 +45,16 @@ router = APIRouter()
 # Typing events are relayed at most this often per connection.
 TYPING_EVERY_SECONDS = 2.0
 # Event types from the conversation channel a visitor may see, besides messages.
-_STATUS = text("SELECT status FROM conversation WHERE id = :id")
 VISITOR_EVENTS = {"queue", "assigned", "delivered", "ended", "requeued"}
 
 
-def _open(*, session: Session, conversation_id: str, token: str) -> int:
-    conv = conv_service.authorise_visitor(session=session, conversation_id=conversation_id, token=token)
+def _open(*, session: Session, settings: Settings, conversation_id: str, token: str) -> int:
+    conv = conv_service.authorise_visitor(
+        session=session,
+        conversation_id=conversation_id,
+        token=token,
+        ttl_minutes=settings.chat_token_ttl_after_end_minutes,
+    )
     return conv.last_seq
 
 
@@ -57,25 +74,13 @@ def status_frames(*, session: Session, settings: Settings, conversation_id: str)
 def _store_visitor_message(
     *, session: Session, settings: Settings, conversation_id: str, client_id: str, body: str
 ) -> conv_service.StoredMessage:
-    """The ORM path, for messages that mention danger (flag, 999 advice, requeue in the same
-    transaction); every other message takes `message_sql.store_message` (same rules, less CPU)."""
-    status = session.execute(_STATUS, {"id": conversation_id}).scalar()
-    if status is None or status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
-        # A resend of a message stored before the end still gets its original ack.
-        for m in conv_service.messages_after(session=session, conversation_id=conversation_id, after_seq=0):
-            if m.client_id == client_id:
-                return m
-        raise AppError("This chat has ended", code="ended", status_code=409)
-    stored, created = conv_service.append_message(
-        session=session,
-        conversation_id=conversation_id,
-        client_id=client_id,
-        sender=SenderKind.VISITOR,
-        body=body,
-    )
-    if created:
+    """A message that mentions danger: stored by the one message path (`message_sql`, same rules),
+    then flagged, answered with the 999 advice and moved up the queue in the same transaction."""
+    message = NewMessage(conversation_id=conversation_id, client_id=client_id, body=body)
+    write = store_message_in_session(session=session, message=message)
+    if write.created:
         routing.check_danger(session=session, settings=settings, conversation_id=conversation_id, text_=body)
-    return stored
+    return write.stored
 
 
 class VisitorConnection:
@@ -103,9 +108,14 @@ class VisitorConnection:
         forwarder = asyncio.create_task(self.forward())
         try:
             while True:
-                raw = await self.ws.receive_text()
-                await self.handle(raw)
-        except (WebSocketDisconnect, RuntimeError):
+                frame = await receive_frame(
+                    self.ws, rules=VISITOR_FRAMES, max_body=self.settings.message_max_length
+                )
+                if isinstance(frame, Refusal):
+                    await self.send(frame.frame())
+                else:
+                    await self.handle(frame)
+        except CLIENT_GONE:
             pass
         finally:
             forwarder.cancel()
@@ -113,17 +123,13 @@ class VisitorConnection:
                 await forwarder
             await self.sub.close()
 
-    async def handle(self, raw: str) -> None:
-        frame = parse_frame(raw)
-        if frame is None:
-            await self.send(error_frame("bad_frame", "Frames are JSON objects with a type"))
-            return
+    async def handle(self, frame: dict[str, Any]) -> None:
+        """A frame `parse_frame` has checked against VISITOR_FRAMES."""
         kind = frame["type"]
         if kind == "resume":
-            after = frame.get("after_seq", 0)
-            await self.resume(after if isinstance(after, int) and after >= 0 else 0)
+            await self.resume(frame["after_seq"])
         elif kind == "message":
-            await self.on_message(frame)
+            await self.on_message(frame["client_id"], frame["body"])
         elif kind == "typing":
             now = time.monotonic()
             if now - self.typing_at >= TYPING_EVERY_SECONDS:
@@ -137,16 +143,10 @@ class VisitorConnection:
             )
         elif kind == "ping":
             await self.send({"type": "pong"})
-        elif kind != "pong":
-            await self.send(error_frame("bad_frame", f"Unknown frame type {kind!r}"))
+        elif kind == "auth":
+            await self.send(error_frame("bad_frame", "This socket is already signed in to the chat"))
 
-    async def on_message(self, frame: dict[str, Any]) -> None:
-        try:
-            client_id = conv_service.clean_client_id(frame.get("client_id"))
-            body = conv_service.clean_body(frame.get("body"), max_length=self.settings.message_max_length)
-        except AppError as exc:
-            await self.send(error_frame(exc.code, exc.message, client_id=frame.get("client_id")))
-            return
+    async def on_message(self, client_id: str, body: str) -> None:
         if not await self.rate.allow(self.cid):
             await self.send(
                 error_frame("rate_limited", "Too many messages: wait a moment", client_id=client_id)
@@ -244,22 +244,49 @@ class VisitorConnection:
             await self.send(event)
 
 
-@router.websocket("/ws/chat/{conversation_id}")
-async def visitor_socket(ws: WebSocket, conversation_id: str, token: str = "") -> None:
-    settings: Settings = ws.app.state.settings
-    store: Store = ws.app.state.store
-    presence: Presence = ws.app.state.presence
-    if not origin_allowed(ws, settings):
-        await ws.close(code=4403)
-        return
+async def _authenticate(ws: WebSocket, store: Store, settings: Settings, conversation_id: str) -> int | None:
+    """The chat's last seq once the first frame carries its token; None once the socket is closed
+    (4401 for no or a wrong token, 4410 for one past its expiry)."""
     try:
-        last_seq = await run_db(store, _open, conversation_id=conversation_id, token=token)
+        async with asyncio.timeout(AUTH_DEADLINE_SECONDS):
+            frame = await receive_frame(ws, rules=VISITOR_FRAMES, max_body=settings.message_max_length)
+    except TimeoutError:
+        await ws.close(code=CLOSE_NOT_AUTHORISED, reason="No auth frame in time")
+        return None
+    if isinstance(frame, Refusal) or frame["type"] != "auth":
+        await ws.close(code=CLOSE_NOT_AUTHORISED, reason="The first frame must be auth with the token")
+        return None
+    try:
+        return await run_db(
+            store, _open, settings=settings, conversation_id=conversation_id, token=frame["token"]
+        )
+    except Gone:
+        await ws.close(code=CLOSE_EXPIRED, reason="This chat has ended and is no longer available")
     except AppError:
-        await ws.close(code=4403)
+        await ws.close(code=CLOSE_NOT_AUTHORISED, reason="This chat link is not valid")
+    return None
+
+
+async def _visit(
+    ws: WebSocket, store: Store, settings: Settings, presence: Presence, conversation_id: str
+) -> None:
+    last_seq = await _authenticate(ws, store, settings, conversation_id)
+    if last_seq is None:
         return
-    await ws.accept()
     presence.join_visitor(conversation_id)
     try:
         await VisitorConnection(ws, store, settings, conversation_id, last_seq).run()
     finally:
         presence.leave_visitor(conversation_id)
+
+
+@router.websocket("/ws/chat/{conversation_id}")
+async def visitor_socket(ws: WebSocket, conversation_id: str) -> None:
+    settings: Settings = ws.app.state.settings
+    store: Store = ws.app.state.store
+    presence: Presence = ws.app.state.presence
+    if not origin_allowed(ws, settings):
+        await ws.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        return
+    await ws.accept()
+    await serve_until_closed(ws, _visit(ws, store, settings, presence, conversation_id), name="visitor")

@@ -36,7 +36,7 @@ class RoutingLoop:
         self.settings = settings
         self.presence = presence
         self.touched_at = 0.0
-        self.published: dict[str, tuple[int, int]] = {}
+        self.published: dict[str, tuple[int, int | None]] = {}
         self.queue_dirty = True
         self._task: asyncio.Task[None] | None = None
 

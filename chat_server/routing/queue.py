@@ -2,10 +2,12 @@
 
 Estimated wait (from live data, recomputed on every queue change):
     handle  = mean (ended_at - assigned_at) of chats ended in the last 2 hours (300 s if none)
-    staffed = total capacity of operators signed in and not away (available or busy), at least 1
+    staffed = total capacity of operators signed in and not away (available or busy)
     free    = spare capacity of available operators right now
     wait(position) = 0 if position <= free, else ceil((position - free) / staffed * handle)
 i.e. each slot frees up on average once per handling time; the chats ahead of you must drain first.
+With nobody staffing the queue (staffed = 0) there is no estimate at all (None): the visitor is told
+that nobody is available now and offered to stay or to report online, never a made-up time.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ class WaitModel:
     staffed: int
     free: int
 
-    def estimate(self, position: int) -> int:
+    def estimate(self, position: int) -> int | None:
+        """Seconds until this place in the queue is answered; None when nobody is staffing it."""
+        if self.staffed == 0:
+            return None
         if position <= self.free:
             return 0
-        return math.ceil((position - self.free) / max(self.staffed, 1) * self.handle_seconds)
+        return math.ceil((position - self.free) / self.staffed * self.handle_seconds)
 
 
 def wait_model(*, session: Session, settings: Settings) -> WaitModel:
@@ -78,14 +83,20 @@ def position_of(*, session: Session, conversation: Conversation) -> int:
     return int(ahead) + 1
 
 
-def positions(*, session: Session, settings: Settings) -> dict[str, tuple[int, int]]:
-    """Every waiting chat's (position, estimated wait seconds)."""
+def positions(*, session: Session, settings: Settings) -> dict[str, tuple[int, int | None]]:
+    """Every waiting chat's (position, estimated wait seconds or None when nobody is staffing)."""
     model = wait_model(session=session, settings=settings)
     return {c.id: (i, model.estimate(i)) for i, c in enumerate(service.waiting(session=session), start=1)}
 
 
-def queue_frame(position: int, wait: int) -> dict[str, Any]:
-    return {"type": "queue", "position": position, "estimated_wait_seconds": wait}
+def queue_frame(position: int, wait: int | None) -> dict[str, Any]:
+    """The visitor's queue frame: `staffed` false (and no estimate) when nobody can answer now."""
+    return {
+        "type": "queue",
+        "position": position,
+        "estimated_wait_seconds": wait,
+        "staffed": wait is not None,
+    }
 
 
 def snapshot(*, session: Session, settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
@@ -100,6 +111,7 @@ def snapshot(*, session: Session, settings: Settings, limit: int = 50) -> list[d
                 "status": c.status,
                 "visitor_name": c.visitor_name,
                 "topic": c.topic,
+                "language": c.language,
                 "area_id": c.area_id,
                 "danger": c.danger_flag,
                 "waited_seconds": int((now - c.queued_at).total_seconds()),

@@ -9,6 +9,8 @@ Rules (see docs/readme/chat.md)
   idle longest. The operator accepts (or declines); an offer not accepted within
   `offer_timeout_seconds` returns the chat to the queue and sets that operator `away` (they are not
   at their desk). An operator may also pick any waiting chat from the queue (`claim`).
+- Gone visitors: a chat whose visitor has not been seen for `VISITOR_PRESENT_SECONDS` (closed the
+  page, quick exit, never connected) is not offered; the grace period then abandons it.
 - PODs: a chat with an area waits for operators of that area (operators with no areas serve every
   area) until `trip_over_seconds` after it queued, then any operator may take it.
 - Atomicity: every transition is one conditional UPDATE (`WHERE status = 'queued'` ...) and the
@@ -26,6 +28,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session, col
 
+from chat_server.chat.presence import VISITOR_PRESENT_SECONDS
 from contact_store.clock import utcnow
 from contact_store.conversations import record_event, system_message
 from contact_store.db import settings_of
@@ -121,16 +124,35 @@ def offer(*, session: Session, settings: Settings, conversation_id: str, operato
             _load_count_subquery(operator_id, conversation_id) < cap,
         )
         .values(status=ConversationStatus.OFFERED, offered_to_id=operator_id, offered_at=now)
-        .returning(col(Conversation.id))
+        .returning(
+            col(Conversation.id),
+            col(Conversation.visitor_name),
+            col(Conversation.topic),
+            col(Conversation.language),
+            col(Conversation.danger_flag),
+            col(Conversation.queued_at),
+        )
     ).first()
     if row is None:
         return False
     record_event(session=session, conversation_id=conversation_id, kind="offered", operator_id=operator_id)
     expires = now + timedelta(seconds=settings.offer_timeout_seconds)
+    _cid, visitor_name, topic, language, danger, queued_at = row
+    waited = (now - queued_at).total_seconds() if isinstance(queued_at, datetime) else 0
+    # Who is waiting, so the operator knows what they accept (their console counts the wait up).
     emit(
         session,
         channels.operator(operator_id),
-        {"type": "offer", "conversation_id": conversation_id, "expires_at": expires.isoformat()},
+        {
+            "type": "offer",
+            "conversation_id": conversation_id,
+            "expires_at": expires.isoformat(),
+            "visitor_name": visitor_name,
+            "topic": topic,
+            "language": language,
+            "danger": bool(danger),
+            "waited_seconds": max(0, int(waited)),
+        },
     )
     _queue_changed(session, conversation_id, "offered")
     return True
@@ -405,10 +427,13 @@ def assign_waiting(*, session: Session, settings: Settings, batch: int = 200) ->
     if not slots:
         return 0
     now = utcnow()
+    present_since = now - timedelta(seconds=VISITOR_PRESENT_SECONDS)
     made = 0
     for conv in waiting(session=session, limit=batch):
         if conv.status != ConversationStatus.QUEUED:
             continue
+        if conv.visitor_seen_at is not None and conv.visitor_seen_at < present_since:
+            continue  # the visitor has gone (quick exit, closed the page, never connected): no offer
         slot = _best(slots, conv, now, settings)
         if slot is None:
             continue

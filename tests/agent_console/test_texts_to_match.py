@@ -108,5 +108,7 @@ def test_a_new_report_from_a_text_sends_nothing(
     matched = session.get(InboundSms, inbound.id)
     assert matched is not None and (matched.report_id, matched.matched_by) == (report.id, "staff")
     assert matched.person_id == report.person_id
-    assert session.exec(select(SmsMessage)).first() is None  # no acknowledgement: consent unknown
+    # No acknowledgement goes out (nobody said it is safe to text): the gate records it as blocked.
+    (ack,) = session.exec(select(SmsMessage)).all()
+    assert (ack.status, ack.blocked_reason, ack.sent_at) == ("blocked", "not_safe_to_contact", None)
     assert "No texts are waiting" in client.get("/console/texts").text

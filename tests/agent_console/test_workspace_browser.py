@@ -32,8 +32,9 @@ class Visitor:
         assert r.status_code == 201, r.text
         self.chat = r.json()
         self.id: str = self.chat["conversation_id"]
-        url = f"{server.ws_url}/ws/chat/{self.id}?token={self.chat['token']}"
+        url = f"{server.ws_url}/ws/chat/{self.id}"
         self.ws: ClientConnection = connect(url, origin=server.base_url)  # closed by the test
+        self.ws.send(json.dumps({"type": "auth", "token": self.chat["token"]}))
         self.frames: list[dict[str, Any]] = []
 
     def say(self, body: str) -> None:
@@ -44,6 +45,13 @@ class Visitor:
             frame = json.loads(self.ws.recv(timeout=15))
             self.frames.append(frame)
             if frame.get("type") == "message" and text in frame.get("body", ""):
+                return frame
+
+    def wait_frame(self, wanted: Any) -> dict[str, Any]:
+        while True:
+            frame = json.loads(self.ws.recv(timeout=15))
+            self.frames.append(frame)
+            if wanted(frame):
                 return frame
 
     def bodies(self) -> str:
@@ -157,8 +165,11 @@ def test_a_full_shift(page: Page, browser: Browser, live_server: LiveServer) -> 
     lee_panel.get_by_label("Transfer to").select_option(label="Kim Colleague (away)")
     lee_panel.get_by_label("Note for the colleague").fill("Wants a patrol tonight")
     lee_panel.get_by_role("button", name="Transfer").click()
-    expect(lee_panel.get_by_text("This chat was transferred.")).to_be_visible()
+    expect(lee_panel.get_by_text("This chat was transferred to Kim Colleague.")).to_be_visible()
+    expect(page.get_by_role("tab", name="Lee (transferred to Kim Colleague)")).to_be_visible()
     expect(kim.get_by_role("tab", name="Lee")).to_be_visible()
+    # The visitor's header names the operator they now talk to.
+    lee.wait_frame(lambda f: f.get("type") == "assigned" and f["operator"]["display_name"] == "Kim Colleague")
     expect(kim.locator(".fcws-msg--internal")).to_contain_text("Wants a patrol tonight")
     kim_ctx.close()
 

@@ -38,9 +38,16 @@ def operator_token(server: LiveServer, **kw: Any) -> tuple[int, str]:
     return op_id, r.json()["access_token"]
 
 
+def visitor_url(server: LiveServer, chat: Frame) -> str:
+    """The visitor socket's URL: the conversation id only, never the token."""
+    return f"{server.ws_url}/ws/chat/{chat['conversation_id']}"
+
+
 async def visitor_socket(server: LiveServer, chat: Frame, *, token: str | None = None) -> ClientConnection:
-    url = f"{server.ws_url}/ws/chat/{chat['conversation_id']}?token={token or chat['token']}"
-    return await connect(url, origin=server.base_url)  # type: ignore[arg-type]
+    """A visitor socket signed in to `chat` by its first frame (the protocol's auth frame)."""
+    ws = await connect(visitor_url(server, chat), origin=server.base_url)  # type: ignore[arg-type]
+    await send(ws, {"type": "auth", "token": token or chat["token"]})
+    return ws
 
 
 async def console_socket(server: LiveServer, token: str) -> ClientConnection:

@@ -15,6 +15,7 @@ from tests.chat_server.chat_client import (
     send,
     start_chat,
     visitor_socket,
+    visitor_url,
 )
 from tests.conftest import LiveServer
 
@@ -155,13 +156,15 @@ async def test_internal_notes_never_reach_the_visitor(live_server: LiveServer) -
 
 
 async def test_token_of_another_conversation_is_refused(live_server: LiveServer) -> None:
-    from websockets.exceptions import InvalidStatus
+    from websockets.exceptions import ConnectionClosed
 
     mine = await start_chat(live_server)
     theirs = await start_chat(live_server)
-    with pytest.raises(InvalidStatus) as exc:
-        await visitor_socket(live_server, theirs, token=mine["token"])
-    assert exc.value.response.status_code == 403
+    ws = await visitor_socket(live_server, theirs, token=mine["token"])
+    await send(ws, {"type": "resume", "after_seq": 0})
+    with pytest.raises(ConnectionClosed) as exc:
+        await recv_until(ws, lambda f: True)
+    assert exc.value.rcvd is not None and exc.value.rcvd.code == 4401
 
 
 async def test_foreign_origin_is_refused(live_server: LiveServer) -> None:
@@ -169,9 +172,9 @@ async def test_foreign_origin_is_refused(live_server: LiveServer) -> None:
     from websockets.exceptions import InvalidStatus
 
     chat = await start_chat(live_server)
-    url = f"{live_server.ws_url}/ws/chat/{chat['conversation_id']}?token={chat['token']}"
-    with pytest.raises(InvalidStatus):
-        await connect(url, origin="https://evil.example")  # type: ignore[arg-type]
+    with pytest.raises(InvalidStatus) as exc:
+        await connect(visitor_url(live_server, chat), origin="https://evil.example")  # type: ignore[arg-type]
+    assert exc.value.response.status_code == 403
 
 
 async def test_markup_is_stored_and_sent_as_text(live_server: LiveServer) -> None:

@@ -199,6 +199,60 @@ def test_visitor_gone_past_grace_is_abandoned(settings: Settings, session: Sessi
     assert present.status == "queued"
 
 
+def test_a_chat_whose_visitor_has_gone_is_not_offered(settings: Settings, session: Session) -> None:
+    """Closed the page, quick exit or never connected: still queued (the grace period decides), but
+    no operator is offered a chat nobody is waiting on."""
+    now = utcnow()
+    make_operator(session, status="available", max_concurrent_chats=3)
+    gone = make_conversation(
+        session, queued_at=now - timedelta(seconds=90), visitor_seen_at=now - timedelta(seconds=60)
+    )
+    here = make_conversation(session, queued_at=now - timedelta(seconds=5), visitor_seen_at=now)
+    assert service.assign_waiting(session=session, settings=settings) == 1
+    session.refresh(gone)
+    session.refresh(here)
+    assert (gone.status, gone.offered_to_id) == ("queued", None)
+    assert here.status == "offered"
+
+
+def test_an_offer_says_who_is_waiting(settings: Settings, session: Session) -> None:
+    from contact_store.events import PENDING_EVENTS_KEY
+
+    op = make_operator(session, status="available", max_concurrent_chats=3)
+    conv = make_conversation(
+        session,
+        visitor_name="Ceri",
+        topic="crime",
+        language="cy",
+        danger_flag=True,
+        queued_at=utcnow() - timedelta(seconds=75),
+    )
+    assert service.assign_waiting(session=session, settings=settings) == 1
+    (offer,) = [
+        e for ch, e in session.info[PENDING_EVENTS_KEY] if ch == f"operator:{op.id}" and e["type"] == "offer"
+    ]
+    assert offer["conversation_id"] == conv.id
+    assert (offer["visitor_name"], offer["topic"], offer["language"], offer["danger"]) == (
+        "Ceri",
+        "crime",
+        "cy",
+        True,
+    )
+    assert 74 <= offer["waited_seconds"] <= 80
+
+
+def test_no_estimate_when_nobody_is_staffing_the_queue(settings: Settings, session: Session) -> None:
+    make_operator(session, status="away", max_concurrent_chats=3)
+    model = queue_service.wait_model(session=session, settings=settings)
+    assert model.staffed == 0 and model.estimate(1) is None
+    assert queue_service.queue_frame(1, model.estimate(1)) == {
+        "type": "queue",
+        "position": 1,
+        "estimated_wait_seconds": None,
+        "staffed": False,
+    }
+
+
 def test_estimated_wait_from_live_data(settings: Settings, session: Session) -> None:
     now = utcnow()
     make_operator(session, status="busy", max_concurrent_chats=2)

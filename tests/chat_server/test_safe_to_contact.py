@@ -93,6 +93,7 @@ def test_done_when_a_domestic_abuse_chat_not_safe_to_text_is_never_texted(
     assert wrap_up_page.status_code == 200 and "Not safe to text" in wrap_up_page.text
     report = wrap_up_conversation(
         session=session,
+        settings=settings,
         conversation=conv,
         operator=operator,
         wrap_up=WrapUp(outcome="report raised", grade=2, thrive={}, raise_report=True, report_summary="DA"),
@@ -117,14 +118,15 @@ def test_done_when_a_domestic_abuse_chat_not_safe_to_text_is_never_texted(
             (SmsMessage.conversation_id == conv.id) | (SmsMessage.report_id == report.id)  # type: ignore[arg-type]
         )
     ).all()
-    assert sorted(t.kind for t in texts) == ["ack", "update"]
+    # The chat's acknowledgement, the raised report's (same rule as online) and the refused update.
+    assert sorted(t.kind for t in texts) == ["ack", "ack", "update"]
     assert {(t.status, t.blocked_reason, t.sent_at) for t in texts} == {
         (SmsStatus.BLOCKED, "not_safe_to_contact", None)
     }
     assert session.exec(select(SmsMessage).where(SmsMessage.status != "blocked")).all() == []
     sign_in_as(client, session, settings, role="admin")
     log = client.get("/console/sms").text
-    assert log.count("Not sent: Not safe to text") == 2
+    assert log.count("Not sent: Not safe to text") == 3
 
 
 def test_done_when_52_submissions_with_one_number_queue_no_more_than_the_cap(

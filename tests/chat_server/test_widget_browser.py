@@ -47,6 +47,9 @@ def test_widget_and_workspace_hold_a_conversation(
     page.get_by_label("Postcode (optional)").fill("BB1 1AA")
     page.get_by_role("button", name="Start chat").click()
     expect(page.get_by_text("You are number 1 in the queue.")).to_be_visible()
+    # Nobody is signed in: no made-up wait, but stay or report online.
+    expect(page.get_by_text("Nobody is available to chat right now")).to_be_visible()
+    expect(page.locator(".fcw-body").get_by_role("link", name="Report online instead")).to_be_visible()
     page.get_by_label("Your message").fill("Someone took my <script>bike</script>")
     page.keyboard.press("Enter")
     expect(page.locator(".fcw-msg--visitor .fcw-text")).to_have_text("Someone took my <script>bike</script>")

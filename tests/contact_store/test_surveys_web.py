@@ -82,7 +82,7 @@ def test_widget_survey_api(client: TestClient, session: Session, settings: Setti
     url = f"/api/v1/chats/{chat.id}/survey"
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get(url).status_code == 401
-    assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 404
+    assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert invitation.sent_at is None
     got = client.get(url, headers=auth)
     assert got.status_code == 200 and [q["field"] for q in got.json()["questions"]][-1] == "comment"
@@ -96,7 +96,7 @@ def test_widget_survey_api(client: TestClient, session: Session, settings: Setti
             json={"score_time": 5, "score_resolve": 5, "score_overall": 5},
             headers={"Authorization": "Bearer x"},
         ).status_code
-        == 404
+        == 403
     )
     r = client.post(
         url, json={"score_time": 5, "score_resolve": 4, "score_overall": 5, "comment": "Thanks"}, headers=auth

@@ -4,7 +4,9 @@ Web link: `/survey/<token>` where token = itsdangerous URLSafeTimedSerializer(se
 salt "fc-survey-link") of the invitation id, valid for `survey_link_days`.
 
 Widget API (for the chat widget when a chat ends), authorised by the chat's visitor token
-(`Authorization: Bearer <visitor token>`, checked against Conversation.token_hash):
+(`Authorization: Bearer <visitor token>`, `contact_store.web.visitor_conversation`: 401 without it,
+403 for another chat's token, 410 `chat_expired` once `chat_token_ttl_after_end_minutes` have passed
+since the chat ended):
 - `GET /api/v1/chats/{id}/survey` -> 200 {"questions": [{"field", "text", "kind"}...]} when the chat
   has an open survey; 404 when there is none (excluded, already answered, or not scheduled).
 - `POST /api/v1/chats/{id}/survey` with {"score_time": 1-5, "score_resolve": 1-5,
@@ -14,17 +16,14 @@ Widget API (for the chat widget when a chat ends), authorised by the chat's visi
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from contact_store.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
-from contact_store.models import Conversation
+from contact_store.errors import Conflict, NotFound, ValidationFailed
 from contact_store.models.surveys import InvitationStatus
-from contact_store.staff import token_hash
 from contact_store.surveys.questions import SCORE_LABELS, questions
 from contact_store.surveys.service import (
     OPEN_STATUSES,
@@ -35,7 +34,7 @@ from contact_store.surveys.service import (
     validate_answers,
 )
 from contact_store.ui import template_context, templates_for
-from contact_store.web import SessionDep, SettingsDep
+from contact_store.web import VISITOR_TOKEN_RESPONSES, SessionDep, SettingsDep, visitor_conversation
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 router = APIRouter(tags=["surveys"])
@@ -97,22 +96,13 @@ async def survey_submit(request: Request, token: str, settings: SettingsDep) -> 
     return _render(request, "done.html", **values)
 
 
-def _conversation_for_visitor(request: Request, session: Any, conversation_id: str) -> Conversation:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-    conversation = session.get(Conversation, conversation_id)
-    if not token:
-        raise NotAuthenticated("Send the chat's visitor token as a bearer token")
-    if conversation is None or not hmac.compare_digest(conversation.token_hash, token_hash(token)):
-        raise NotFound("No such chat")
-    return conversation
-
-
-@router.get("/api/v1/chats/{conversation_id}/survey")
+@router.get("/api/v1/chats/{conversation_id}/survey", responses=VISITOR_TOKEN_RESPONSES)
 def widget_survey(
     request: Request, conversation_id: str, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    conversation = _conversation_for_visitor(request, session, conversation_id)
+    conversation = visitor_conversation(
+        request=request, session=session, settings=settings, conversation_id=conversation_id
+    )
     invitation = invitation_for_conversation(session=session, conversation_id=conversation.id)
     if invitation is None:
         raise NotFound("There is no survey for this chat", code="no_survey")
@@ -125,8 +115,8 @@ def widget_survey(
     )
 
 
-@router.post("/api/v1/chats/{conversation_id}/survey", status_code=201)
-async def widget_survey_submit(request: Request, conversation_id: str) -> Response:
+@router.post("/api/v1/chats/{conversation_id}/survey", status_code=201, responses=VISITOR_TOKEN_RESPONSES)
+async def widget_survey_submit(request: Request, conversation_id: str, settings: SettingsDep) -> Response:
     try:
         body = await request.json()
     except ValueError as exc:
@@ -138,7 +128,9 @@ async def widget_survey_submit(request: Request, conversation_id: str) -> Respon
         raise ValidationFailed("Some answers are missing or not valid", fields=errors)
 
     def _work(*, session: Any) -> None:
-        conversation = _conversation_for_visitor(request, session, conversation_id)
+        conversation = visitor_conversation(
+            request=request, session=session, settings=settings, conversation_id=conversation_id
+        )
         invitation = invitation_for_conversation(session=session, conversation_id=conversation.id)
         if invitation is None:
             from sqlmodel import select

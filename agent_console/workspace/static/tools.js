@@ -197,7 +197,10 @@
     return details;
   }
   W.on("transferred", function (f) {
-    if (W.chats[f.conversation_id]) W.chat.ended(f.conversation_id, "This chat was transferred.");
+    if (!W.chats[f.conversation_id]) return;
+    var to = f.to_operator_name || f.to_team_name || "";
+    W.chat.ended(f.conversation_id, to ? "This chat was transferred to " + to + "." : "This chat was transferred.",
+                 to ? "transferred to " + to : "transferred");
   });
 
   /* ---------- per chat panel ---------- */
@@ -224,8 +227,8 @@
   var originalSend = W.chat.send;
   W.chat.send = function (c) { originalSend(c); if (c.syncNote) c.syncNote(); };
   var originalEnded = W.chat.ended;
-  W.chat.ended = function (id, text) {
-    originalEnded(id, text);
+  W.chat.ended = function (id, text, tabNote) {
+    originalEnded(id, text, tabNote);
     var c = W.chats[id];
     if (!c) return;
     if (c.transfer) c.transfer.hidden = true;

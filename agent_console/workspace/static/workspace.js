@@ -97,19 +97,36 @@
 
   /* ---------- queue ---------- */
   var queue = W.queue = {};
+  // Waits count up between server updates: each shown wait is its server value plus the time since.
+  function waitText(seconds) { return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s"; }
+  function ticking(el, waited) {
+    el.setAttribute("data-waited", String(waited));
+    el.setAttribute("data-since", String(Date.now()));
+    return el;
+  }
+  setInterval(function () {
+    document.querySelectorAll("[data-waited]").forEach(function (el) {
+      var secs = Number(el.getAttribute("data-waited")) + Math.floor((Date.now() - Number(el.getAttribute("data-since"))) / 1000);
+      el.textContent = waitText(secs);
+    });
+  }, 1000);
+  var LANGUAGES = {en: "English", cy: "Welsh"};
   queue.render = function (items) {
     var list = $("fcws-queue");
     list.textContent = "";
     $("fcws-queue-summary").textContent = items.length ? items.length + " waiting" : "No chats waiting.";
     items.forEach(function (it) {
-      var mins = Math.floor(it.waited_seconds / 60), secs = it.waited_seconds % 60;
       var li = h("li", {"class": it.danger ? "fcws-danger" : ""}, [
         h("p", {"class": "govuk-body govuk-!-margin-bottom-1"}, [
           h("strong", {text: it.position + ". " + it.visitor_name}),
           it.danger ? h("strong", {"class": "govuk-tag govuk-tag--red govuk-!-margin-left-1", text: "Danger"}) : null
         ]),
-        h("p", {"class": "govuk-body-s govuk-!-margin-bottom-0", text: it.topic + " · waiting " + mins + "m " + secs + "s" +
-          (it.status === "offered" ? " · offered" : "") + (it.tripped_over ? " · any POD" : "")}),
+        h("p", {"class": "govuk-body-s govuk-!-margin-bottom-0"}, [
+          document.createTextNode(it.topic + " · waiting "),
+          ticking(h("span", {text: waitText(it.waited_seconds)}, []), it.waited_seconds),
+          document.createTextNode((it.language && it.language !== "en" ? " · " + (LANGUAGES[it.language] || it.language) : "") +
+            (it.status === "offered" ? " · offered" : "") + (it.tripped_over ? " · any POD" : ""))
+        ]),
         h("button", {type: "button", "class": "govuk-button govuk-button--secondary", "aria-label": "Accept chat with " + it.visitor_name,
           onclick: function () { conn.send({type: "accept", conversation_id: it.conversation_id}); }, text: "Accept"})
       ]);
@@ -118,13 +135,26 @@
   };
   queue.offer = function (f) {
     if ($("fcws-offer-" + f.conversation_id)) return;
+    // Who is waiting: name, topic, how long, language, danger (details come with live offers).
+    var about = f.visitor_name ? [
+      h("p", {"class": "govuk-body govuk-!-margin-bottom-1"}, [
+        h("strong", {text: f.visitor_name}),
+        f.danger ? h("strong", {"class": "govuk-tag govuk-tag--red govuk-!-margin-left-1", text: "Danger"}) : null
+      ]),
+      h("p", {"class": "govuk-body-s"}, [
+        // Not ticking: the offer is a live region, a changing time would be read out every second.
+        document.createTextNode((f.topic || "No topic") + " · " + (LANGUAGES[f.language] || f.language || "English") +
+          " · waiting " + waitText(f.waited_seconds || 0))
+      ])
+    ] : [];
     var box = h("div", {"class": "fcws-offer", id: "fcws-offer-" + f.conversation_id, role: "alert"}, [
-      h("p", {"class": "govuk-body govuk-!-font-weight-bold", text: "A new chat is offered to you."}),
+      h("p", {"class": "govuk-body govuk-!-font-weight-bold govuk-!-margin-bottom-1", text: "A new chat is offered to you."})
+    ].concat(about, [
       h("button", {type: "button", "class": "govuk-button", onclick: function () {
         conn.send({type: "accept", conversation_id: f.conversation_id}); box.remove(); }, text: "Accept chat"}),
       h("button", {type: "button", "class": "govuk-button govuk-button--secondary", onclick: function () {
         conn.send({type: "decline", conversation_id: f.conversation_id}); box.remove(); }, text: "Decline"})
-    ]);
+    ]));
     $("fcws-offers").appendChild(box);
   };
   queue.withdraw = function (id) { var el = $("fcws-offer-" + id); if (el) el.remove(); };
@@ -142,7 +172,7 @@
     W.current = id;
   };
   tabs.label = function (c) {
-    c.tab.textContent = c.summary.visitor_name + (c.summary.status !== "active" ? " (ended)" : "");
+    c.tab.textContent = c.summary.visitor_name + (c.summary.status !== "active" ? " (" + (c.summary.endedAs || "ended") + ")" : "");
     if (c.unread) c.tab.appendChild(h("span", {"class": "fcws-unread", text: String(c.unread)}, []));
   };
   tabs.keys = function (e) {
@@ -236,10 +266,11 @@
     clearTimeout(c.typingTimer);
     c.typingTimer = setTimeout(function () { c.typingEl.textContent = ""; }, 4000);
   };
-  chat.ended = function (id, text) {
+  chat.ended = function (id, text, tabNote) {
     var c = W.chats[id];
     if (!c) return;
     c.summary.status = "ended";
+    c.summary.endedAs = tabNote || "ended";
     tabs.label(c);
     c.panel.querySelector("form").hidden = true;
     c.panel.appendChild(h("p", {"class": "govuk-body govuk-!-font-weight-bold", text: text || "This chat has ended."}));

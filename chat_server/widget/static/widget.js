@@ -4,6 +4,7 @@
  * Options (data-*): lang (en|cy), mode (launcher|inline), target (CSS selector for inline),
  * forms-url, exit-url, colour (#rrggbb), force (name shown in the header).
  * Protocol: chat_server/chat/protocol.py. Everything typed by anyone is shown with textContent.
+ * The chat's token never goes in a URL: it is the socket's first frame and an Authorization header.
  */
 (function () {
   "use strict";
@@ -34,11 +35,13 @@
       area: "Or choose your area", anyArea: "I don't know", start: "Start chat",
       problem: "There is a problem", connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…",
       queue: "You are number {n} in the queue.", waitNone: "An operator will be with you shortly.",
+      noStaff: "Nobody is available to chat right now. You can stay and we will answer as soon as someone is free.",
       wait: "Estimated wait: about {m} minute(s).", assigned: "You are chatting with {name}.",
       typing: "{name} is typing…", operator: "Operator", you: "You", system: "Police",
       message: "Your message", send: "Send", sending: "Sending", sent: "Sent", delivered: "Delivered",
       end: "End chat", endConfirm: "End this chat?", ended: "The chat has ended.",
       transcript: "Download transcript", again: "Start a new chat", lang: "Cymraeg", langCode: "cy",
+      expired: "This chat is no longer available. Start a new chat if you need us.",
       tooLong: "Your message is too long", ratelimited: "Slow down: we will send it in a moment",
       svTitle: "Tell us how we did", svIntro: "Three short questions about this chat. Answering is optional.",
       svOptional: "Optional", svSend: "Send answers", svThanks: "Thank you for your feedback.",
@@ -70,11 +73,13 @@
       area: "Neu dewiswch eich ardal", anyArea: "Dydw i ddim yn gwybod", start: "Dechrau sgwrs",
       problem: "Mae problem wedi codi", connecting: "Yn cysylltu…", reconnecting: "Collwyd y cysylltiad. Yn ailgysylltu…",
       queue: "Rydych yn rhif {n} yn y ciw.", waitNone: "Bydd gweithredwr gyda chi cyn bo hir.",
+      noStaff: "Does neb ar gael i sgwrsio ar hyn o bryd. Gallwch aros a byddwn yn ateb cyn gynted ag y bydd rhywun ar gael.",
       wait: "Amser aros amcangyfrifedig: tua {m} munud.", assigned: "Rydych yn sgwrsio gyda {name}.",
       typing: "Mae {name} yn teipio…", operator: "Gweithredwr", you: "Chi", system: "Heddlu",
       message: "Eich neges", send: "Anfon", sending: "Yn anfon", sent: "Wedi anfon", delivered: "Wedi cyrraedd",
       end: "Gorffen sgwrs", endConfirm: "Gorffen y sgwrs hon?", ended: "Mae'r sgwrs wedi dod i ben.",
       transcript: "Lawrlwytho trawsgrifiad", again: "Dechrau sgwrs newydd", lang: "English", langCode: "en",
+      expired: "Nid yw'r sgwrs hon ar gael mwyach. Dechreuwch sgwrs newydd os oes angen help arnoch.",
       tooLong: "Mae eich neges yn rhy hir", ratelimited: "Arafwch: byddwn yn ei hanfon mewn munud",
       svTitle: "Dywedwch wrthym sut wnaethom ni", svIntro: "Tri chwestiwn byr am y sgwrs hon. Mae ateb yn ddewisol.",
       svOptional: "Dewisol", svSend: "Anfon atebion", svThanks: "Diolch am eich adborth.",
@@ -346,27 +351,32 @@
   function renderEnded() {
     els.body.appendChild(h("p", {id: "fcw-ended", "class": "fcw-strong", tabindex: "-1", text: t("ended")}));
     els.body.appendChild(h("div", {"class": "fcw-actions"}, [
-      h("button", {type: "button", "class": "fcw-button", onclick: download, text: t("transcript")}),
+      state.expired ? null : h("button", {type: "button", "class": "fcw-button", onclick: download, text: t("transcript")}),
       h("button", {type: "button", "class": "fcw-button fcw-button--secondary", onclick: function () {
         state = {open: true, lang: lang}; survey = null; svVals = {}; save(); render(); }, text: t("again")})
     ]));
     // The survey (chat_server widget survey API). The status line exists before "Thank you" goes in.
-    els.svLive = h("p", {"class": "fcw-status", role: "status", tabindex: "-1", text: state.survey === "done" ? t("svThanks") : ""});
+    els.svLive = h("p", {"class": "fcw-status", role: "status", tabindex: "-1",
+      text: state.expired ? t("expired") : state.survey === "done" ? t("svThanks") : ""});
     var box = h("div", {"class": "fcw-survey"});
     els.body.appendChild(els.svLive);
     els.body.appendChild(box);
     if (state.survey) return;
     if (survey) return drawSurvey(box, {});
     surveyApi("GET").then(function (res) {
-      if (res.s === 404) { state.survey = "none"; save(); }
+      if (res.s === 404 || res.s === 403 || res.s === 410) { state.survey = "none"; save(); }
       else if (res.s === 200) { survey = res.d; if (box.isConnected) drawSurvey(box, {}); }
     }).catch(function () { /* no survey offered; the text invitation still follows */ });
   }
 
   /* ---------- satisfaction survey after an answered chat ---------- */
+  function chatApi(path, init) { // the token travels in a header, never in the URL
+    init.headers = Object.assign({Authorization: "Bearer " + state.token}, init.headers || {});
+    return fetch(base + "/api/v1/chats/" + encodeURIComponent(state.id) + path, init);
+  }
+
   function surveyApi(method, body) {
-    return fetch(base + "/api/v1/chats/" + encodeURIComponent(state.id) + "/survey", {method: method,
-      headers: {Authorization: "Bearer " + state.token, "Content-Type": "application/json"},
+    return chatApi("/survey", {method: method, headers: {"Content-Type": "application/json"},
       body: body ? JSON.stringify(body) : undefined})
       .then(function (r) { return r.json().then(function (d) { return {s: r.status, d: d}; }); });
   }
@@ -417,7 +427,7 @@
         state.survey = "done"; save(); box.textContent = "";
         els.svLive.textContent = t("svThanks"); els.svLive.focus(); return;
       }
-      if (res.s === 404) { state.survey = "none"; save(); box.textContent = ""; return; }
+      if (res.s === 404 || res.s === 403 || res.s === 410) { state.survey = "none"; save(); box.textContent = ""; return; }
       var fields = (res.d && res.d.error && res.d.error.fields) || {}, e = {};
       Object.keys(fields).forEach(function (k) { e[k] = k === "comment" ? t("svLong") : t("svErr")[k] || fields[k]; });
       if (!Object.keys(e).length) e[survey.questions[0].field] = T[lang].err.other;
@@ -431,6 +441,12 @@
     if (state.operator) els.status.textContent = t("assigned", {name: state.operator});
     else if (state.queue) {
       var q = state.queue;
+      if (q[1] === null || q[1] === undefined) {
+        // Nobody is staffing the queue: no made-up wait; stay, or report online.
+        els.status.textContent = t("queue", {n: q[0]}) + " " + t("noStaff") + " ";
+        els.status.appendChild(h("a", {"class": "govuk-link", href: formsUrl, text: t("forms")}));
+        return;
+      }
       els.status.textContent = t("queue", {n: q[0]}) + " " + (q[1] > 0 ? t("wait", {m: Math.max(1, Math.round(q[1] / 60))}) : t("waitNone"));
     }
   }
@@ -472,15 +488,25 @@
     if (window.confirm(t("endConfirm"))) send({type: "end"});
   }
 
-  function download() {
-    var lines = [t("title") + " – " + (state.reference || "")];
-    state.messages.forEach(function (m) {
-      var who = m.sender === "visitor" ? t("you") : m.sender === "system" ? t("system") : (m.name || t("operator"));
-      lines.push("[" + (m.sent_at || "").slice(11, 16) + "] " + who + ": " + m.body);
-    });
-    var a = h("a", {href: URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/plain"})),
-      download: "chat-" + (state.reference || "transcript") + ".txt"});
-    document.body.appendChild(a); a.click(); a.remove();
+  function expire() { // the token no longer opens this chat (410 / close 4410, or 403 / 4401)
+    var inside = els.panel.contains(document.activeElement);
+    state.ended = true; state.expired = true; state.survey = state.survey || "none"; save(); render();
+    if (inside) els.svLive.focus(); // the control in use has gone
+  }
+
+  function download() { // the stored transcript (everything said, in order), while the token is valid
+    var where = state.ended ? els.svLive : els.status;
+    chatApi("/transcript", {method: "GET"}).then(function (r) {
+      if (r.status === 410 || r.status === 403) { expire(); return null; }
+      if (!r.ok) throw new Error(String(r.status));
+      return r.blob();
+    }).then(function (blob) {
+      if (!blob) return;
+      var url = URL.createObjectURL(blob);
+      var a = h("a", {href: url, download: "chat-" + (state.reference || "transcript") + ".txt"});
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    }).catch(function () { if (where) where.textContent = T[lang].err.other; });
   }
 
   /* ---------- connection: reconnect forever, resume, resend unacked ---------- */
@@ -490,9 +516,10 @@
 
   function connect() {
     clearTimeout(timer);
-    ws = new WebSocket(wsBase + "/ws/chat/" + encodeURIComponent(state.id) + "?token=" + encodeURIComponent(state.token));
+    ws = new WebSocket(wsBase + "/ws/chat/" + encodeURIComponent(state.id));
     ws.onopen = function () {
       attempt = 0;
+      send({type: "auth", token: state.token}); // first frame: the token stays out of the URL
       send({type: "resume", after_seq: state.lastSeq || 0});
       pending = state.pending || {};
       Object.keys(pending).forEach(function (id) { send({type: "message", client_id: id, body: pending[id]}); });
@@ -500,8 +527,9 @@
       alive();
     };
     ws.onmessage = function (e) { alive(); onFrame(JSON.parse(e.data)); };
-    ws.onclose = function () {
+    ws.onclose = function (e) {
       clearTimeout(watchdog);
+      if (e.code === 4401 || e.code === 4410) { ws = null; expire(); return; } // stop trying
       if (state.ended || !state.id) { ws = null; return; }
       showStatus(t("reconnecting"));
       var delay = Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
