@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from contact_store.ui import template_context, templates_for
+from contact_store.web import UNKNOWN_ADDRESS, client_address
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -58,5 +59,6 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address as the server sees it (uvicorn applies proxy headers)."""
-    return request.client.host if request.client else None
+    """The client's address as the server sees it (`contact_store.web.client_address`), or None."""
+    address = client_address(request)
+    return None if address == UNKNOWN_ADDRESS else address

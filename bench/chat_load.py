@@ -125,6 +125,9 @@ def start_server(data_dir: Path, database_url: str | None, redis_url: str | None
         "FIRSTCONTACT_STAFF_RATE_PER_SECOND": "10000",
         "FIRSTCONTACT_CHAT_RATE_PER_SECOND": "100",
         "FIRSTCONTACT_CHAT_RATE_BURST": "200",
+        # Every chat and operator sign-in of the load comes from 127.0.0.1.
+        "FIRSTCONTACT_CHAT_STARTS_PER_ADDRESS_PER_HOUR": "1000000",
+        "FIRSTCONTACT_SIGN_IN_ATTEMPTS_PER_ADDRESS": "1000000",
     }
     if redis_url:
         env["FIRSTCONTACT_REDIS_URL"] = redis_url

@@ -10,8 +10,18 @@ from pydantic import BaseModel
 
 from chat_server.errors import error_body
 from contact_store import staff
+from contact_store.errors import RateLimited
 from contact_store.openapi import error_responses
-from contact_store.web import CurrentStaff, SessionDep, SettingsDep, token_from_request
+from contact_store.throttle import retry_after_header
+from contact_store.web import (
+    TOO_MANY_SIGN_INS,
+    CurrentStaff,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    sign_in_wait,
+    token_from_request,
+)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -36,17 +46,31 @@ class MePublic(BaseModel):
     "/token",
     response_model=TokenPublic,
     summary="Sign in and get a bearer token",
-    responses=error_responses(401, 422, 429),
+    responses=error_responses(
+        401,
+        422,
+        429,
+        descriptions={
+            401: "Wrong username or password (or a locked account: the same answer)",
+            429: "Too many sign-in attempts, or sign-in busy; see Retry-After",
+        },
+    ),
 )
 def issue_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    store: StoreDep,
 ) -> TokenPublic | JSONResponse:
+    wait = sign_in_wait(request, form.username)
+    if wait > 0:
+        raise RateLimited(TOO_MANY_SIGN_INS, headers={"Retry-After": retry_after_header(wait)})
     outcome = staff.authenticate(
-        session=session, settings=settings, username=form.username, password=form.password
+        session=session, settings=settings, username=form.username, password=form.password, store=store
     )
+    if outcome.retry_after:
+        raise RateLimited(outcome.error, headers={"Retry-After": retry_after_header(outcome.retry_after)})
     if outcome.operator is None:
         # Answer rather than raise, so the unit of work still commits the failure count.
         return JSONResponse(

@@ -132,8 +132,8 @@ class Settings(BaseSettings):
     routing_interval_seconds: float = 1.0  # the routing loop also wakes at once on queue changes
     visitor_grace_seconds: int = 120  # a waiting visitor gone this long counts as abandoned
     chat_heartbeat_seconds: float = 20.0  # server ping frame interval on both websockets
-    chat_rate_per_second: float = 5.0  # visitor messages: token bucket refill per connection
-    chat_rate_burst: int = 20  # visitor messages: token bucket size per connection
+    chat_rate_per_second: float = 5.0  # visitor messages: token bucket refill per conversation
+    chat_rate_burst: int = 20  # visitor messages: token bucket size per conversation (all its sockets)
     staff_rate_per_second: float = 50.0  # console messages per connection (many chats at once)
     chat_default_max_chats: int = 3  # capacity when neither operator nor team sets one
     # Issue #10 (chat websockets): the visitor's chat token (socket, transcript, in-chat survey)
@@ -217,6 +217,20 @@ class Settings(BaseSettings):
     sms_allowed_prefixes: list[str] = Field(default_factory=lambda: ["+447"], min_length=1)
     # Texts to one number in any 24 hours, across every template, counted in the store.
     sms_max_per_recipient_per_day: int = Field(default=10, ge=1)
+
+    # --- Throttles (contact_store/throttle.py): shared by every worker through Redis when
+    # redis_url is set. ---
+    # Chat starts per client address per hour (a bucket that refills over the hour).
+    chat_starts_per_address_per_hour: int = 20
+    # Sign-in attempts (HTML and API) per client address and per username, known or not, in a
+    # bucket that refills over sign_in_throttle_minutes; past that: 429 with Retry-After.
+    sign_in_attempts_per_address: int = 30
+    sign_in_attempts_per_account: int = 10
+    sign_in_throttle_minutes: int = 15
+    # Password checks (argon2, 64 MiB each) running at once in one process; a sign-in that finds
+    # none free within sign_in_hash_wait_seconds is answered 429 "busy" with Retry-After.
+    sign_in_hash_concurrency: int = 2
+    sign_in_hash_wait_seconds: float = 2.0
 
     @model_validator(mode="after")
     def _secure_cookies_behind_https(self) -> "Settings":

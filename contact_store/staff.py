@@ -11,20 +11,28 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from contact_store.clock import utcnow
+from contact_store.db import Store
 from contact_store.errors import AppError, NotAuthenticated
 from contact_store.models import ROLE_RANK, Operator, Role, StaffSession, Team
 from contact_store.settings import Settings
+from contact_store.throttle import ConcurrencyGate
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so timing does not reveal which usernames exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 10
+# Sign-ins waiting for a password-check slot, per slot: beyond this a sign-in is answered "busy" at
+# once, so a flood holds a few threads for at most `sign_in_hash_wait_seconds`, never the pool.
+HASH_WAITING_PER_SLOT = 4
+# Retry-After for a "busy" answer: a password check takes well under a second.
+BUSY_RETRY_AFTER_S = 2.0
 
 
 def hash_password(password: str) -> str:
@@ -38,6 +46,21 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@lru_cache
+def _hash_gate(slots: int, wait_s: float) -> ConcurrencyGate:
+    return ConcurrencyGate(slots, max_waiting=slots * HASH_WAITING_PER_SLOT, wait_s=wait_s)
+
+
+def hash_gate(settings: Settings) -> ConcurrencyGate:
+    """This process's bound on password checks running at once (each argon2 check takes 64 MiB)."""
+    return _hash_gate(max(1, settings.sign_in_hash_concurrency), settings.sign_in_hash_wait_seconds)
+
+
+def normalise_username(username: str) -> str:
+    """The form usernames are stored, looked up and throttled in."""
+    return username.strip().lower()
 
 
 def token_hash(token: str) -> str:
@@ -55,7 +78,7 @@ def create_operator(
     max_concurrent_chats: int | None = None,
 ) -> Operator:
     """Add a member of staff."""
-    username = username.strip().lower()
+    username = normalise_username(username)
     if not username or len(username) > 64:
         raise AppError("Username must be 1 to 64 characters", fields={"username": "Enter a username"})
     if role not in ROLE_RANK:
@@ -97,24 +120,74 @@ class IssuedSession:
 @dataclass(frozen=True)
 class SignInOutcome:
     """The result of checking credentials. Failures are returned, not raised, so the caller's
-    unit of work still commits the failure count (raising would roll it back)."""
+    unit of work still commits the failure count (raising would roll it back).
+
+    `code` is "bad_credentials" for an unknown username, a wrong password, a disabled or a locked
+    account alike (same message, and a password check each: nothing tells them apart), or "busy"
+    when no password-check slot came free (answer 429 with `Retry-After: retry_after`)."""
 
     operator: Operator | None
     error: str = ""
     code: str = ""
+    retry_after: float = 0.0
 
 
-def authenticate(*, session: Session, settings: Settings, username: str, password: str) -> SignInOutcome:
-    """Check credentials; counts failures and locks the account for a while after too many."""
+def wrong_credentials(settings: Settings) -> SignInOutcome:
+    """The one answer to every failed sign-in (unknown user, wrong password, disabled, locked)."""
+    return SignInOutcome(
+        None,
+        "The username or password is not right. After "
+        f"{settings.sign_in_max_failures} wrong attempts an account cannot sign in for "
+        f"{settings.sign_in_lockout_minutes} minutes.",
+        "bad_credentials",
+    )
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What a password check needs of an account, read before the check."""
+
+    operator_id: int
+    password_hash: str
+
+
+def _account(*, session: Session, username: str) -> _Account | None:
+    operator = session.exec(select(Operator).where(Operator.username == normalise_username(username))).first()
+    return _Account(operator.id or 0, operator.password_hash) if operator is not None else None
+
+
+def authenticate(
+    *,
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    store: Store | None = None,
+) -> SignInOutcome:
+    """Check credentials; counts failures and locks the account for a while after too many.
+
+    At most `sign_in_hash_concurrency` password checks run at once in this process; a locked or
+    unknown account is checked too (against the dummy hash), so the answer and its time are the
+    same as for a wrong password. With `store` (the web handlers), the account is read in its own
+    short unit of work and the password checked outside any transaction (on SQLite a transaction
+    holds the one write lock: a slow check inside it would stall every writer); the outcome is
+    recorded in `session`."""
+    if store is not None:
+        account = store.run_in_session(_account, username=username)
+    else:
+        account = _account(session=session, username=username)
+    with hash_gate(settings).slot() as admitted:
+        if not admitted:
+            return SignInOutcome(
+                None, "Sign-in is busy. Wait a moment and try again.", "busy", retry_after=BUSY_RETRY_AFTER_S
+            )
+        matches = verify_password(account.password_hash if account else _DUMMY_HASH, password)
+    wrong = wrong_credentials(settings)
     now = utcnow()
-    operator = session.exec(select(Operator).where(Operator.username == username.strip().lower())).first()
-    wrong = SignInOutcome(None, "The username or password is not right", "bad_credentials")
-    if operator is None:
-        verify_password(_DUMMY_HASH, password)
+    operator = session.get(Operator, account.operator_id) if account else None
+    if operator is None or (operator.locked_until and operator.locked_until > now):
         return wrong
-    if operator.locked_until and operator.locked_until > now:
-        return SignInOutcome(None, "Too many failed sign-ins. Try again in a few minutes.", "locked")
-    if not verify_password(operator.password_hash, password) or not operator.is_active:
+    if not matches or not operator.is_active:
         operator.failed_sign_ins += 1
         if operator.failed_sign_ins >= settings.sign_in_max_failures:
             operator.locked_until = now + timedelta(minutes=settings.sign_in_lockout_minutes)

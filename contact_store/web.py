@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request, WebSocket
 from sqlmodel import Session
 
@@ -20,10 +22,12 @@ from contact_store.errors import Forbidden, NotAuthenticated
 from contact_store.models import Conversation, Operator, Role, StaffSession
 from contact_store.openapi import error_responses
 from contact_store.settings import Settings
+from contact_store.throttle import throttles_for
 
 SESSION_COOKIE = "fc_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
+UNKNOWN_ADDRESS = "unknown"
 # Where the security-headers middleware (chat_server/security_headers.py) puts this response's
 # Content-Security-Policy nonce in the ASGI scope; templates read it as `csp_nonce`.
 CSP_NONCE_SCOPE_KEY = "firstcontact.csp_nonce"
@@ -163,6 +167,33 @@ def check_csrf(ctx: StaffContext, submitted: str | None) -> None:
         raise Forbidden(
             "The form expired or did not come from this site. Go back and try again.", code="csrf"
         )
+
+
+def client_address(request: Request | WebSocket) -> str:
+    """The client's address as the server sees it: the one helper every throttle and audit entry
+    uses (behind a proxy, run uvicorn with --proxy-headers and --forwarded-allow-ips)."""
+    return request.client.host if request.client else UNKNOWN_ADDRESS
+
+
+async def throttle_address(request: Request, name: str, message: str) -> None:
+    """Take a token of throttle `name` (contact_store.throttle) for this client's address, or raise
+    429 with Retry-After."""
+    await throttles_for(request.app).check(name, client_address(request), message)
+
+
+TOO_MANY_SIGN_INS = "There have been too many sign-in attempts. Wait a few minutes and try again."
+
+
+def sign_in_wait(request: Request, username: str) -> float:
+    """Take a sign-in attempt for this client's address and for `username` (known or not), from a
+    sync handler's worker thread: 0.0, or the seconds to wait (answer 429 with Retry-After)."""
+    return anyio.from_thread.run(
+        partial(
+            throttles_for(request.app).sign_in_wait,
+            address=client_address(request),
+            username=staff.normalise_username(username),
+        )
+    )
 
 
 __all__ = [

@@ -38,8 +38,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# The suite signs in and starts chats from 127.0.0.1 far more often than anyone would: tests that
+# are not about throttling lift those limits; the throttle tests pass `**REAL_THROTTLES`.
+LIFTED_THROTTLES: dict[str, object] = {
+    "chat_starts_per_address_per_hour": 1_000_000,
+    "sign_in_attempts_per_address": 1_000_000,
+    "sign_in_attempts_per_account": 1_000_000,
+}
+REAL_THROTTLES: dict[str, object] = {name: Settings.model_fields[name].default for name in LIFTED_THROTTLES}
+
+
 def make_test_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
+        **LIFTED_THROTTLES,
         "env": "test",
         "data_dir": data_dir,
         "database_url": database_url,

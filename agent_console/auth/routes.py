@@ -16,18 +16,22 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from agent_console.common import render
+from agent_console.common import client_ip, render
 from contact_store import staff
 from contact_store.errors import Forbidden
 from contact_store.text import PublicText
+from contact_store.throttle import retry_after_header
 from contact_store.ui import template_context, templates_for
 from contact_store.web import (
     CSRF_FORM_FIELD,
     SESSION_COOKIE,
+    TOO_MANY_SIGN_INS,
     CurrentStaff,
     SessionDep,
     SettingsDep,
+    StoreDep,
     check_csrf,
+    sign_in_wait,
     token_from_request,
 )
 
@@ -69,6 +73,7 @@ def _render_sign_in(
     error: str = "",
     username: str = "",
     status: int = 200,
+    retry_after: float = 0.0,
 ) -> Response:
     nonce = secrets.token_urlsafe(16)
     templates = templates_for(request, TEMPLATES)
@@ -84,6 +89,8 @@ def _render_sign_in(
         ),
         status_code=status,
     )
+    if retry_after > 0:
+        response.headers["Retry-After"] = retry_after_header(retry_after)
     response.set_cookie(
         PRE_SESSION_COOKIE,
         nonce,
@@ -105,6 +112,7 @@ def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    store: StoreDep,
     username: Annotated[PublicText, Form(max_length=200)] = "",
     password: Annotated[PublicText, Form(max_length=500)] = "",
     presign_token: Annotated[PublicText, Form(max_length=200)] = "",
@@ -131,16 +139,35 @@ def sign_in(
             status=422,
             error="Enter your username and password",
         )
-    outcome = staff.authenticate(session=session, settings=settings, username=username, password=password)
+    wait = sign_in_wait(request, username)
+    if wait > 0:
+        return _render_sign_in(
+            request,
+            settings,
+            next_url=_safe_next(next),
+            username=username,
+            status=429,
+            error=TOO_MANY_SIGN_INS,
+            retry_after=wait,
+        )
+    outcome = staff.authenticate(
+        session=session, settings=settings, username=username, password=password, store=store
+    )
     if outcome.operator is None:
         return _render_sign_in(
-            request, settings, next_url=_safe_next(next), username=username, status=401, error=outcome.error
+            request,
+            settings,
+            next_url=_safe_next(next),
+            username=username,
+            status=429 if outcome.retry_after else 401,
+            error=outcome.error,
+            retry_after=outcome.retry_after,
         )
     issued = staff.start_session(
         session=session,
         settings=settings,
         operator=outcome.operator,
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -65,8 +65,10 @@ Guarantees (exactly-once as the user sees it)
       with textContent, never as HTML.
     - Heartbeats: the server sends {"type": "ping"} every `chat_heartbeat_seconds`; clients answer
       or send their own pings, and reconnect (forever, jittered backoff) when pings stop.
-    - Rate limit: a token bucket per connection (`chat_rate_per_second`, `chat_rate_burst`); a
-      message over the limit is refused with error code `rate_limited` and NOT stored (resend it).
+    - Rate limit: one token bucket per conversation, shared by all its connections (and every
+      worker through Redis when configured; `chat_rate_per_second`, `chat_rate_burst`, see
+      `message_rate.py`); a message over the limit is refused with error code `rate_limited` and
+      NOT stored (resend it).
 
 The console socket (/ws/console) uses the same message, ack and resume rules per conversation:
 see `chat_server/console_ws.py`.
@@ -90,6 +92,7 @@ from contact_store import conversations as conv_service
 from contact_store.errors import ValidationFailed
 from contact_store.settings import Settings
 from contact_store.text import MAX_DB_INT
+from contact_store.throttle import MIN_RATE_PER_SECOND, Bucket, Rate
 
 logger = logging.getLogger(__name__)
 
@@ -118,22 +121,15 @@ _TOKEN = re.compile(r"[0-9A-Za-z_-]{1,128}")
 
 
 class TokenBucket:
-    """Per-connection rate limit: `rate` tokens a second, at most `burst` saved up."""
+    """One connection's rate limit (the console socket's): `rate` tokens a second, at most `burst`
+    saved up (the bucket of `contact_store.throttle`)."""
 
     def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.at = time.monotonic()
+        self._rate = Rate(max(1, burst), max(1, burst) / max(rate, MIN_RATE_PER_SECOND))
+        self._bucket = Bucket(self._rate, time.monotonic())
 
     def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+        return self._bucket.take(self._rate, time.monotonic()) == 0.0
 
 
 def origin_of(url: str) -> str:

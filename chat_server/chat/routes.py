@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -14,9 +14,20 @@ from contact_store.conversations import short_reference, transcript_text
 from contact_store.models import Area
 from contact_store.openapi import error_responses
 from contact_store.text import DbId, PublicText, TextId
-from contact_store.web import VISITOR_TOKEN_RESPONSES, SessionDep, SettingsDep, visitor_conversation
+from contact_store.throttle import CHAT_START
+from contact_store.web import (
+    VISITOR_TOKEN_RESPONSES,
+    SessionDep,
+    SettingsDep,
+    throttle_address,
+    visitor_conversation,
+)
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chat"])
+TOO_MANY_CHATS = (
+    "Too many chats have been started from your connection. Wait a few minutes and try again. "
+    "If you are in danger now, call 999."
+)
 
 
 class ChatStart(BaseModel):
@@ -52,12 +63,26 @@ class Availability(BaseModel):
     forms_url: str
 
 
+async def _throttle_start(request: Request) -> None:
+    """Chat starts per client address (`contact_store.throttle`): 429 with Retry-After past it."""
+    await throttle_address(request, CHAT_START, TOO_MANY_CHATS)
+
+
 @router.post(
     "",
     status_code=201,
     response_model=ChatStarted,
     summary="Start a live chat",
-    responses=error_responses(409, 422, 429, descriptions={409: "Live chat is closed now (code `closed`)"}),
+    dependencies=[Depends(_throttle_start)],
+    responses=error_responses(
+        409,
+        422,
+        429,
+        descriptions={
+            409: "Live chat is closed now (code `closed`)",
+            429: "Too many chats started from this address; see Retry-After",
+        },
+    ),
 )
 def start_chat(body: ChatStart, request: Request, session: SessionDep, settings: SettingsDep) -> ChatStarted:
     started = service.start_chat(

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from sqlmodel import Session
 
+from chat_server.chat.message_rate import ConversationRate
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import (
     AUTH_DEADLINE_SECONDS,
@@ -21,7 +22,6 @@ from chat_server.chat.protocol import (
     CLOSE_NOT_AUTHORISED,
     VISITOR_FRAMES,
     Refusal,
-    TokenBucket,
     dumps,
     error_frame,
     origin_allowed,
@@ -96,7 +96,7 @@ class VisitorConnection:
         self.last_sent = last_seq  # until the client resumes, only new messages are forwarded
         self.started = asyncio.Event()
         self.lock = asyncio.Lock()  # one writer of last_sent / the socket at a time
-        self.bucket = TokenBucket(settings.chat_rate_per_second, settings.chat_rate_burst)
+        self.rate = ConversationRate.of(ws.app)  # one budget per conversation, not per socket
         self.typing_at = 0.0
         self.sub = store.bus.subscribe()
 
@@ -147,7 +147,7 @@ class VisitorConnection:
             await self.send(error_frame("bad_frame", "This socket is already signed in to the chat"))
 
     async def on_message(self, client_id: str, body: str) -> None:
-        if not self.bucket.take():
+        if not await self.rate.allow(self.cid):
             await self.send(
                 error_frame("rate_limited", "Too many messages: wait a moment", client_id=client_id)
             )

@@ -45,4 +45,7 @@ def test_repeated_failures_lock_the_account(client: TestClient, session: Session
     for _ in range(5):
         client.post("/api/v1/auth/token", data={"username": op.username, "password": "wrong"})
     r = client.post("/api/v1/auth/token", data={"username": op.username, "password": DEFAULT_PASSWORD})
-    assert r.status_code == 401 and r.json()["error"]["code"] == "locked"
+    # Locked: refused, with the same answer as a wrong password or an unknown username.
+    ghost = client.post("/api/v1/auth/token", data={"username": "nobody-here", "password": "wrong"})
+    assert r.status_code == ghost.status_code == 401
+    assert r.json() == ghost.json() and r.json()["error"]["code"] == "bad_credentials"

@@ -32,12 +32,14 @@ def test_lockout_after_repeated_failures(session: Session, settings: Settings) -
     out = staff.authenticate(
         session=session, settings=settings, username=op.username, password=DEFAULT_PASSWORD
     )
-    assert out.operator is None and out.code == "locked"
+    assert out.operator is None  # locked: even the right password is refused
+    assert out == staff.wrong_credentials(settings)  # ...exactly as a wrong password is
 
 
 def test_unknown_user_gets_the_same_message(session: Session, settings: Settings) -> None:
     out = staff.authenticate(session=session, settings=settings, username="ghost", password="x")
     assert out.operator is None and out.code == "bad_credentials"
+    assert out == staff.wrong_credentials(settings)
 
 
 def test_session_lifecycle(session: Session, settings: Settings) -> None:

@@ -15,14 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from contact_store import evidence as evidence_service
-from contact_store.errors import NotFound, ValidationFailed
-from contact_store.group_commit import run_grouped
+from contact_store.errors import NotFound, RateLimited, ValidationFailed
+from contact_store.group_commit import run_db, run_grouped
 from contact_store.models import FormSession, Report
 from contact_store.settings import Settings
 from contact_store.text import parse_int
+from contact_store.throttle import retry_after_header
 from contact_store.web import SessionDep, SettingsDep, get_settings_dep, get_store
 from web_forms.catalogue import FormDefinition, Page, QuestionType, catalogue
-from web_forms.deps import check_rate, get_form
+from web_forms.deps import get_form, submission_wait
 from web_forms.i18n import Translate, translator
 from web_forms.journey import service
 from web_forms.journey.answers import date_parts, display_answer, raw_from_form, validate_page, visible_pages
@@ -35,6 +36,10 @@ FORM_COOKIE = "fc_form"
 EXIT_URL = "https://www.bbc.co.uk/weather"
 # Form fields a question page may carry beyond its questions (buttons, removal of a file).
 MAX_EXTRA_FIELDS = 20
+TOO_MANY_REPORTS = (
+    "You have sent a lot of reports in a short time. Your answers are saved: wait a minute, "
+    "then select Send report again."
+)
 
 
 def _token(request: Request) -> str | None:
@@ -125,26 +130,51 @@ def _check_rows(
     return rows
 
 
+def _check_values(
+    *, session: Session, form: FormDefinition, token: str | None, lang: str
+) -> str | dict[str, Any]:
+    """What the check-answers page shows, or the URL to go to when the journey is not there yet."""
+    form_session = service.find(session=session, form=form, token=token)
+    if form_session is None:
+        return _base(form)
+    missing = service.next_page(form, form_session, None)
+    if missing is not None:
+        return f"{_base(form)}/{missing.id}"
+    return {
+        "rows": _check_rows(session, form, form_session, lang),
+        "submit_token": form_session.submit_token,
+        "back_href": f"{_base(form)}/{visible_pages(form, service.values(form_session))[-1].id}",
+    }
+
+
 @router.get("/report/{slug}/check")
 def check_answers(request: Request, slug: str, session: SessionDep) -> Response:
     """Check your answers, with a Change link for each."""
     form = get_form(slug)
-    form_session = service.find(session=session, form=form, token=_token(request))
-    if form_session is None:
-        return _redirect(_base(form))
-    missing = service.next_page(form, form_session, None)
-    if missing is not None:
-        return _redirect(f"{_base(form)}/{missing.id}")
+    values = _check_values(session=session, form=form, token=_token(request), lang=page_language(request))
+    if isinstance(values, str):
+        return _redirect(values)
+    return render(request, "web_forms/check.html", form=form, no_store=True, **values)
+
+
+async def _too_many_reports(request: Request, form: FormDefinition, wait: float) -> Response:
+    """Over the address's submission limit: the check page again (answers kept) with the error
+    summary, 429 and Retry-After; nothing is filed."""
     lang = page_language(request)
-    return render(
+    values = await run_db(get_store(request), _check_values, form=form, token=_token(request), lang=lang)
+    if isinstance(values, str):
+        raise RateLimited(TOO_MANY_REPORTS, headers={"Retry-After": retry_after_header(wait)})
+    response = render(
         request,
         "web_forms/check.html",
+        status_code=429,
         form=form,
-        rows=_check_rows(session, form, form_session, lang),
-        submit_token=form_session.submit_token,
-        back_href=f"{_base(form)}/{visible_pages(form, service.values(form_session))[-1].id}",
+        error_list=[("send-report", translator(lang)(TOO_MANY_REPORTS))],
         no_store=True,
+        **values,
     )
+    response.headers["Retry-After"] = retry_after_header(wait)
+    return response
 
 
 @router.post("/report/{slug}/submit")
@@ -159,7 +189,9 @@ async def submit(
     submissions (`contact_store.group_commit`, which commits); no threadpool hop.
     """
     form = get_form(slug)
-    await check_rate(request, "You have sent a lot of reports in a short time. Wait a minute and try again.")
+    wait = await submission_wait(request)
+    if wait > 0:
+        return await _too_many_reports(request, form, wait)
     where = await run_grouped(
         get_store(request),
         service.submit_once,

@@ -53,7 +53,8 @@
       err: {name: "Enter your name", mobile: "Enter a UK mobile number, like 07700 900123",
         email: "Enter an email address in the correct format, like name@example.com",
         topic: "Choose what your chat is about", postcode: "Enter a real postcode, like PR1 2AB",
-        area_id: "Choose an area from the list", other: "Something went wrong. Try again."},
+        area_id: "Choose an area from the list", other: "Something went wrong. Try again.",
+        rate_limited: "Too many chats have been started from your connection. Wait a few minutes and try again. If you are in danger now, call 999."},
       topics: {}
     },
     cy: {
@@ -94,7 +95,8 @@
       err: {name: "Rhowch eich enw", mobile: "Rhowch rif ffôn symudol yn y DU, fel 07700 900123",
         email: "Rhowch gyfeiriad e-bost yn y fformat cywir, fel enw@example.com",
         topic: "Dewiswch am beth mae eich sgwrs", postcode: "Rhowch god post go iawn, fel PR1 2AB",
-        area_id: "Dewiswch ardal o'r rhestr", other: "Aeth rhywbeth o'i le. Rhowch gynnig arall arni."},
+        area_id: "Dewiswch ardal o'r rhestr", other: "Aeth rhywbeth o'i le. Rhowch gynnig arall arni.",
+        rate_limited: "Mae gormod o sgyrsiau wedi'u dechrau o'ch cysylltiad. Arhoswch ychydig funudau a rhowch gynnig arall arni. Os ydych mewn perygl nawr, ffoniwch 999."},
       topics: {crime: "Rhoi gwybod am drosedd", asb: "Ymddygiad gwrthgymdeithasol", road: "Ffyrdd a thraffig",
         "lost-found": "Eiddo coll neu eiddo a ganfuwyd", update: "Diweddariad ar rywbeth a adroddwyd eisoes",
         "domestic-abuse": "Cam-drin domestig", other: "Rhywbeth arall"}
@@ -309,7 +311,7 @@
           var e = (res.d && res.d.error) || {}, errs = {};
           if (e.code === "closed") { info.open = false; return render(); }
           Object.keys(e.fields || {}).forEach(function (k) { errs[k] = T[lang].err[k] || e.fields[k]; });
-          if (!Object.keys(errs).length) errs.name = T[lang].err.other;
+          if (!Object.keys(errs).length) errs.name = T[lang].err[e.code === "rate_limited" ? "rate_limited" : "other"];
           els.body.textContent = ""; return renderForm(values, errs);
         }
         state = {id: res.d.conversation_id, token: res.d.token, reference: res.d.reference, lastSeq: 0,
