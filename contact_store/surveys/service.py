@@ -342,6 +342,17 @@ def submit_answers(
         raise Conflict("This survey has already been answered. Thank you.", code="survey_completed")
     if invitation.status not in OPEN_STATUSES:
         raise NotFound("This survey is closed")
+    # Claim the survey atomically before writing the answers: of two answers racing (two tabs, a
+    # double submit), the second waits for the first's row lock (PostgreSQL) or its write lock
+    # (SQLite), then finds it completed and gets 409, instead of overwriting the first.
+    claimed = session.execute(
+        update(SurveyInvitation)
+        .where(col(SurveyInvitation.id) == invitation.id, col(SurveyInvitation.status).in_(OPEN_STATUSES))
+        .values(status=InvitationStatus.COMPLETED)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This survey has already been answered. Thank you.", code="survey_completed")
     response = response_for(session=session, invitation=invitation, response_channel=response_channel)
     response.response_channel = response_channel
     for field, value in scores.items():
