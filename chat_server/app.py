@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
-from chat_server import auth_api, health, sms_webhooks
+from chat_server import auth_api, health, sms_webhooks, static_assets
 from chat_server.body_limit import BodyLimit
 from chat_server.errors import install_error_handlers
 from chat_server.security_headers import API_DOCS_PATH, SecurityHeaders, add_nonce_to_scripts
 from contact_store.db import Store, make_engine
 from contact_store.events import make_bus
 from contact_store.settings import Settings, get_settings
-from contact_store.ui import NODE_MODULES, STATIC_DIR, make_templates
+from contact_store.assets import current_manifest
+from contact_store.ui import make_templates
 from contact_store.web import csp_nonce
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.store = store
     app.state.presence = presence
     app.state.routing_loop = routing_loop
+    app.state.assets = current_manifest()
     app.state.templates = make_templates(settings=settings)
     install_error_handlers(app)
 
@@ -117,13 +118,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(forms_router)
     app.include_router(console_router)
 
-    app.mount(
-        "/static/govuk", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk", check_dir=False)
-    )
-    app.mount(
-        "/assets", StaticFiles(directory=NODE_MODULES / "govuk-frontend/dist/govuk/assets", check_dir=False)
-    )
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Fingerprinted, pre-compressed CSS/JS/fonts/images from the package (contact_store/assets.py).
+    app.include_router(static_assets.router)
     # Outermost last: every response (a 413 and a CORS preflight included) gets the security
     # headers; the body limit sits inside CORS so a refused cross-origin chat start is readable.
     app.add_middleware(BodyLimit, settings=settings)

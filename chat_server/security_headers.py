@@ -33,7 +33,7 @@ from contact_store.web import CSP_NONCE_SCOPE_KEY
 
 # Paths whose responses browsers may cache: static files that hold nothing about anyone.
 CACHEABLE_PREFIXES = ("/static/", "/assets/")
-CACHEABLE_PATHS = frozenset({"/chat/widget.js", "/chat/widget.css"})
+CACHEABLE_PATHS = frozenset({"/chat/widget.js", "/chat/widget.css", "/favicon.ico"})
 # The one page other sites may frame (the force's own sites, settings.allowed_origins).
 HOSTED_CHAT_PATH = "/chat"
 # FastAPI's Swagger UI loads its stylesheet and favicon from these hosts (its scripts carry the nonce).

@@ -8,20 +8,19 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
+from contact_store.assets import current_manifest
 from contact_store.settings import Settings
 from contact_store.web import csp_template_context
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NODE_MODULES = REPO_ROOT / "node_modules"
 
 
 def make_templates(*directories: Path, settings: Settings) -> Jinja2Templates:
     """A template environment that sees the package's own templates first, then the shared ones.
 
     Autoescaping is on for every template: nothing the public typed is ever rendered as HTML.
-    Every template also gets `csp_nonce`: an inline <script> or <style> runs only with it.
+    Every template also gets `csp_nonce`: an inline <script> or <style> runs only with it, and
+    `asset_url('app.css')`: the fingerprinted URL of a static file (contact_store/assets.py).
     """
     templates = Jinja2Templates(
         directory=[*directories, SHARED_TEMPLATES], context_processors=[csp_template_context]
@@ -32,6 +31,7 @@ def make_templates(*directories: Path, settings: Settings) -> Jinja2Templates:
         force_name=settings.force_name,
         force_brand_colour=settings.force_brand_colour,
         non_emergency_number=settings.force_phone_non_emergency,
+        asset_url=current_manifest().url,
     )
     return templates
 

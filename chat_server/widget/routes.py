@@ -10,29 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chat_server import static_assets
 from chat_server.chat.protocol import origin_of
 from contact_store.settings import Settings
 from contact_store.ui import template_context, templates_for
 
-STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
-# Browsers may cache the widget for a few minutes; a deploy reaches every page soon after.
-CACHE = {"Cache-Control": "public, max-age=300"}
 
 router = APIRouter(tags=["chat widget"])
 
 
-@router.get("/chat/widget.js", include_in_schema=False)
-def widget_js() -> FileResponse:
-    return FileResponse(STATIC / "widget.js", media_type="text/javascript", headers=CACHE)
+@router.api_route("/chat/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
+def widget_js(request: Request) -> Response:
+    """Forces' pages load it from this stable URL: a short max-age, then an ETag revalidation (304)."""
+    return static_assets.stable(request, "widget.js")
 
 
-@router.get("/chat/widget.css", include_in_schema=False)
-def widget_css() -> FileResponse:
-    return FileResponse(STATIC / "widget.css", media_type="text/css", headers=CACHE)
+@router.api_route("/chat/widget.css", methods=["GET", "HEAD"], include_in_schema=False)
+def widget_css(request: Request) -> Response:
+    return static_assets.stable(request, "widget.css")
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
