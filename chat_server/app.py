@@ -14,10 +14,10 @@ from chat_server import auth_api, health, sms_webhooks, static_assets
 from chat_server.body_limit import BodyLimit
 from chat_server.errors import install_error_handlers
 from chat_server.security_headers import API_DOCS_PATH, SecurityHeaders, add_nonce_to_scripts
+from contact_store.assets import current_manifest
 from contact_store.db import Store, make_engine
 from contact_store.events import make_bus
 from contact_store.settings import Settings, get_settings
-from contact_store.assets import current_manifest
 from contact_store.ui import make_templates
 from contact_store.web import csp_nonce
 
