@@ -1,4 +1,5 @@
-"""The `firstcontact` command: serve, worker, db upgrade/check, operator, retention, canned, demo, check."""
+"""The `firstcontact` command: serve, worker, db upgrade/check, operator, retention, canned, demo, check,
+backup, restore."""
 
 from __future__ import annotations
 
@@ -272,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="seed demo data into an empty store")
     demo.set_defaults(func=cmd_demo)
+
+    from chat_server import backup_cli
+
+    backup_cli.add_parsers(sub)
     return parser
 
 

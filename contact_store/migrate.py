@@ -13,14 +13,32 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# The `migrations` package sits beside `contact_store` both in a checkout and in an installed wheel,
+# which also carries a copy of alembic.ini inside it (scripts/build_release.sh).
+MIGRATIONS = ROOT / "migrations"
+
+
+def _ini_file() -> Path | None:
+    for candidate in (ROOT / "alembic.ini", MIGRATIONS / "alembic.ini"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def alembic_config(database_url: str) -> Config:
-    """The Alembic config for this project, pointed at `database_url`."""
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    """The Alembic config for this project, pointed at `database_url` (checkout or installed)."""
+    ini = _ini_file()
+    cfg = Config(str(ini)) if ini is not None else Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["database_url"] = database_url
     return cfg
+
+
+
+def head_revision() -> str:
+    """The migration head of this code (one head: migrations are a single line)."""
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    return ",".join(sorted(heads))
 
 
 def upgrade_database(database_url: str, revision: str = "head") -> None:
