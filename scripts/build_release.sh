@@ -36,6 +36,7 @@ mkdir -p dist
 rm -f dist/firstcontact-*.whl
 "$PYTHON" -m pip wheel -q --no-deps --no-build-isolation -w dist .
 WHEEL="$(ls dist/firstcontact-*.whl)"
+rm -rf build ./*.egg-info
 
 # Refuse a wheel that lacks what the server needs at run time.
 "$PYTHON" - "$WHEEL" <<'PY'

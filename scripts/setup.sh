@@ -135,6 +135,10 @@ if [ ! -f "$CSS_OUT" ] || [ -n "$(find contact_store/static/scss package-lock.js
   quiet npm run --silent build:css
 fi
 
+# --- Static assets: fingerprinted names + .gz/.br siblings (the server also refreshes them at start)
+log "static assets (contact_store/static/dist)"
+quiet "$VENV/bin/python" -m contact_store.assets
+
 # --- Chromium for the browser tests (Debian package, never a download at test time)
 if [ "$WITH_BROWSER" -eq 1 ]; then
   if [ -x "$CHROMIUM" ]; then

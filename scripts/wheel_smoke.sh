@@ -37,8 +37,10 @@ case "$WORK" in "$REPO"/*) echo "wheel_smoke: temp dir inside the repository" >&
 # The base interpreter (not the repository's venv): the new venv shares nothing with the checkout.
 BASE_PYTHON="$("$PYTHON" -c 'import sys; print(sys._base_executable)')"
 log "new venv in $WORK/venv ($("$BASE_PYTHON" --version))"
-"$BASE_PYTHON" -m venv "$WORK/venv"
-VPIP=("$WORK/venv/bin/pip" install -q --disable-pip-version-check)
+# No pip inside (ensurepip costs seconds): the driver interpreter's pip installs into it, without
+# byte-compiling (Python compiles what it imports).
+"$BASE_PYTHON" -m venv --without-pip "$WORK/venv"
+VPIP=("$PYTHON" -m pip --python "$WORK/venv/bin/python" install -q --disable-pip-version-check --no-compile)
 mkdir -p "$WHEELHOUSE"
 if ! "${VPIP[@]}" --no-index --find-links "$WHEELHOUSE" "$WHEEL" >"$WORK/pip.log" 2>&1; then
   log "filling the wheelhouse $WHEELHOUSE from the package index (first run or a new dependency)"
