@@ -75,7 +75,8 @@ def _database_checks(store: Store) -> dict[str, str]:
     if not store.ping():
         return {"database": "error", "migrations": "unknown"}
     try:
-        return {"database": "ok", "migrations": migration_state(store.engine)}
+        with store.session_scope() as session:  # the store's own connection (tests bind one)
+            return {"database": "ok", "migrations": migration_state(session.connection())}
     except Exception:
         return {"database": "ok", "migrations": "error"}
 

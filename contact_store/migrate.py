@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,11 +47,10 @@ def _known_revisions() -> frozenset[str]:
     return frozenset(rev.revision for rev in _script().walk_revisions())
 
 
-def migration_state(engine: Engine) -> str:
+def migration_state(conn: Connection) -> str:
     """The schema against this release's migrations (readiness checks): "ok" at the head,
     "behind" (not migrated yet, or empty), or "ahead" (a newer release migrated it)."""
-    with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
+    current = set(MigrationContext.configure(conn).get_current_heads())
     if current == set(_script().get_heads()):
         return "ok"
     return "ahead" if current - _known_revisions() else "behind"
