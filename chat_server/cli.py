@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from chat_server.log_format import configure_logging
+from chat_server.log_format import configure_logging, json_line
 from chat_server.log_redaction import redact_root_handlers, uvicorn_log_config
 from contact_store.db import Store, make_engine
 from contact_store.migrate import upgrade_database
@@ -20,7 +20,16 @@ from contact_store.settings import Settings, get_settings
 logger = logging.getLogger("firstcontact")
 
 
+# FIRSTCONTACT_LOG_FORMAT=json: the command's own output lines are JSON objects too, so a log
+# collector reading the server's output finds nothing but JSON (`main` sets this).
+_JSON_OUTPUT = {"on": False}
+
+
 def _out(line: str = "") -> None:
+    if _JSON_OUTPUT["on"]:
+        if not line.strip():
+            return
+        line = json_line(line, logger="firstcontact")
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
@@ -316,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if settings.log_format == "json":  # the CLI's own lines too (uvicorn's get the same config)
         configure_logging("json")
+        _JSON_OUTPUT["on"] = True
     return int(args.func(args, settings) or 0)
 
 

@@ -57,6 +57,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def json_line(message: str, *, logger: str, level: str = "INFO") -> str:
+    """One line in the JSON format for output that is not a log record (the CLI's own lines)."""
+    record = logging.LogRecord(logger, logging.getLevelName(level), __file__, 0, message, None, None)
+    return JsonFormatter().format(record)
+
+
 def logging_config(fmt: LogFormat = "text", *, level: str = "INFO") -> dict[str, Any]:
     """Uvicorn's logging configuration with our filters on every handler, the root logger (the
     app's lines) writing to stderr, and JSON formatters when `fmt` is "json"."""

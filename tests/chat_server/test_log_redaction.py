@@ -96,3 +96,21 @@ def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> Non
     assert "/ws/chat/" in text and "/survey/" in text, text[-2000:]  # the requests were logged...
     assert chat_token not in text and survey_token not in text  # ...without their secrets
     assert REDACTED in text
+
+
+def test_redact_phone_numbers_email_addresses_and_bearer_tokens() -> None:
+    for phone in ("+447700900461", "+44 7700 900461", "07700 900461", "07700900461"):
+        assert redact(f"text to {phone} failed") == f"text to {REDACTED} failed", phone
+    assert redact("from zebedee.q@example.org:") == f"from {REDACTED}:"
+    assert redact("Authorization: Bearer abc.DEF-123") == f"Authorization: Bearer {REDACTED}"
+    # Times, durations, ids, addresses and references are left alone.
+    for kept in (
+        "2026-11-29 07:09:40",
+        "took 0.0771234 s",
+        "row 12345678901",
+        "127.0.0.1:5000",
+        "fc-sms-123",
+        "FC-2611-7Q4K",
+        "0c7d1a4e-5b1f-4e2a-9a4f-07700900123a",
+    ):
+        assert redact(kept) == kept, kept
