@@ -158,7 +158,7 @@ def read_store_figures(*, session: Session) -> StoreFigures:
     none = [(n, oldest) for n, oldest in waiting.values()]
     queues.append(("none", sum(n for n, _ in none), min((o for _, o in none if o), default=None)))
     pending, oldest_pending = session.exec(
-        select(func.count(), func.min(SmsMessage.next_attempt_at)).where(
+        select(func.count(), func.min(SmsMessage.created_at)).where(
             col(SmsMessage.status).in_((SmsStatus.QUEUED, SmsStatus.SENDING))
         )
     ).one()
@@ -191,7 +191,7 @@ class StoreCollector(Collector):
         )
         yield GaugeMetricFamily(
             PREFIX + "sms_outbox_oldest_pending_age_seconds",
-            "Age of the oldest text queued or being sent (0 when none).",
+            "Age of the oldest text queued or being sent, since it was written (0 when none).",
             value=_age(now, oldest_pending),
         )
 
