@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -17,8 +13,7 @@ from websockets.sync.client import connect
 
 from chat_server.log_redaction import REDACTED, RedactSecrets, redact, uvicorn_log_config
 from tests.conftest import free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.serve import serve_env, served
 
 
 def test_redact_replaces_secret_query_values_and_survey_tokens() -> None:
@@ -54,33 +49,9 @@ def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> Non
     port = free_port()
     chat_token = "chat-" + secrets.token_urlsafe(16)
     survey_token = "survey-" + secrets.token_urlsafe(16)
-    log = (tmp_path / "server.log").open("w")
-    env = os.environ | {
-        "FIRSTCONTACT_ENV": "test",
-        "FIRSTCONTACT_DATABASE_URL": f"sqlite:///{(tmp_path / 'fc.db').as_posix()}",
-        "FIRSTCONTACT_DATA_DIR": str(tmp_path),
-        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-    }
-    env.pop("FIRSTCONTACT_REDIS_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat_server", "serve", "--port", str(port), "--log-level", "info"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "server exited"
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    env = serve_env(tmp_path, f"sqlite:///{(tmp_path / 'fc.db').as_posix()}")
+    log_path = tmp_path / "server.log"
+    with served(env, log_path, "--log-level", "info", port=port, ready="/healthz") as base:
         url = f"ws://127.0.0.1:{port}/ws/chat/{uuid.uuid4()}?token={chat_token}"
         try:
             with connect(url, open_timeout=5) as ws:
@@ -88,11 +59,7 @@ def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> Non
         except (InvalidStatus, WebSocketException, TimeoutError):
             pass
         assert httpx.get(f"{base}/survey/{survey_token}", timeout=5).status_code < 500
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-    text = (tmp_path / "server.log").read_text()
+    text = log_path.read_text()
     assert "/ws/chat/" in text and "/survey/" in text, text[-2000:]  # the requests were logged...
     assert chat_token not in text and survey_token not in text  # ...without their secrets
     assert REDACTED in text

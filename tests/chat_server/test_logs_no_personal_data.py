@@ -11,11 +11,8 @@ scrape with its token, every one carrying known values; none of them may appear 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +30,9 @@ from contact_store.models import SmsMessage, SmsStatus
 from tests.builders import make_operator
 from tests.conftest import free_port
 from tests.support.databases import fresh_database
+from tests.support.serve import serve_env, served
 from tests.web_forms.helpers import PHONE, complete_journey, full_answers
 from web_forms.catalogue import catalogue
-
-REPO = Path(__file__).resolve().parents[2]
 
 NAME = "Zebedee Quartermaine"
 MOBILE = "07700 900461"
@@ -68,53 +64,26 @@ def personal_answers() -> dict[str, Any]:
 
 
 @pytest.fixture(params=["text", "json"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, str, Store]]:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, str, Store]]:
     """(base URL, log file, format, store) of a real server with the embedded SMS worker."""
     log_format = request.param
     with fresh_database(tmp_path, f"logs_{log_format}") as url:
         store = Store(make_engine(url), InProcessBus())
         with store.session_scope() as session:
             make_operator(session, username=USERNAME, password=PASSWORD)
-        port = free_port()
-        env = os.environ | {
-            "FIRSTCONTACT_ENV": "test",
-            "FIRSTCONTACT_DATABASE_URL": url,
-            "FIRSTCONTACT_DATA_DIR": str(tmp_path),
-            "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-            "FIRSTCONTACT_LOG_FORMAT": log_format,
-            "FIRSTCONTACT_NOTIFY_CALLBACK_TOKEN": NOTIFY_TOKEN,
-            "FIRSTCONTACT_METRICS_TOKEN": METRICS_TOKEN,
-            "FIRSTCONTACT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "FIRSTCONTACT_SERVICE_LEVEL_TARGET_SECONDS": "60",
-        }
-        env.pop("FIRSTCONTACT_REDIS_URL", None)
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env = serve_env(
+            tmp_path,
+            url,
+            log_format=log_format,
+            notify_callback_token=NOTIFY_TOKEN,
+            metrics_token=METRICS_TOKEN,
+        )
         log_path = tmp_path / "server.log"
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "chat_server", "serve", "--port", str(port)],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            base = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 90
-                while True:
-                    assert proc.poll() is None, log_path.read_text()[-3000:]
-                    try:
-                        if httpx.get(base + "/health/live", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.monotonic() < deadline, "server did not start"
-                    time.sleep(0.2)
+        try:
+            with served(env, log_path, port=free_port()) as base:
                 yield base, log_path, log_format, store
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
-                store.engine.dispose()
+        finally:
+            store.engine.dispose()
 
 
 def drive_forms(http: httpx.Client) -> None:
@@ -193,8 +162,9 @@ def drive_texts(http: httpx.Client, store: Store) -> None:
     assert SmsStatus.SENT in statuses
 
 
-def test_no_personal_data_or_token_in_any_log_line(served: tuple[str, Path, str, Store]) -> None:
-    base, log_path, log_format, store = served
+@pytest.mark.timeout(360)  # a real server, a form journey, a chat, sign-ins and texts
+def test_no_personal_data_or_token_in_any_log_line(server: tuple[str, Path, str, Store]) -> None:
+    base, log_path, log_format, store = server
     ws_base = base.replace("http://", "ws://")
     with httpx.Client(base_url=base, timeout=15) as http:
         drive_forms(http)

@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ from contact_store.settings import Settings
 from tests.chat_server.metrics_scrape import parse, value
 from tests.conftest import free_port
 from tests.support.databases import TEST_REDIS_URL, fresh_database
+from tests.support.serve import serve_env, served
 
 REPO = Path(__file__).resolve().parents[2]
 M = "firstcontact_"
@@ -119,48 +119,23 @@ def test_serve_prepares_an_empty_shared_directory(
     assert list(own.iterdir()) == []
 
 
+@pytest.mark.timeout(360)  # two workers start and stop: slow on a busy machine
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="several workers need FIRSTCONTACT_TEST_REDIS_URL")
 def test_serve_with_two_workers_counts_every_request(tmp_path: Path) -> None:
     """Whichever worker answers a scrape, it reports the requests every worker served."""
     with fresh_database(tmp_path, "multiproc") as url:
-        port = free_port()
-        env = os.environ | {
-            "FIRSTCONTACT_ENV": "test",
-            "FIRSTCONTACT_DATABASE_URL": url,
-            "FIRSTCONTACT_DATA_DIR": str(tmp_path),
-            "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-            "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
-            "FIRSTCONTACT_REDIS_CHANNEL_PREFIX": f"fctest-{secrets.token_hex(4)}",
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        log = (tmp_path / "serve.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chat_server", "serve", "--port", str(port), "--workers", "2"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        env = serve_env(
+            tmp_path, url, redis_url=TEST_REDIS_URL, redis_channel_prefix=f"fctest-{secrets.token_hex(4)}"
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            pids: set[str] = set()
-            with httpx.Client(base_url=base, timeout=5) as http:
-                while True:
-                    assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-                    try:
-                        if http.get("/health/ready").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.monotonic() < deadline, "server did not start"
-                    time.sleep(0.3)
+        with served(
+            env, tmp_path / "serve.log", "--workers", "2", port=free_port(), ready="/health/ready"
+        ) as base:
             assert (tmp_path / "prometheus").is_dir()
-            served = 0
+            served_requests = 0
             # New connections, so the kernel spreads them over both workers.
             for _ in range(40):
                 assert httpx.get(base + "/health/live", timeout=5).status_code == 200
-                served += 1
+                served_requests += 1
             totals = set()
             for _ in range(6):
                 samples = parse(httpx.get(base + "/metrics", timeout=10).text)
@@ -170,9 +145,5 @@ def test_serve_with_two_workers_counts_every_request(tmp_path: Path) -> None:
                     )
                 )
             pids = {p.name.rsplit("_", 1)[-1] for p in (tmp_path / "prometheus").iterdir()}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
-        assert totals == {served}, totals  # every scrape, whichever worker, sees all 40
+        assert totals == {served_requests}, totals  # every scrape, whichever worker, sees all 40
         assert len(pids) >= 2, pids  # two worker processes wrote figures
