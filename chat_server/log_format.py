@@ -85,6 +85,8 @@ def logging_config(fmt: LogFormat = "text", *, level: str = "INFO") -> dict[str,
     for handler in config["handlers"].values():
         handler["filters"] = [*handler.get("filters", []), "redact_secrets", "request_id"]
     config["root"] = {"handlers": ["app"], "level": level.upper()}
+    # Alembic says "Context impl ..." at INFO each time readiness reads the schema's revision.
+    config["loggers"]["alembic"] = {"level": "WARNING"}
     return config
 
 

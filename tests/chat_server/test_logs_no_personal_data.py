@@ -162,7 +162,7 @@ def drive_texts(http: httpx.Client, store: Store) -> None:
     assert SmsStatus.SENT in statuses
 
 
-@pytest.mark.timeout(360)  # a real server, a form journey, a chat, sign-ins and texts
+@pytest.mark.timeout(600)  # a real server, a form journey, a chat, sign-ins and texts
 def test_no_personal_data_or_token_in_any_log_line(server: tuple[str, Path, str, Store]) -> None:
     base, log_path, log_format, store = server
     ws_base = base.replace("http://", "ws://")

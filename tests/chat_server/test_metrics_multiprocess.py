@@ -119,7 +119,7 @@ def test_serve_prepares_an_empty_shared_directory(
     assert list(own.iterdir()) == []
 
 
-@pytest.mark.timeout(360)  # two workers start and stop: slow on a busy machine
+@pytest.mark.timeout(600)  # two workers start and stop: slow on a busy machine
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="several workers need FIRSTCONTACT_TEST_REDIS_URL")
 def test_serve_with_two_workers_counts_every_request(tmp_path: Path) -> None:
     """Whichever worker answers a scrape, it reports the requests every worker served."""

@@ -46,7 +46,7 @@ def served(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 240  # a busy machine starts slowly
             while True:
                 assert proc.poll() is None, "server exited:\n" + log_path.read_text()[-3000:]
                 try:
