@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
@@ -45,6 +46,7 @@ def test_every_uvicorn_handler_has_the_filter() -> None:
         assert "redact_secrets" in handler["filters"]
 
 
+@pytest.mark.timeout(600)  # a real server: slow to start on a busy machine
 def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> None:
     port = free_port()
     chat_token = "chat-" + secrets.token_urlsafe(16)

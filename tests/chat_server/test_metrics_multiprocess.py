@@ -48,6 +48,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.timeout(600)  # three processes import the app: slow on a busy machine
 def test_two_processes_add_up_in_one_scrape(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
