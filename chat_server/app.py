@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from chat_server import auth_api, health, sms_webhooks, static_assets
+from chat_server import auth_api, health, metrics_endpoint, sms_webhooks, static_assets
 from chat_server.body_limit import BodyLimit
 from chat_server.errors import install_error_handlers
+from chat_server.observe import Observe
 from chat_server.security_headers import API_DOCS_PATH, SecurityHeaders, add_nonce_to_scripts
+from contact_store import telemetry
 from contact_store.assets import current_manifest
 from contact_store.db import Store, make_engine
 from contact_store.events import make_bus
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     if store.settings is None:
         store.settings = settings
     settings.resolved_secret_key()  # fail at start-up, not at first request, if it is missing
+    telemetry.instrument_pool(store.engine)
 
     from chat_server.chat.presence import Presence
     from chat_server.routing.loop import RoutingLoop
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 housekeeping[1].set()
                 housekeeping[0].join(timeout=15)
             await store.bus.stop()
+            telemetry.mark_process_dead()  # multiprocess mode: this worker's live gauges stop
 
     app = FastAPI(
         title="FirstContact",
@@ -99,6 +103,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         return HTMLResponse(add_nonce_to_scripts(bytes(page.body).decode(), csp_nonce(request)))
 
     app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)  # operations: Prometheus (access-controlled)
     app.include_router(auth_api.router)
     app.include_router(sms_webhooks.router)  # SMS area: provider callbacks
 
@@ -125,4 +130,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(widget_routes.ChatCors, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
+    # Outermost of all: the request id covers every line logged, the latency every middleware.
+    app.add_middleware(Observe)
     return app

@@ -8,9 +8,11 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from chat_server.log_format import configure_logging, json_line
 from chat_server.log_redaction import redact_root_handlers, uvicorn_log_config
 from contact_store.db import Store, make_engine
 from contact_store.migrate import upgrade_database
@@ -19,7 +21,16 @@ from contact_store.settings import Settings, get_settings
 logger = logging.getLogger("firstcontact")
 
 
+# FIRSTCONTACT_LOG_FORMAT=json: the command's own output lines are JSON objects too, so a log
+# collector reading the server's output finds nothing but JSON (`main` sets this).
+_JSON_OUTPUT = {"on": False}
+
+
 def _out(line: str = "") -> None:
+    if _JSON_OUTPUT["on"]:
+        if not line.strip():
+            return
+        line = json_line(line, logger="firstcontact")
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
@@ -190,6 +201,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     cmd_db_upgrade(args, settings)
     if args.demo:
         cmd_demo(args, settings, only_if_empty=True)
+    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        prepare_multiprocess_metrics(settings)
     base = f"http://{args.host}:{args.port}"
     _out(f"FirstContact for {settings.force_name}")
     _out(f"  Public site:   {base}/")
@@ -209,9 +222,30 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=False,
         ws_max_size=MAX_TRANSPORT_FRAME_BYTES,
         # The visitor's chat token and survey tokens appear in request lines: never log them.
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format),
     )
     return 0
+
+
+def prepare_multiprocess_metrics(settings: Settings) -> Path:
+    """Several workers: every one writes its Prometheus figures to one directory, emptied now
+    (figures of a previous run would otherwise be added in). PROMETHEUS_MULTIPROC_DIR if set, else
+    data_dir/prometheus. Set before the workers start, so they import prometheus-client with it."""
+    import os
+    import shutil
+
+    from contact_store.telemetry import MULTIPROC_ENV  # the parent records no figures itself
+
+    path = Path(os.environ.get(MULTIPROC_ENV) or settings.data_dir / "prometheus").resolve()
+    if path.exists():
+        for child in path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _out(f"Invalid setting: {str(error['msg']).removeprefix('Value error, ')}")
         _out("Run `firstcontact check` to list every unsafe setting.")
         return 2
+    if settings.log_format == "json":  # the CLI's own lines too (uvicorn's get the same config)
+        configure_logging("json")
+        _JSON_OUTPUT["on"] = True
     return int(args.func(args, settings) or 0)
 
 

@@ -55,7 +55,7 @@ from chat_server.chat.protocol import (
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
-from contact_store import staff
+from contact_store import staff, telemetry
 from contact_store.access import conversation_for
 from contact_store.clock import utcnow
 from contact_store.db import Store
@@ -142,11 +142,18 @@ def _open_conversation(*, session: Session, operator_id: int, conversation_id: s
 
 def _accept(
     *, session: Session, settings: Settings, operator_id: int, conversation_id: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], bool]:
+    """The chat's summary, and whether it was an offer to this operator (else a pick)."""
     op = session.get(Operator, operator_id)
     assert op is not None
+    offered = session.execute(
+        select(col(Conversation.offered_to_id)).where(
+            col(Conversation.id) == conversation_id,
+            col(Conversation.status) == ConversationStatus.OFFERED,
+        )
+    ).scalar_one_or_none()
     conv = routing.claim(session=session, settings=settings, conversation_id=conversation_id, operator=op)
-    return summary(conv, op.display_name)
+    return summary(conv, op.display_name), offered == operator_id
 
 
 def _end(*, session: Session, operator_id: int, conversation_id: str) -> None:
@@ -173,6 +180,8 @@ class ConsoleConnection:
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(frame))
+        if frame.get("type") == "message":
+            telemetry.DELIVERED_TO_CONSOLE.inc()
 
     async def run(self) -> None:
         await self.sub.add(channels.QUEUE, channels.operator(self.op_id))
@@ -241,15 +250,18 @@ class ConsoleConnection:
             elif cid is None:  # never, past parse_frame: every other type carries a checked id
                 raise AppError("conversation_id is required", code="bad_frame")
             elif kind == "accept":
-                conv = await run_db(
+                conv, was_offer = await run_db(
                     self.store, _accept, settings=self.settings, operator_id=self.op_id, conversation_id=cid
                 )
+                if was_offer:
+                    telemetry.OFFERS_ACCEPTED.inc()
                 async with self.lock:
                     await self.send(conv)
                     if cid not in self.last_sent:
                         await self.follow(cid, 0)
             elif kind == "decline":
-                await run_db(self.store, self._decline, conversation_id=cid)
+                if await run_db(self.store, self._decline, conversation_id=cid):
+                    telemetry.OFFERS_DECLINED.inc()
             elif kind in ("watch", "resume"):
                 conv = await run_db(
                     self.store, _open_conversation, operator_id=self.op_id, conversation_id=cid
@@ -276,10 +288,10 @@ class ConsoleConnection:
         assert op is not None
         routing.set_status(session=session, operator=op, status=status)
 
-    def _decline(self, *, session: Session, conversation_id: str) -> None:
+    def _decline(self, *, session: Session, conversation_id: str) -> bool:
         op = session.get(Operator, self.op_id)
         assert op is not None
-        routing.decline(session=session, conversation_id=conversation_id, operator=op)
+        return routing.decline(session=session, conversation_id=conversation_id, operator=op)
 
     async def pipeline(self, cid: str, frame: dict[str, Any]) -> None:
         """Store messages of different chats concurrently, each chat's in the order sent.
@@ -323,7 +335,10 @@ class ConsoleConnection:
             operator_id=self.op_id,
             internal=frame["internal"],
         )
-        stored = (await run_sql(self.store, store_message, message=message, lock_order=cid)).stored
+        write = await run_sql(self.store, store_message, message=message, lock_order=cid)
+        if write.created:  # not a resend of a message already stored
+            telemetry.STORED_BY_OPERATOR.inc()
+        stored = write.stored
         await self.send({"type": "ack", "conversation_id": cid, "client_id": client_id, "seq": stored.seq})
 
     async def queue_sender(self) -> None:

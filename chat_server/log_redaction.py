@@ -9,11 +9,16 @@ so whoever can read the logs could take over a live chat or answer someone's sur
 with `[redacted]` in every record before any handler formats it; `uvicorn_log_config()` is
 uvicorn's own logging configuration with that filter on both of its handlers (it travels to every
 worker process, unlike a filter added at run time).
+
+Personal data (issue #12): no log statement of ours writes what the public typed, but a library's
+message may quote it (a validation error, an exception's text). As a safety net `redact` also
+replaces phone numbers (E.164 and UK national mobiles, spaced or not) and e-mail addresses, and
+`Authorization: Bearer ...` values. The database engine hides statement parameters in its errors
+(`contact_store.db.make_engine`, `hide_parameters=True`), so a failed INSERT never logs its values.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from typing import Any
@@ -25,10 +30,25 @@ _SECRET_VALUE = re.compile(
 )
 _SECRET_SEGMENT = re.compile(r"(?P<name>/survey/)[^/?#\s\"']+")
 REDACTED = "[redacted]"
+# +447700900123, +44 7700 900123, 07700 900123, 07700900123; never part of a longer number or word.
+_PHONE = re.compile(
+    r"(?<![\w.+/:-])"
+    r"(?:\+\d{1,3}[ -]?\d{2,5}[ -]?\d{3,4}[ -]?\d{3,4}|0\d{4}[ -]?\d{3}[ -]?\d{3})"
+    r"(?![\w.-])"
+)
+_EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_BEARER = re.compile(r"(?P<name>\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """`text` with the value of every secret query parameter and path token replaced."""
+    """`text` with secret query parameters, path tokens, bearer tokens, phone numbers and e-mail
+    addresses replaced."""
+    if "@" in text:
+        text = _EMAIL.sub(REDACTED, text)
+    if any(c.isdigit() for c in text):
+        text = _PHONE.sub(REDACTED, text)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(lambda m: m.group("name") + REDACTED, text)
     if "/" not in text and "=" not in text:
         return text
     text = _SECRET_VALUE.sub(lambda m: m.group("name") + REDACTED, text)
@@ -49,15 +69,12 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """Uvicorn's default logging configuration with `RedactSecrets` on every handler."""
-    from uvicorn.config import LOGGING_CONFIG
+def uvicorn_log_config(log_format: str = "text") -> dict[str, Any]:
+    """Uvicorn's logging configuration with `RedactSecrets` (and the request id) on every handler,
+    in the text or JSON format (`chat_server.log_format`)."""
+    from chat_server.log_format import logging_config
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_secrets"] = {"()": f"{__name__}.RedactSecrets"}
-    for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact_secrets")
-    return config
+    return logging_config("json" if log_format == "json" else "text")
 
 
 def redact_root_handlers() -> None:

@@ -7,6 +7,7 @@ so a deployment pipeline can refuse to go live on a bad configuration.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -146,6 +147,21 @@ def _scale(s: Settings, workers: int) -> list[Problem]:
     return problems
 
 
+def _metrics(s: Settings, workers: int) -> list[Problem]:
+    """/metrics (issue #12): not open to the world, and a token that cannot be guessed."""
+    problems = [
+        Problem("FIRSTCONTACT_METRICS_ALLOWED_NETWORKS", f"{net!r} opens /metrics to every address")
+        for net in s.metrics_allowed_networks
+        if ipaddress.ip_network(net, strict=False).prefixlen == 0
+    ]
+    token = s.metrics_token.get_secret_value()
+    if token and len(token) < CALLBACK_TOKEN_MIN_LENGTH:
+        problems.append(
+            Problem("FIRSTCONTACT_METRICS_TOKEN", f"is shorter than {CALLBACK_TOKEN_MIN_LENGTH} characters")
+        )
+    return problems
+
+
 SETTINGS_CHECKS: list[Callable[[Settings, int], list[Problem]]] = [
     _env,
     _secret,
@@ -153,6 +169,7 @@ SETTINGS_CHECKS: list[Callable[[Settings, int], list[Problem]]] = [
     _origins,
     _sms,
     _scale,
+    _metrics,
 ]
 
 

@@ -42,6 +42,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=pool_size,
             max_overflow=20,
+            hide_parameters=True,  # an error's text never quotes the values (personal data)
         )
 
         @event.listens_for(engine, "connect")
@@ -81,7 +82,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
                 write_lock.release()
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def settings_of(session: Session) -> Settings | None:

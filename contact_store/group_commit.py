@@ -59,6 +59,7 @@ import logging
 import queue
 import random
 import threading
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from contact_store import telemetry
 from contact_store.db import SETTINGS_KEY, Store
 from contact_store.events import PENDING_EVENTS_KEY, Event
 from contact_store.message_sql import SqlCursor
@@ -189,12 +191,15 @@ class GroupCommitWriter:
         """Run, commit, publish, answer: in that order. Returns the units to run again (deadlock)."""
         if self.sort_batches:
             batch = sorted(batch, key=lambda job: job.lock_order)  # stable: one sender's order kept
+        started = time.perf_counter()
         try:
             outcomes, events = self._transaction(batch)
         except BaseException as exc:
             if not _retryable(exc):
                 logger.exception("group commit failed")
             outcomes, events = [(False, exc)] * len(batch), []
+        telemetry.GROUP_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        telemetry.GROUP_COMMIT_BATCH_SIZE.observe(len(batch))
         if events:  # published only after the commit, in order (one round trip on Redis)
             try:
                 self.store.bus.publish_many(events)

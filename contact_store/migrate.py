@@ -3,13 +3,14 @@
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,25 @@ def is_up_to_date(engine: Engine, database_url: str) -> bool:
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_heads()
     return set(current) == set(script.get_heads())
+
+
+@lru_cache(maxsize=1)
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(""))
+
+
+@lru_cache(maxsize=1)
+def _known_revisions() -> frozenset[str]:
+    return frozenset(rev.revision for rev in _script().walk_revisions())
+
+
+def migration_state(conn: Connection) -> str:
+    """The schema against this release's migrations (readiness checks): "ok" at the head,
+    "behind" (not migrated yet, or empty), or "ahead" (a newer release migrated it)."""
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == set(_script().get_heads()):
+        return "ok"
+    return "ahead" if current - _known_revisions() else "behind"
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """Settings: one `Settings` object read from `FIRSTCONTACT_*` environment variables (or `.env`)."""
 
+import ipaddress
 import math
 import secrets
 from datetime import date
@@ -7,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "development"}
@@ -231,6 +232,28 @@ class Settings(BaseSettings):
     # none free within sign_in_hash_wait_seconds is answered 429 "busy" with Retry-After.
     sign_in_hash_concurrency: int = 2
     sign_in_hash_wait_seconds: float = 2.0
+
+    # --- Observability (issue #12; docs/readme/observability.md) ---
+    # Log lines: "text" (the default) or "json" (one object per line with time, level, logger,
+    # message and request id).
+    log_format: Literal["text", "json"] = "text"
+    # Who may read /metrics without a token: client addresses in these networks (CIDR), and only
+    # when the request did not come through a proxy (no X-Forwarded-For / Forwarded / X-Real-IP).
+    metrics_allowed_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    # A bearer token that opens /metrics from anywhere (`Authorization: Bearer <token>`); empty:
+    # no token works. Never logged (a SecretStr prints as stars).
+    metrics_token: SecretStr = SecretStr("")
+    # --- end observability ---
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks_are_cidr(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"METRICS_ALLOWED_NETWORKS: {network!r} is not a network") from None
+        return [network.strip() for network in value]
 
     @model_validator(mode="after")
     def _secure_cookies_behind_https(self) -> "Settings":

@@ -31,6 +31,7 @@ from chat_server.chat.protocol import (
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
+from contact_store import telemetry
 from contact_store.db import Store
 from contact_store.errors import AppError, Gone
 from contact_store.events import channels
@@ -102,6 +103,8 @@ class VisitorConnection:
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(frame))
+        if frame.get("type") == "message":
+            telemetry.DELIVERED_TO_VISITOR.inc()
 
     async def run(self) -> None:
         await self.sub.add(channels.conversation(self.cid))
@@ -163,7 +166,7 @@ class VisitorConnection:
 
     async def store_message(self, client_id: str, body: str) -> conv_service.StoredMessage:
         if routing.mentions_danger(settings=self.settings, text_=body):
-            return await run_db(
+            flagged = await run_db(
                 self.store,
                 _store_visitor_message,
                 settings=self.settings,
@@ -171,8 +174,13 @@ class VisitorConnection:
                 client_id=client_id,
                 body=body,
             )
+            telemetry.STORED_BY_VISITOR.inc()
+            return flagged
         message = NewMessage(conversation_id=self.cid, client_id=client_id, body=body)
-        return (await run_sql(self.store, store_message, message=message, lock_order=self.cid)).stored
+        write = await run_sql(self.store, store_message, message=message, lock_order=self.cid)
+        if write.created:  # not a resend of a message already stored
+            telemetry.STORED_BY_VISITOR.inc()
+        return write.stored
 
     async def resume(self, after_seq: int) -> None:
         async with self.lock:

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from chat_server.chat.presence import TOUCH_EVERY_SECONDS, Presence, touch_operators, touch_visitors
 from chat_server.routing import queue as queue_service
 from chat_server.routing import service
+from contact_store import telemetry
 from contact_store.db import Store
 from contact_store.events import channels
 from contact_store.group_commit import run_db
@@ -78,18 +79,23 @@ class RoutingLoop:
                 await run_db(self.store, touch_visitors, ids=ids)
             if ops := self.presence.operator_ids():
                 await run_db(self.store, touch_operators, ids=ops)
-        changed = await run_db(self.store, self._maintain)
+        changed, expired, offered = await run_db(self.store, self._maintain)
+        if expired:
+            telemetry.OFFERS_TIMED_OUT.inc(expired)
+        if offered:
+            telemetry.OFFERS.inc(offered)
         if changed or self.queue_dirty:
             self.queue_dirty = False
             await self.publish_positions()
 
-    def _maintain(self, *, session: Session) -> int:
+    def _maintain(self, *, session: Session) -> tuple[int, int, int]:
+        """(changes, offers timed out, offers made); counted by the caller once committed."""
         s = self.settings
-        n = queue_service.expire_offers(session=session, settings=s)
-        n += queue_service.requeue_lost_operators(session=session, settings=s)
+        expired = queue_service.expire_offers(session=session, settings=s)
+        n = expired + queue_service.requeue_lost_operators(session=session, settings=s)
         n += queue_service.abandon_gone_visitors(session=session, settings=s)
-        n += service.assign_waiting(session=session, settings=s)
-        return n
+        offered = service.assign_waiting(session=session, settings=s)
+        return n + offered, expired, offered
 
     async def publish_positions(self) -> None:
         current = await run_db(self.store, queue_service.positions, settings=self.settings)

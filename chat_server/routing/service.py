@@ -204,8 +204,8 @@ def claim(*, session: Session, settings: Settings, conversation_id: str, operato
     return conv
 
 
-def decline(*, session: Session, conversation_id: str, operator: Operator) -> None:
-    """Give an offer back to the queue."""
+def decline(*, session: Session, conversation_id: str, operator: Operator) -> bool:
+    """Give an offer back to the queue. False when it was no longer offered to this operator."""
     row = session.execute(
         update(Conversation)
         .where(
@@ -221,6 +221,7 @@ def decline(*, session: Session, conversation_id: str, operator: Operator) -> No
             session=session, conversation_id=conversation_id, kind="declined", operator_id=operator.id
         )
         _queue_changed(session, conversation_id, "declined")
+    return row is not None
 
 
 def end(

@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select, update
 from sqlmodel import Session, col
 
+from contact_store import telemetry
 from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.models import Person, SmsMessage, SmsStatus
@@ -302,6 +303,10 @@ def run_once(
                 outcome=outcome,
                 detail=detail,
             )
+        if outcome == "sent":
+            telemetry.SMS_SENT.labels(provider.name).inc()
+        else:
+            telemetry.SMS_FAILURES.labels(provider.name, outcome).inc()
         if status == SmsStatus.SENT:
             tick.sent += 1
         elif status == SmsStatus.QUEUED:
@@ -332,6 +337,9 @@ def run_forever(
     worker_id = worker_id or default_worker_id()
     steps = default_steps()
     logger.info("SMS worker %s started (provider %s)", worker_id, provider.name)
+    telemetry.SMS_SENT.labels(provider.name)  # the series exist (at 0) before the first text
+    for kind in ("temporary", "permanent"):
+        telemetry.SMS_FAILURES.labels(provider.name, kind)
     while not stop.is_set():
         try:
             tick = run_once(

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 from chat_server.log_redaction import REDACTED, RedactSecrets, redact, uvicorn_log_config
 from tests.conftest import free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.serve import serve_env, served
 
 
 def test_redact_replaces_secret_query_values_and_survey_tokens() -> None:
@@ -50,37 +46,14 @@ def test_every_uvicorn_handler_has_the_filter() -> None:
         assert "redact_secrets" in handler["filters"]
 
 
+@pytest.mark.timeout(600)  # a real server: slow to start on a busy machine
 def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> None:
     port = free_port()
     chat_token = "chat-" + secrets.token_urlsafe(16)
     survey_token = "survey-" + secrets.token_urlsafe(16)
-    log = (tmp_path / "server.log").open("w")
-    env = os.environ | {
-        "FIRSTCONTACT_ENV": "test",
-        "FIRSTCONTACT_DATABASE_URL": f"sqlite:///{(tmp_path / 'fc.db').as_posix()}",
-        "FIRSTCONTACT_DATA_DIR": str(tmp_path),
-        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-    }
-    env.pop("FIRSTCONTACT_REDIS_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat_server", "serve", "--port", str(port), "--log-level", "info"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "server exited"
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    env = serve_env(tmp_path, f"sqlite:///{(tmp_path / 'fc.db').as_posix()}")
+    log_path = tmp_path / "server.log"
+    with served(env, log_path, "--log-level", "info", port=port, ready="/healthz") as base:
         url = f"ws://127.0.0.1:{port}/ws/chat/{uuid.uuid4()}?token={chat_token}"
         try:
             with connect(url, open_timeout=5) as ws:
@@ -88,11 +61,25 @@ def test_served_logs_never_contain_a_chat_or_survey_token(tmp_path: Path) -> Non
         except (InvalidStatus, WebSocketException, TimeoutError):
             pass
         assert httpx.get(f"{base}/survey/{survey_token}", timeout=5).status_code < 500
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-    text = (tmp_path / "server.log").read_text()
+    text = log_path.read_text()
     assert "/ws/chat/" in text and "/survey/" in text, text[-2000:]  # the requests were logged...
     assert chat_token not in text and survey_token not in text  # ...without their secrets
     assert REDACTED in text
+
+
+def test_redact_phone_numbers_email_addresses_and_bearer_tokens() -> None:
+    for phone in ("+447700900461", "+44 7700 900461", "07700 900461", "07700900461"):
+        assert redact(f"text to {phone} failed") == f"text to {REDACTED} failed", phone
+    assert redact("from zebedee.q@example.org:") == f"from {REDACTED}:"
+    assert redact("Authorization: Bearer abc.DEF-123") == f"Authorization: Bearer {REDACTED}"
+    # Times, durations, ids, addresses and references are left alone.
+    for kept in (
+        "2026-11-29 07:09:40",
+        "took 0.0771234 s",
+        "row 12345678901",
+        "127.0.0.1:5000",
+        "fc-sms-123",
+        "FC-2611-7Q4K",
+        "0c7d1a4e-5b1f-4e2a-9a4f-07700900123a",
+    ):
+        assert redact(kept) == kept, kept

@@ -55,6 +55,9 @@ UNSAFE = [
     ({"allowed_origins": ["http://www.northshire.police.uk"]}, 1, "FIRSTCONTACT_ALLOWED_ORIGINS"),
     ({"redis_url": "redis://127.0.0.1:6379/0"}, 4, "FIRSTCONTACT_DATABASE_URL"),  # SQLite, 4 workers
     ({"database_url": "postgresql+psycopg://db/fc"}, 4, "FIRSTCONTACT_REDIS_URL"),
+    ({"metrics_allowed_networks": ["0.0.0.0/0"]}, 1, "FIRSTCONTACT_METRICS_ALLOWED_NETWORKS"),
+    ({"metrics_allowed_networks": ["::/0"]}, 1, "FIRSTCONTACT_METRICS_ALLOWED_NETWORKS"),
+    ({"metrics_token": "short"}, 1, "FIRSTCONTACT_METRICS_TOKEN"),
 ]
 
 
