@@ -1,5 +1,6 @@
 """Settings: one `Settings` object read from `FIRSTCONTACT_*` environment variables (or `.env`)."""
 
+import ipaddress
 import math
 import secrets
 from datetime import date
@@ -7,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "development"}
@@ -104,6 +105,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Origins allowed to open the visitor websocket (the force's websites); public_base_url always is.
     allowed_origins: list[str] = Field(default_factory=list)
+    # Reverse proxies (issue #12; docs/readme/proxy-and-restarts.md): addresses or CIDRs, e.g.
+    # ["10.0.0.0/24", "127.0.0.1"]. Only a TCP peer in this list may name the client in
+    # X-Forwarded-For / X-Forwarded-Proto (contact_store.web.client_address); empty: never trusted.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Branding: a police site is not GOV.UK, so its own name and colours.
     force_name: str = "Northshire Police"
@@ -231,6 +236,16 @@ class Settings(BaseSettings):
     # none free within sign_in_hash_wait_seconds is answered 429 "busy" with Retry-After.
     sign_in_hash_concurrency: int = 2
     sign_in_hash_wait_seconds: float = 2.0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
+        return [entry.strip() for entry in value]
 
     @model_validator(mode="after")
     def _secure_cookies_behind_https(self) -> "Settings":

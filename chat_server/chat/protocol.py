@@ -93,6 +93,7 @@ from contact_store.errors import ValidationFailed
 from contact_store.settings import Settings
 from contact_store.text import MAX_DB_INT
 from contact_store.throttle import MIN_RATE_PER_SECOND, Bucket, Rate
+from contact_store.web import request_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,8 @@ def origin_allowed(ws: WebSocket, settings: Settings) -> bool:
     # The Host the browser used is also ours (e.g. 127.0.0.1 vs localhost in development).
     host = ws.headers.get("host", "")
     if host:
-        allowed.add(f"{'https' if ws.url.scheme == 'wss' else 'http'}://{host}".lower())
+        secure = request_scheme(ws) in ("https", "wss")  # X-Forwarded-Proto from a trusted proxy
+        allowed.add(f"{'https' if secure else 'http'}://{host}".lower())
     return origin.lower() in allowed
 
 
