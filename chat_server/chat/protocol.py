@@ -238,7 +238,7 @@ def _held(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(held, dict) or len(held) > MAX_HELD_CHATS:
         raise _refuse("bad_frame", f"held maps up to {MAX_HELD_CHATS} conversation ids to the last seq held")
     checked: dict[str, int] = {}
-    for cid, seq in held.items():
+    for cid in held:
         if not _CONVERSATION_ID.fullmatch(cid):
             raise _refuse("bad_frame", "held maps conversation ids to the last seq held")
         checked[cid] = _whole_number(held, cid)
