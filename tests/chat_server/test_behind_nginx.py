@@ -33,6 +33,8 @@ from tests.support.rolling import CRIME, Cluster, outbox_settled, rolling_restar
 from tests.web_forms.helpers import full_answers
 from web_forms.catalogue import catalogue
 
+# Generous: the machine may be busy (argon2 sign-ins, two workers); a hang still fails.
+T = 60.0
 pytestmark = [
     needs_postgres_and_redis,
     # Under CI a missing nginx fails the run (Nginx() asserts), like a missing Chromium.
@@ -61,7 +63,9 @@ def test_forms_chat_and_console_sign_in_through_nginx(cluster: Cluster) -> None:
     _, username = cluster.operator(display_name="Nia Operator")
     # A console sign-in (HTML: pre-session cookie, then the form), X-Forwarded-For honoured
     # because the workers trust nginx (127.0.0.1); the request reaches a worker through nginx.
-    with httpx.Client(base_url=cluster.base_url, headers={"X-Forwarded-For": "198.51.100.40"}) as http:
+    with httpx.Client(
+        base_url=cluster.base_url, headers={"X-Forwarded-For": "198.51.100.40"}, timeout=T
+    ) as http:
         presign = presign_token(http)
         r = http.post(
             "/console/sign-in",
@@ -77,7 +81,7 @@ def test_forms_chat_and_console_sign_in_through_nginx(cluster: Cluster) -> None:
         assert row is not None and row.ip_address == "198.51.100.40"
     # A form submission; its acknowledgement text goes out once, through either worker.
     answers = full_answers(catalogue()["crime"])
-    r = httpx.post(cluster.base_url + CRIME, json={"answers": answers})
+    r = httpx.post(cluster.base_url + CRIME, json={"answers": answers}, timeout=T)
     assert r.status_code == 201, r.text
     reference = r.json()["reference"]
     asyncio.run(wait_for(lambda: outbox_settled(cluster), timeout=30, what="the text"))
@@ -85,8 +89,8 @@ def test_forms_chat_and_console_sign_in_through_nginx(cluster: Cluster) -> None:
     # A chat over both websockets through nginx: the console signed in with its cookie.
     asyncio.run(_chat_through_nginx(cluster, cookie))
     # Static assets pass through with the worker's own headers.
-    via_nginx = httpx.get(cluster.base_url + "/static/app.css")
-    direct = httpx.get(cluster.workers[0].base_url + "/static/app.css")
+    via_nginx = httpx.get(cluster.base_url + "/static/app.css", timeout=T)
+    direct = httpx.get(cluster.workers[0].base_url + "/static/app.css", timeout=T)
     assert via_nginx.status_code == direct.status_code == 200
     assert via_nginx.headers.get("cache-control") == direct.headers.get("cache-control")
     assert via_nginx.content == direct.content
@@ -101,7 +105,7 @@ def test_forms_chat_and_console_sign_in_through_nginx(cluster: Cluster) -> None:
 
 
 async def _chat_through_nginx(cluster: Cluster, cookie: str) -> None:
-    async with httpx.AsyncClient(base_url=cluster.base_url) as http:
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=T) as http:
         r = await http.post("/api/v1/chats", json={"name": "Alex Visitor", "topic": "crime"})
         assert r.status_code == 201, r.text
         chat = r.json()
@@ -110,11 +114,11 @@ async def _chat_through_nginx(cluster: Cluster, cookie: str) -> None:
     console = ConsoleClient(ws, headers={"Cookie": f"fc_session={cookie}", "Origin": cluster.base_url})
     tasks = [asyncio.create_task(visitor.run()), asyncio.create_task(console.run())]
     try:
-        await asyncio.wait_for(asyncio.gather(visitor.ready.wait(), console.ready.wait()), 15)
+        await asyncio.wait_for(asyncio.gather(visitor.ready.wait(), console.ready.wait()), T)
         cid = chat["conversation_id"]
         await visitor.say("hello through nginx")
         await console.send({"type": "accept", "conversation_id": cid})
-        await wait_for(lambda: cid in console.active, timeout=15, what="the accepted chat")
+        await wait_for(lambda: cid in console.active, timeout=T, what="the accepted chat")
         await console.say(cid, "hello back")
         both = set(visitor.sent) | set(console.sent)
 
@@ -123,7 +127,7 @@ async def _chat_through_nginx(cluster: Cluster, cookie: str) -> None:
                 console.logs[cid].received.values()
             )
 
-        await wait_for(everywhere, timeout=15, what="both messages at both ends")
+        await wait_for(everywhere, timeout=T, what="both messages at both ends")
         assert not visitor.unacked and not console.unacked
         assert visitor.log.repeats == console.repeats == 0
     finally:

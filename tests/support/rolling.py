@@ -55,7 +55,9 @@ class Cluster:
 
     def token(self, username: str) -> str:
         r = httpx.post(
-            self.base_url + "/api/v1/auth/token", data={"username": username, "password": DEFAULT_PASSWORD}
+            self.base_url + "/api/v1/auth/token",
+            data={"username": username, "password": DEFAULT_PASSWORD},
+            timeout=60,
         )
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
@@ -156,7 +158,7 @@ async def rolling_restart(
     _, username = cluster.operator(display_name="Rolling Operator")
     token = await asyncio.to_thread(cluster.token, username)
     ws = cluster.nginx.ws_url
-    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=60) as http:
         started = []
         for _ in range(chats):
             r = await http.post("/api/v1/chats", json={"name": "Alex Visitor", "topic": "crime"})
