@@ -218,7 +218,11 @@ class ConsoleConnection:
             await self.send(hello)
         # What the console already holds decides what is replayed: a `resume` frame with `held`
         # first (a reconnecting console) -> only what is missing; anything else -> from the start.
-        first = await self.first_frame()
+        try:
+            first = await self.first_frame()
+        except CLIENT_GONE:
+            await self.sub.close()
+            return
         held: dict[str, int] = {}
         if isinstance(first, dict) and "held" in first:
             held = first["held"]
