@@ -150,6 +150,7 @@ class ConsoleClient(Client):
     headers: dict[str, str] = field(default_factory=dict)
     logs: dict[str, ChatLog] = field(default_factory=dict)
     active: set[str] = field(default_factory=set)
+    errors: list[Frame] = field(default_factory=list)
     # The old workspace (before #12): no `held` first frame; a per-chat resume on every reconnect.
     old_protocol: bool = False
 
@@ -171,6 +172,8 @@ class ConsoleClient(Client):
             self.logs.setdefault(frame["conversation_id"], ChatLog()).message(frame)
         elif kind == "ack":
             self.ack(frame)
+        elif kind == "error":
+            self.errors.append(frame)
         elif kind == "conversation" and frame.get("status") == "active":
             self.logs.setdefault(frame["conversation_id"], ChatLog())
             self.active.add(frame["conversation_id"])
@@ -185,11 +188,11 @@ class ConsoleClient(Client):
         return sum(log.repeats for log in self.logs.values())
 
 
-async def wait_for(predicate: Any, *, timeout: float, what: str) -> None:
+async def wait_for(predicate: Any, *, timeout: float, what: Any) -> None:
     """Poll `predicate()` until true (generous: a failure is a timeout, not a timing assertion)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         await asyncio.sleep(0.1)

@@ -171,7 +171,11 @@ async def rolling_restart(
         for v in visitors:
             await v.say("first")
             await console.send({"type": "accept", "conversation_id": v.cid})
-        await wait_for(lambda: len(console.active) == chats, timeout=30, what="every chat accepted")
+        await wait_for(
+            lambda: len(console.active) == chats,
+            timeout=120,
+            what=lambda: f"every chat accepted: {console.errors}",
+        )
 
         stop = asyncio.Event()
         forms: Counter[str] = Counter()
