@@ -11,7 +11,6 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from contact_store.ui import template_context, templates_for
-from contact_store.web import UNKNOWN_ADDRESS, client_address
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -56,9 +55,3 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
     return templates.TemplateResponse(
         request, template, template_context(request, **values), status_code=status
     )
-
-
-def client_ip(request: Request) -> str | None:
-    """The client's address as the server sees it (`contact_store.web.client_address`), or None."""
-    address = client_address(request)
-    return None if address == UNKNOWN_ADDRESS else address

@@ -70,6 +70,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
+            # Shutdown (SIGTERM): uvicorn has stopped accepting and closed every websocket with 1012
+            # (clients resume on another worker); now the last group-commit batches land and are
+            # published, then the SMS worker gives back its unattempted claims (sms/worker.py, 7).
+            from contact_store.group_commit import drain
+
+            if not await drain(store):
+                logger.warning("shutdown: group-commit units still pending after the drain timeout")
             await routing_loop.stop()
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()

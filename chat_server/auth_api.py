@@ -19,6 +19,7 @@ from contact_store.web import (
     SessionDep,
     SettingsDep,
     StoreDep,
+    client_ip,
     sign_in_wait,
     token_from_request,
 )
@@ -81,7 +82,7 @@ def issue_token(
         settings=settings,
         operator=outcome.operator,
         kind="bearer",
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
     return TokenPublic(

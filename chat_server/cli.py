@@ -216,7 +216,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
-        proxy_headers=True,
+        # Off: uvicorn would believe X-Forwarded-For from 127.0.0.1 by default. The client's
+        # address comes from contact_store.web.client_address, which trusts only the configured
+        # FIRSTCONTACT_TRUSTED_PROXIES (docs/readme/proxy-and-restarts.md).
+        proxy_headers=False,
         # Chat frames are small JSON: no per-message deflate (a zlib state per socket costs tens of
         # KB each) and a 64 KB frame cap (the protocol refuses frames over 16 KB anyway).
         ws_per_message_deflate=False,

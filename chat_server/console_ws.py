@@ -6,11 +6,34 @@ stored with the next seq before ack or delivery; repeated client_id -> original 
 conversation = subscribe, replay from the store after after_seq, then live with seq <= sent dropped.
 Cookie sign-in requires an allowed Origin (no cross-site websocket hijacking); bearer does not.
 
+Connecting and resuming (what a console holds decides what is replayed)
+    1. The handshake signs the console in (cookie or bearer); the server sends `hello` at once,
+       listing the chats the operator holds or is offered (each with its `last_seq`).
+    2. The console's FIRST frame says what it already holds, one last seq per chat:
+           {"type": "resume", "held": {"<conversation_id>": <last seq held>, ...}}
+       (`{}` for a fresh page). The server then subscribes to each chat `hello` listed and replays
+       only its messages after the seq given (0 for a chat not in `held`), then streams live
+       events with seq <= the last sent dropped. Chats in `held` that `hello` did not list (watched,
+       or ended or moved while away) are resumed the same way, each answered with its
+       `conversation` summary (or an error frame if the console may no longer open it).
+    3. A console whose first frame is anything else, or that sends nothing within
+       RESUME_WAIT_SECONDS, holds nothing: every listed chat is replayed from the start (the first
+       frame is then served as usual).
+    So a console that reconnects (say after close 1012, below) receives no message twice.
+    A later `{"type": "resume", "conversation_id", "after_seq"}` replays that chat after the seq
+    given, as asked (`watch` follows a chat not held).
+
+Restarts
+    A worker that stops (SIGTERM) closes every socket with 1012 (service restart). Clients reconnect
+    at once (on 1012 without backoff; nginx sends them to a worker still up) and resume as above;
+    unacked messages are resent with their client_id and acked once.
+
 Client frames
     {"type": "status", "status": "available"|"busy"|"away"}
     {"type": "accept", "conversation_id"}          accept an offer or pick from the queue
     {"type": "decline", "conversation_id"}
     {"type": "watch", "conversation_id"}           supervisors (or the holder) follow a chat
+    {"type": "resume", "held": {"<conversation_id>": last_seq, ...}}   the first frame (above)
     {"type": "resume", "conversation_id", "after_seq"}
     {"type": "message", "conversation_id", "client_id", "body", "internal"?: bool}
     {"type": "typing", "conversation_id"}  {"type": "end", "conversation_id"}  {"type": "ping"}
@@ -72,6 +95,10 @@ router = APIRouter()
 
 # Queue snapshots are sent at most this often per console (a busy queue changes many times a second).
 QUEUE_EVERY_SECONDS = 0.3
+# How long after `hello` the held chats' replay waits for the console's first frame (its `resume`
+# with `held`). The workspace sends it as soon as the socket opens, so it comes within a round
+# trip; a client that sends nothing just gets the full replay this much later.
+RESUME_WAIT_SECONDS = 2.0
 
 
 def _authenticate(*, session: Session, settings: Settings, token: str) -> tuple[Operator, str]:
@@ -183,18 +210,41 @@ class ConsoleConnection:
         if frame.get("type") == "message":
             telemetry.DELIVERED_TO_CONSOLE.inc()
 
+    async def first_frame(self) -> dict[str, Any] | Refusal | None:
+        """The client's first frame, if it comes within RESUME_WAIT_SECONDS (None otherwise)."""
+        try:
+            async with asyncio.timeout(RESUME_WAIT_SECONDS):
+                return await receive_frame(
+                    self.ws, rules=CONSOLE_FRAMES, max_body=self.settings.message_max_length
+                )
+        except TimeoutError:
+            return None
+
     async def run(self) -> None:
         await self.sub.add(channels.QUEUE, channels.operator(self.op_id))
         hello = await run_db(self.store, _hello, settings=self.settings, operator_id=self.op_id)
         async with self.lock:
             await self.send(hello)
+        # What the console already holds decides what is replayed: a `resume` frame with `held`
+        # first (a reconnecting console) -> only what is missing; anything else -> from the start.
+        try:
+            first = await self.first_frame()
+        except CLIENT_GONE:
+            await self.sub.close()
+            return
+        held: dict[str, int] = {}
+        if isinstance(first, dict) and "held" in first:
+            held = first["held"]
+        async with self.lock:
             for conv in hello["conversations"]:
-                # A fresh console holds nothing yet: replay each chat it holds from the start (a
-                # reconnecting one then sends resume with its own last seq; repeats are dropped).
-                await self.follow(conv["conversation_id"], 0)
+                await self.follow(conv["conversation_id"], held.get(conv["conversation_id"], 0))
         self.queue_due.set()
         tasks = [asyncio.create_task(self.forward()), asyncio.create_task(self.queue_sender())]
         try:
+            if isinstance(first, Refusal):
+                await self.send(first.frame())
+            elif first is not None:
+                await self.handle(first)
             while True:
                 frame = await receive_frame(
                     self.ws, rules=CONSOLE_FRAMES, max_body=self.settings.message_max_length
@@ -247,6 +297,8 @@ class ConsoleConnection:
                 if status not in routing.SETTABLE_STATUSES:
                     raise AppError("Choose available, busy or away", code="bad_status")
                 await run_db(self.store, self._set_status, status=status)
+            elif kind == "resume" and "held" in frame:
+                await self.resume_held(frame["held"])
             elif cid is None:  # never, past parse_frame: every other type carries a checked id
                 raise AppError("conversation_id is required", code="bad_frame")
             elif kind == "accept":
@@ -282,6 +334,13 @@ class ConsoleConnection:
             await self.send(
                 error_frame(exc.code, exc.message, conversation_id=cid, client_id=frame.get("client_id"))
             )
+
+    async def resume_held(self, held: dict[str, int]) -> None:
+        """The chats of a `held` frame not followed yet (watched, or ended or moved while the
+        console was away): each resumed after its seq, as a per-chat `resume` would."""
+        for cid, after_seq in held.items():
+            if cid not in self.last_sent:
+                await self.handle({"type": "resume", "conversation_id": cid, "after_seq": after_seq})
 
     def _set_status(self, *, session: Session, status: str) -> None:
         op = session.get(Operator, self.op_id)

@@ -137,6 +137,9 @@ class GroupCommitWriter:
         self.sort_batches = dialect != "sqlite"
         self.queues: list[queue.SimpleQueue[Job]] = [queue.SimpleQueue() for _ in range(count)]
         self._next = itertools.count()
+        # Units submitted and not yet answered (drain() waits for none).
+        self._unsettled = 0
+        self._settled = threading.Condition()
         self.threads = [
             threading.Thread(target=self._run, args=(q,), name=f"group-commit-writer-{i}", daemon=True)
             for i, q in enumerate(self.queues)
@@ -155,8 +158,16 @@ class GroupCommitWriter:
             q = self.queues[zlib.crc32(lock_order.encode()) % len(self.queues)]
         else:
             q = self.queues[next(self._next) % len(self.queues)]
+        with self._settled:
+            self._unsettled += 1
         q.put(Job(fn, kwargs, fut, loop, on_cursor, lock_order))
         return fut
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every unit submitted so far is committed (or failed), published and answered
+        (a stopping worker: its callers may have gone, their units still land). False on timeout."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._unsettled == 0, timeout=timeout)
 
     def _run(self, jobs: queue.SimpleQueue[Job]) -> None:
         carry: list[Job] = []  # rerun after a deadlock, or over this batch's ORM limit
@@ -182,10 +193,15 @@ class GroupCommitWriter:
                     orm += 1
                 batch.append(job)
             carry = pending + carry
+            again: list[Job] = []
             try:
-                carry = self.run_batch(batch) + carry
+                again = self.run_batch(batch)
             except Exception:  # never let the writer thread die
                 logger.exception("group commit writer: batch failed")
+            carry = again + carry
+            with self._settled:
+                self._unsettled -= len(batch) - len(again)
+                self._settled.notify_all()
 
     def run_batch(self, batch: list[Job]) -> list[Job]:
         """Run, commit, publish, answer: in that order. Returns the units to run again (deadlock)."""
@@ -377,6 +393,15 @@ def _settle_all(settlements: list[tuple[asyncio.Future[Any], bool, Any]]) -> Non
 
 _writers: WeakKeyDictionary[Store, GroupCommitWriter] = WeakKeyDictionary()
 _writers_lock = threading.Lock()
+
+
+async def drain(store: Store, *, timeout: float = 30.0) -> bool:
+    """Wait (off the event loop) for the store's writer to finish every unit submitted: a stopping
+    worker's last batches are committed and published before its bus closes. True if none left."""
+    writer = _writers.get(store)
+    if writer is None:
+        return True
+    return await asyncio.to_thread(writer.drain, timeout)
 
 
 def writer_for(store: Store) -> GroupCommitWriter:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "development"}
@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Origins allowed to open the visitor websocket (the force's websites); public_base_url always is.
     allowed_origins: list[str] = Field(default_factory=list)
+    # Reverse proxies (issue #12; docs/readme/proxy-and-restarts.md): addresses or CIDRs, e.g.
+    # ["10.0.0.0/24", "127.0.0.1"]. Only a TCP peer in this list may name the client in
+    # X-Forwarded-For / X-Forwarded-Proto (contact_store.web.client_address); empty: never trusted.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Branding: a police site is not GOV.UK, so its own name and colours.
     force_name: str = "Northshire Police"
@@ -245,15 +249,16 @@ class Settings(BaseSettings):
     metrics_token: SecretStr = SecretStr("")
     # --- end observability ---
 
-    @field_validator("metrics_allowed_networks")
+    @field_validator("metrics_allowed_networks", "trusted_proxies")
     @classmethod
-    def _networks_are_cidr(cls, value: list[str]) -> list[str]:
-        for network in value:
+    def _entries_are_networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for entry in value:
             try:
-                ipaddress.ip_network(network.strip(), strict=False)
+                ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
-                raise ValueError(f"METRICS_ALLOWED_NETWORKS: {network!r} is not a network") from None
-        return [network.strip() for network in value]
+                name = (info.field_name or "").upper()
+                raise ValueError(f"{name}: {entry!r} is not an IP address or network (CIDR)") from None
+        return [entry.strip() for entry in value]
 
     @model_validator(mode="after")
     def _secure_cookies_behind_https(self) -> "Settings":

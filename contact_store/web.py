@@ -6,9 +6,10 @@ Services stay free of web imports; this module is the thin layer between them an
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Annotated, Any
 
 import anyio
@@ -23,6 +24,9 @@ from contact_store.models import Conversation, Operator, Role, StaffSession
 from contact_store.openapi import error_responses
 from contact_store.settings import Settings
 from contact_store.throttle import throttles_for
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SESSION_COOKIE = "fc_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -169,10 +173,83 @@ def check_csrf(ctx: StaffContext, submitted: str | None) -> None:
         )
 
 
+# The networks of `settings.trusted_proxies`, parsed once per distinct list.
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _ip(text: str) -> IPAddress | None:
+    """An address from a header hop or a peer ("1.2.3.4", "[2001:db8::1]", IPv4-mapped IPv6), or None."""
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[v6]" or "[v6]:port"
+        text = text[1 : text.index("]")]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_trusted(ip: IPAddress | None, networks: tuple[IPNetwork, ...]) -> bool:
+    return ip is not None and any(ip.version == net.version and ip in net for net in networks)
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], trusted: tuple[IPNetwork, ...]) -> str:
+    """The client behind `peer`: the right-most address of the X-Forwarded-For chain (all its
+    headers, in order) that is not a trusted proxy. A peer that is not trusted is the client
+    itself, whatever it sent; so is a chain that holds only trusted proxies (the left-most one);
+    a hop that is not an address ends the walk (the last good hop stands)."""
+    peer_ip = _ip(peer)
+    if not _is_trusted(peer_ip, trusted):
+        return peer
+    client = str(peer_ip)
+    hops = [hop for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            break
+        client = str(ip)
+        if not _is_trusted(ip, trusted):
+            break
+    return client
+
+
+def _trusted_networks(request: Request | WebSocket) -> tuple[IPNetwork, ...]:
+    settings: Settings = request.app.state.settings
+    return _networks(tuple(settings.trusted_proxies))
+
+
 def client_address(request: Request | WebSocket) -> str:
-    """The client's address as the server sees it: the one helper every throttle and audit entry
-    uses (behind a proxy, run uvicorn with --proxy-headers and --forwarded-allow-ips)."""
-    return request.client.host if request.client else UNKNOWN_ADDRESS
+    """The client's address: the one helper every throttle and audit entry uses (HTTP and
+    websockets). The TCP peer, unless it is one of `settings.trusted_proxies`: then the right-most
+    untrusted address of X-Forwarded-For (`forwarded_client`). Uvicorn's own proxy-header rewriting
+    is off (`firstcontact serve`), so `request.client` is always the TCP peer."""
+    peer = request.client.host if request.client else UNKNOWN_ADDRESS
+    trusted = _trusted_networks(request)
+    if not trusted:
+        return peer
+    return forwarded_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def client_ip(request: Request | WebSocket) -> str | None:
+    """`client_address`, or None when the server cannot tell (for audit columns)."""
+    address = client_address(request)
+    return None if address == UNKNOWN_ADDRESS else address
+
+
+def request_scheme(request: Request | WebSocket) -> str:
+    """The scheme the client used: X-Forwarded-Proto ("http"/"https") when the TCP peer is a
+    trusted proxy (TLS ends at the proxy), else the connection's own ("http", "https", "ws", "wss")."""
+    scheme = request.url.scheme
+    trusted = _trusted_networks(request)
+    if trusted and request.client and _is_trusted(_ip(request.client.host), trusted):
+        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+        if forwarded in ("http", "https"):
+            return forwarded
+    return scheme
 
 
 async def throttle_address(request: Request, name: str, message: str) -> None:
@@ -210,6 +287,10 @@ __all__ = [
     "StaffContext",
     "StoreDep",
     "SupervisorOnly",
+    "client_address",
+    "client_ip",
     "csp_nonce",
     "csp_template_context",
+    "forwarded_client",
+    "request_scheme",
 ]

@@ -148,4 +148,12 @@ if [ "$WITH_BROWSER" -eq 1 ]; then
   fi
 fi
 
+# --- nginx for the reverse-proxy tests (tests/chat_server/test_behind_nginx.py runs it in a temp
+# prefix, never as a service); Debian's package, the one deploy/nginx/firstcontact.conf is for.
+if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+  log "nginx present"
+elif ! apt_install nginx; then
+  warn "nginx missing and cannot apt-get install (not root); the reverse-proxy tests will be skipped locally"
+fi
+
 log "done"

@@ -16,14 +16,22 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
 from agent_console.admin import service
-from agent_console.common import client_ip, render
+from agent_console.common import render
 from contact_store import audit
 from contact_store.errors import AppError
 from contact_store.models import ROLE_RANK, Area, Operator, Person, Team
 from contact_store.staff import create_operator
 from contact_store.subject_access import subject_access_export
 from contact_store.text import DbId, Page, PublicText, parse_int
-from contact_store.web import CSRF_FORM_FIELD, AdminOnly, SessionDep, SettingsDep, StaffContext, check_csrf
+from contact_store.web import (
+    CSRF_FORM_FIELD,
+    AdminOnly,
+    SessionDep,
+    SettingsDep,
+    StaffContext,
+    check_csrf,
+    client_ip,
+)
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]

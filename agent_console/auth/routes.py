@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from agent_console.common import client_ip, render
+from agent_console.common import render
 from contact_store import staff
 from contact_store.errors import Forbidden
 from contact_store.text import PublicText
@@ -31,6 +31,7 @@ from contact_store.web import (
     SettingsDep,
     StoreDep,
     check_csrf,
+    client_ip,
     sign_in_wait,
     token_from_request,
 )

@@ -8,13 +8,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from agent_console.common import client_ip, render
+from agent_console.common import render
 from contact_store import audit
 from contact_store.access import person_for
 from contact_store.errors import NotFound
 from contact_store.person_history import person_history
 from contact_store.text import DbId
-from contact_store.web import CurrentStaff, SessionDep, SettingsDep
+from contact_store.web import CurrentStaff, SessionDep, SettingsDep, client_ip
 
 router = APIRouter(prefix="/console/people", include_in_schema=False)
 

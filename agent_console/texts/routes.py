@@ -13,13 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agent_console.common import client_ip, render
+from agent_console.common import render
 from contact_store import audit
 from contact_store.access import ReportAction, report_for
 from contact_store.errors import ValidationFailed
 from contact_store.reports import ReportCreate, file_report, get_report_by_reference, one_line
 from contact_store.sms.inbound import attach_by_staff, texts_to_match, unmatched_text
-from contact_store.web import CSRF_FORM_FIELD, CurrentStaff, SessionDep, SettingsDep, check_csrf
+from contact_store.web import CSRF_FORM_FIELD, CurrentStaff, SessionDep, SettingsDep, check_csrf, client_ip
 
 router = APIRouter(prefix="/console/texts", include_in_schema=False)
 CsrfField = Annotated[str, Form(alias=CSRF_FORM_FIELD, max_length=200)]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from agent_console.common import client_ip, render
+from agent_console.common import render
 from agent_console.triage import service
 from contact_store import audit
 from contact_store.access import ReportAction, report_for
@@ -23,7 +23,15 @@ from contact_store.person_history import person_history, repeat_contact_reports
 from contact_store.settings import Settings
 from contact_store.staff import has_role
 from contact_store.text import DbId, Page, PublicText, parse_int
-from contact_store.web import CSRF_FORM_FIELD, CurrentStaff, SessionDep, SettingsDep, StaffContext, check_csrf
+from contact_store.web import (
+    CSRF_FORM_FIELD,
+    CurrentStaff,
+    SessionDep,
+    SettingsDep,
+    StaffContext,
+    check_csrf,
+    client_ip,
+)
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
 CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import select
 
-from agent_console.common import client_ip, render
+from agent_console.common import render
 from agent_console.wallboard.service import snapshot
 from contact_store import audit, staff
 from contact_store.errors import AppError
@@ -37,6 +37,7 @@ from contact_store.web import (
     StoreDep,
     SupervisorOnly,
     check_csrf,
+    client_ip,
     token_from_request,
 )
 

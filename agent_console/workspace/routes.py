@@ -26,7 +26,7 @@ from contact_store.grading import GRADES, THRIVE_KEYS
 from contact_store.settings import Settings
 from contact_store.text import DbId, PublicText, TextId, parse_int
 from contact_store.ui import template_context, templates_for
-from contact_store.web import CSRF_HEADER, CurrentStaff, SessionDep, SettingsDep, check_csrf
+from contact_store.web import CSRF_HEADER, CurrentStaff, SessionDep, SettingsDep, check_csrf, client_ip
 from contact_store.wrapup import OUTCOMES, WrapUp, wrap_up_conversation
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -94,7 +94,7 @@ def person_panel(
         operator=ctx.operator,
         conversation=conv,
         repeat_contact_days=settings.repeat_contact_days,
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request),
     )
     # The number this chat said it is safe to text, or null: the panel shows "Not safe to text".
     payload["safe_to_text"] = service.texting_number(settings=settings, conversation=conv)

@@ -93,6 +93,7 @@ from contact_store.errors import ValidationFailed
 from contact_store.settings import Settings
 from contact_store.text import MAX_DB_INT
 from contact_store.throttle import MIN_RATE_PER_SECOND, Bucket, Rate
+from contact_store.web import request_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ CLOSE_SERVER_ERROR = 1011  # standard: an unexpected condition on the server
 # What a socket raises once its client has gone: on receive or a failed send (WebSocketDisconnect),
 # on using a socket already closed (WebSocketDisconnected).
 CLIENT_GONE = (WebSocketDisconnect, WebSocketDisconnected)
+# Chats a console's `resume` frame may list in `held` (an operator holds a handful; a supervisor
+# watches more); the frame stays far under MAX_FRAME_BYTES.
+MAX_HELD_CHATS = 200
 # Conversation ids are UUIDs (36 characters); checked before any database lookup.
 _CONVERSATION_ID = re.compile(r"[0-9A-Za-z-]{1,36}")
 # Visitor tokens are `secrets.token_urlsafe(32)` (43 characters).
@@ -146,7 +150,8 @@ def origin_allowed(ws: WebSocket, settings: Settings) -> bool:
     # The Host the browser used is also ours (e.g. 127.0.0.1 vs localhost in development).
     host = ws.headers.get("host", "")
     if host:
-        allowed.add(f"{'https' if ws.url.scheme == 'wss' else 'http'}://{host}".lower())
+        secure = request_scheme(ws) in ("https", "wss")  # X-Forwarded-Proto from a trusted proxy
+        allowed.add(f"{'https' if secure else 'http'}://{host}".lower())
     return origin.lower() in allowed
 
 
@@ -228,7 +233,21 @@ def _about_a_chat(raw: dict[str, Any], max_body: int) -> dict[str, Any]:
     return {"conversation_id": _conversation_id(raw)}
 
 
+def _held(raw: dict[str, Any]) -> dict[str, Any]:
+    held = raw.get("held")
+    if not isinstance(held, dict) or len(held) > MAX_HELD_CHATS:
+        raise _refuse("bad_frame", f"held maps up to {MAX_HELD_CHATS} conversation ids to the last seq held")
+    checked: dict[str, int] = {}
+    for cid in held:
+        if not _CONVERSATION_ID.fullmatch(cid):
+            raise _refuse("bad_frame", "held maps conversation ids to the last seq held")
+        checked[cid] = _whole_number(held, cid)
+    return {"held": checked}
+
+
 def _console_resume(raw: dict[str, Any], max_body: int) -> dict[str, Any]:
+    if "held" in raw:  # the console's first frame: every chat it holds, with its last seq
+        return _held(raw)
     cid = _conversation_id(raw)
     return {"conversation_id": cid, "after_seq": _whole_number(raw, "after_seq", conversation_id=cid)}
 

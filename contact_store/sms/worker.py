@@ -29,6 +29,10 @@ Protocol
    a row whose contact is no longer "safe to contact", whose number is outside the allowed
    prefixes, or that has `sms_max_per_recipient_per_day` earlier rows to its number in the 24 hours
    before it was created, is finished as `blocked` with `blocked_reason` and never sent.
+7. Stopping (SIGTERM, `stop` set): the claims of the current batch not yet attempted are released
+   at once (`release_claims`: back to `queued`, due now, attempts as before the claim, with the
+   same claim-conditioned UPDATE), so another worker sends them without waiting for the lease.
+   A claim whose provider request has started is always recorded first; nothing is sent twice.
 Delivery receipts (webhooks) move `sent` rows to `delivered` or `failed` (`receipts.py`).
 """
 
@@ -98,6 +102,7 @@ class TickResult:
     failed: int = 0
     recovered: int = 0
     cancelled: int = 0
+    released: int = 0  # claims given back unattempted because the worker is stopping
 
 
 def default_worker_id() -> str:
@@ -191,8 +196,8 @@ def claim_due(
     return claimed
 
 
-def _finish(session: Session, row_id: int, worker_id: str, claimed_at: datetime, **values: object) -> bool:
-    """Write an outcome only if this worker still holds the claim."""
+def _finish(session: Session, row_id: int, worker_id: str, held_since: datetime, **values: object) -> bool:
+    """Write an outcome only if this worker still holds the claim (taken at `held_since`)."""
     result = session.execute(
         update(SmsMessage)
         .where(
@@ -200,13 +205,35 @@ def _finish(session: Session, row_id: int, worker_id: str, claimed_at: datetime,
                 col(SmsMessage.id) == row_id,
                 col(SmsMessage.status) == SmsStatus.SENDING,
                 col(SmsMessage.claimed_by) == worker_id,
-                col(SmsMessage.claimed_at) == claimed_at,
+                col(SmsMessage.claimed_at) == held_since,
             )
         )
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release_claims(
+    *, session: Session, worker_id: str, claims: list[Claimed], now: datetime | None = None
+) -> int:
+    """Give back claims never attempted (a stopping worker): due now, attempts as before the claim,
+    so the next claimer sends them as a first try. Returns how many this worker still held."""
+    now = now or utcnow()
+    released = 0
+    for claim in claims:
+        released += _finish(
+            session,
+            claim.id,
+            worker_id,
+            claim.claimed_at,
+            status=SmsStatus.QUEUED,
+            claimed_by=None,
+            claimed_at=None,
+            attempts=col(SmsMessage.attempts) - 1,
+            next_attempt_at=now,
+        )
+    return released
 
 
 def attempt(provider: SmsProvider, claim: Claimed) -> tuple[str, str]:
@@ -280,8 +307,10 @@ def run_once(
     provider: SmsProvider,
     worker_id: str,
     extra_steps: list[Callable[..., object]] | None = None,
+    stop: threading.Event | None = None,
 ) -> TickResult:
-    """One pass: recover stale claims, run extra steps (survey dispatch), claim and send a batch."""
+    """One pass: recover stale claims, run extra steps (survey dispatch), claim and send a batch
+    (once `stop` is set, the batch's claims not yet attempted are released, protocol step 7)."""
     tick = TickResult()
     with store.session_scope() as session:
         tick.recovered = recover_stale_claims(session=session, settings=settings)
@@ -291,7 +320,12 @@ def run_once(
     with store.session_scope() as session:
         claims = claim_due(session=session, settings=settings, worker_id=worker_id)
     tick.claimed = len(claims)
-    for claim in claims:
+    for index, claim in enumerate(claims):
+        if stop is not None and stop.is_set():
+            with store.session_scope() as session:
+                tick.released = release_claims(session=session, worker_id=worker_id, claims=claims[index:])
+            logger.info("SMS worker %s stopping: released %d claim(s)", worker_id, tick.released)
+            break
         outcome, detail = attempt(provider, claim)
         with store.session_scope() as session:
             status = record(
@@ -343,7 +377,12 @@ def run_forever(
     while not stop.is_set():
         try:
             tick = run_once(
-                store=store, settings=settings, provider=provider, worker_id=worker_id, extra_steps=steps
+                store=store,
+                settings=settings,
+                provider=provider,
+                worker_id=worker_id,
+                extra_steps=steps,
+                stop=stop,
             )
         except Exception:
             logger.exception("SMS worker pass failed; retrying")

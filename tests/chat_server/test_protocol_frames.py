@@ -194,3 +194,30 @@ def test_no_frame_makes_the_parser_raise_or_answer_what_cannot_be_sent(
                 assert result["type"] in rules
                 if "after_seq" in result:
                     assert type(result["after_seq"]) is int and 0 <= result["after_seq"] <= MAX_DB_INT
+
+
+def test_the_console_says_what_it_holds_in_a_held_resume() -> None:
+    assert console({"type": "resume", "held": {CID: 7, "b": 0}}) == {
+        "type": "resume",
+        "held": {CID: 7, "b": 0},
+    }
+    assert console({"type": "resume", "held": {}}) == {"type": "resume", "held": {}}
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        [CID],
+        "x",
+        None,
+        {CID: -1},
+        {CID: "3"},
+        {CID: True},
+        {CID: MAX_DB_INT + 1},
+        {"not an id!": 1},
+        {"x" * 37: 1},
+        {f"c{i}": 1 for i in range(201)},
+    ],
+)
+def test_a_held_resume_that_is_not_ids_to_seqs_is_refused(held: Any) -> None:
+    refused(console({"type": "resume", "held": held}))

@@ -24,6 +24,7 @@ from contact_store.sms.worker import (
     backoff_delay,
     claim_due,
     recover_stale_claims,
+    release_claims,
     run_once,
 )
 from tests.builders import make_person
@@ -309,3 +310,49 @@ def test_serve_runs_the_worker_in_the_app_lifespan(tmp_path: Path) -> None:
         threads = [t.name for t in threading.enumerate()]
         assert "sms-worker" not in threads  # stopped with the app
         app.state.store.engine.dispose()
+
+
+class StoppingProvider(ScriptedProvider):
+    """Sends, and asks the worker to stop after its first send (SIGTERM in the middle of a batch)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__([])
+        self.stop = stop
+
+    def send(self, outgoing: Outgoing) -> str:
+        self.stop.set()
+        return super().send(outgoing)
+
+
+def test_a_stopping_worker_releases_its_unattempted_claims_and_nothing_is_sent_twice(
+    store: Store, session: Session, settings: Settings
+) -> None:
+    rows = [_queue(session, settings).id for _ in range(3)]
+    stop = threading.Event()
+    stopping = StoppingProvider(stop)
+    tick = run_once(store=store, settings=settings, provider=stopping, worker_id="a", stop=stop)
+    assert (tick.claimed, tick.sent, tick.released) == (3, 1, 2)
+    session.expire_all()
+    released = [r for r in (session.get(SmsMessage, i) for i in rows) if r and r.status == SmsStatus.QUEUED]
+    assert len(released) == 2
+    assert all(r.claimed_by is None and r.claimed_at is None and r.attempts == 0 for r in released)
+    # Another worker takes them at once (due now) as first tries: no lookup, one send each.
+    other = ScriptedProvider([])
+    tick = run_once(store=store, settings=settings, provider=other, worker_id="b")
+    assert tick.sent == 2 and other.lookups == []
+    assert Counter(stopping.sends + other.sends) == Counter(f"fc-sms-{i}" for i in rows)
+    session.expire_all()
+    assert {session.get(SmsMessage, i).status for i in rows} == {SmsStatus.SENT}  # type: ignore[union-attr]
+
+
+def test_releasing_a_claim_another_worker_holds_changes_nothing(
+    store: Store, session: Session, settings: Settings
+) -> None:
+    message = _queue(session, settings)
+    with store.session_scope() as s:
+        claims = claim_due(session=s, settings=settings, worker_id="a")
+    with store.session_scope() as s:
+        assert release_claims(session=s, worker_id="b", claims=claims) == 0
+    session.expire_all()
+    row = session.get(SmsMessage, message.id)
+    assert row is not None and row.status == SmsStatus.SENDING and row.claimed_by == "a"

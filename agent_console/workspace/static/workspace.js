@@ -1,7 +1,8 @@
 /* Operator chat workspace. Talks to WS /ws/console (protocol: chat_server/console_ws.py).
  *
  * Modules (all on window.FCWorkspace so the console can extend the page):
- *   conn     – the socket: reconnect forever with jittered backoff, resume every chat after its last seq,
+ *   conn     – the socket: reconnect forever with jittered backoff (at once after 1012, a worker
+ *              restarting), first frame `resume` with `held` (each chat's last seq),
  *              resend unacked messages with their client_id (the server acks a repeat once).
  *   store    – chats by id: summary, messages by seq, unacked messages.
  *   queue    – renders the queue and offers.
@@ -48,9 +49,15 @@
     ws.onopen = function () {
       conn.attempt = 0;
       $("fcws-conn").textContent = "Connected";
+      // First frame: every open chat with the last seq held, so the server replays only what is
+      // missing (a fresh page holds nothing and gets each held chat from the start).
+      var held = {};
+      Object.keys(W.chats).forEach(function (id) {
+        if (W.chats[id].summary.status === "active") held[id] = W.chats[id].lastSeq;
+      });
+      conn.send({type: "resume", held: held});
       Object.keys(W.chats).forEach(function (id) {
         var c = W.chats[id];
-        if (c.summary.status === "active") conn.send({type: "resume", conversation_id: id, after_seq: c.lastSeq});
         Object.keys(c.unacked).forEach(function (cid) { conn.send(c.unacked[cid]); });
       });
     };
@@ -58,7 +65,9 @@
     ws.onclose = function (e) {
       if (e.code === 4401) { location.href = "/console/sign-in?next=/console/workspace"; return; }
       $("fcws-conn").textContent = "Connection lost. Reconnecting…";
-      var delay = Math.min(30000, 500 * Math.pow(2, conn.attempt++)) * (0.5 + Math.random() / 2);
+      // 1012 (service restart): the worker is stopping and another is serving: reconnect at once.
+      var delay = e.code === 1012 ? Math.random() * 250 :
+        Math.min(30000, 500 * Math.pow(2, conn.attempt++)) * (0.5 + Math.random() / 2);
       setTimeout(conn.open, delay);
     };
   };

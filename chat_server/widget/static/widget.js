@@ -532,7 +532,10 @@
       if (e.code === 4401 || e.code === 4410) { ws = null; expire(); return; } // stop trying
       if (state.ended || !state.id) { ws = null; return; }
       showStatus(t("reconnecting"));
-      var delay = Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
+      // 1012 (service restart): this worker is stopping and another one is up: come back at once
+      // (a short jitter spreads a restarted worker's sockets), resuming after lastSeq.
+      var delay = e.code === 1012 ? Math.random() * 250 :
+        Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
       timer = setTimeout(connect, delay);
     };
   }
