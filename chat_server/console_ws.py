@@ -57,6 +57,7 @@ from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
 from contact_store import staff
 from contact_store.access import conversation_for
+from contact_store.admission import CHAT_MESSAGES, Busy, gate_for
 from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.errors import AppError
@@ -170,6 +171,7 @@ class ConsoleConnection:
         self.chains: dict[str, asyncio.Task[None]] = {}
         # Messages being stored at once per console; past this the socket is read no faster.
         self.in_flight = asyncio.Semaphore(256)
+        self.gate = gate_for(ws.app, CHAT_MESSAGES)  # the worker's bound on messages in flight
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(frame))
@@ -323,7 +325,21 @@ class ConsoleConnection:
             operator_id=self.op_id,
             internal=frame["internal"],
         )
-        stored = (await run_sql(self.store, store_message, message=message, lock_order=cid)).stored
+        try:
+            with self.gate.admit():  # Busy at once past the worker's bound: nothing queued
+                write = await run_sql(self.store, store_message, message=message, lock_order=cid)
+        except Busy as exc:
+            await self.send(
+                error_frame(
+                    exc.code,
+                    exc.message,
+                    conversation_id=cid,
+                    client_id=client_id,
+                    retry_after=exc.retry_after,
+                )
+            )
+            return
+        stored = write.stored
         await self.send({"type": "ack", "conversation_id": cid, "client_id": client_id, "seq": stored.seq})
 
     async def queue_sender(self) -> None:

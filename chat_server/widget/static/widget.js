@@ -532,7 +532,9 @@
       if (e.code === 4401 || e.code === 4410) { ws = null; expire(); return; } // stop trying
       if (state.ended || !state.id) { ws = null; return; }
       showStatus(t("reconnecting"));
-      var delay = Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
+      // Capped at 3 s so that after a server restart every widget is back within ~3 s of it answering
+      // (bench/chat_load.py --storm models this policy; a refused connection costs the server nothing).
+      var delay = Math.min(3000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
       timer = setTimeout(connect, delay);
     };
   }
@@ -575,8 +577,10 @@
       if (inside) document.getElementById("fcw-ended").focus(); // the control in use has gone
     } else if (f.type === "ping") {
       send({type: "pong"});
-    } else if (f.type === "error" && f.code === "rate_limited" && f.client_id && pending[f.client_id]) {
-      setTimeout(function () { send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, 1500);
+    } else if (f.type === "error" && (f.code === "rate_limited" || f.code === "busy") && f.client_id && pending[f.client_id]) {
+      // Not stored: keep it and resend the same client_id after the server's delay (jittered).
+      var delay = (typeof f.retry_after === "number" ? f.retry_after : 1.5) * 1000 * (1 + Math.random() * 0.5);
+      setTimeout(function () { if (pending[f.client_id]) send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, delay);
     } else if (f.type === "error" && f.client_id && pending[f.client_id]) {
       delete pending[f.client_id]; showStatus(f.message);
     }
