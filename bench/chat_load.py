@@ -310,13 +310,36 @@ def resend_later(stats: Stats, client_id: str, delay: float) -> None:
     asyncio.get_running_loop().create_task(again())
 
 
-async def reader(ws: ClientConnection, stats: Stats, want_sender: str) -> None:
+@dataclass
+class Current:
+    """The step being measured: every socket's reader reports to it (None between steps)."""
+
+    stats: Stats | None = None
+
+
+CURRENT = Current()
+READERS: list[asyncio.Task[None]] = []
+
+
+def start_reader(ws: ClientConnection, want_sender: str) -> None:
+    """Read `ws` from now until it closes. A socket nobody reads stops answering the server's
+    pings once its buffer is full (websockets pauses reading) and the server closes it: the
+    first bench lost whole consoles' chats that way while the others were being set up."""
+    READERS.append(asyncio.get_running_loop().create_task(reader(ws, want_sender)))
+
+
+async def reader(ws: ClientConnection, want_sender: str) -> None:
     try:
         async for raw in ws:
             now = time.perf_counter()
             frame = json.loads(raw)
             kind = frame.get("type")
-            if kind == "message" and frame.get("sender") == want_sender:
+            stats = CURRENT.stats
+            if kind == "ping":
+                await ws.send('{"type":"pong"}')
+            elif stats is None:
+                continue
+            elif kind == "message" and frame.get("sender") == want_sender:
                 stats.received(frame["client_id"], now)
             elif kind == "error":
                 code, cid = frame.get("code"), frame.get("client_id")
@@ -328,24 +351,18 @@ async def reader(ws: ClientConnection, stats: Stats, want_sender: str) -> None:
                     resend_later(stats, cid, float(frame.get("retry_after") or 1.0))
                 else:
                     stats.errors += 1
-            elif kind == "ping":
-                await ws.send('{"type":"pong"}')
     except asyncio.CancelledError:
         raise
     except Exception:
-        stats.closed += 1
+        if CURRENT.stats is not None:
+            CURRENT.stats.closed += 1
 
 
 async def run_load(
     pairs: list[Pair], rate: float, duration: float, *, relay: bool, stats: Stats | None = None
 ) -> dict[str, Any]:
     stats = stats or Stats()
-    readers = []
-    operators = {id(p.operator): p.operator for p in pairs}
-    for p in pairs:
-        readers.append(asyncio.create_task(reader(p.visitor, stats, "operator")))
-    for ws in operators.values():
-        readers.append(asyncio.create_task(reader(ws, stats, "visitor")))
+    CURRENT.stats = stats
     per_pair = rate / len(pairs)
     interval = 1.0 / per_pair
     start = time.perf_counter() + 0.5
@@ -387,9 +404,7 @@ async def run_load(
         if len(stats.seen) != count:
             progress_at, count = time.perf_counter(), len(stats.seen)
         await asyncio.sleep(0.1)
-    for r in readers:
-        r.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
+    CURRENT.stats = None
     return stats.summary(duration)
 
 
@@ -471,9 +486,11 @@ async def full_stack_pairs(server: Server, n: int) -> list[Pair]:
                 accepted += 1
             elif f["type"] == "error":
                 raise RuntimeError(f"accept failed: {f}")
+        start_reader(op, "visitor")
         for c in mine:
             v = await visitor_connect(server, c["conversation_id"], c["token"], ping_interval=None)
             await v.send(json.dumps({"type": "resume", "after_seq": 0}))
+            start_reader(v, "operator")
             pairs.append(Pair(c["conversation_id"], v, op))
     await asyncio.sleep(1.0)  # let the replays and status frames settle before the clock starts
     return pairs
@@ -489,6 +506,8 @@ async def visitor_connect(server: Server, cid: str, token: str, **kw: Any) -> Cl
 async def close_pairs(pairs: list[Pair]) -> None:
     socks = {id(p.visitor): p.visitor for p in pairs} | {id(p.operator): p.operator for p in pairs}
     await asyncio.gather(*(s.close() for s in socks.values()), return_exceptions=True)
+    await asyncio.gather(*READERS, return_exceptions=True)
+    READERS.clear()
 
 
 # ----------------------------------------------------------------------------- bare relay baseline
@@ -520,6 +539,8 @@ async def relay_pairs(port: int, n: int) -> list[Pair]:
     for i in range(n):
         v = await connect(f"ws://127.0.0.1:{port}/relay/{i}/visitor", ping_interval=None)
         o = await connect(f"ws://127.0.0.1:{port}/relay/{i}/operator", ping_interval=None)
+        start_reader(v, "operator")
+        start_reader(o, "visitor")
         pairs.append(Pair(str(i), v, o))
     await asyncio.sleep(0.5)
     return pairs
