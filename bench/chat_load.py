@@ -777,7 +777,7 @@ def main() -> int:
         port = free_port()
         relay = subprocess.Popen([sys.executable, __file__, "--relay-server", str(port)], cwd=REPO)
         try:
-            for _ in range(100):
+            for _ in range(1200):  # up to 2 minutes on a busy machine
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
                 time.sleep(0.1)

@@ -172,6 +172,7 @@ class ConsoleConnection:
         # Messages being stored at once per console; past this the socket is read no faster.
         self.in_flight = asyncio.Semaphore(256)
         self.gate = gate_for(ws.app, CHAT_MESSAGES)  # the worker's bound on messages in flight
+        self.delivered_due: set[str] = set()  # chats whose visitor messages were just forwarded
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(frame))
@@ -361,6 +362,16 @@ class ConsoleConnection:
                 continue
             async with self.lock:
                 await self.on_event(channel, event)
+                if self.delivered_due and self.sub.queue.empty():
+                    await self.flush_delivered()
+
+    async def flush_delivered(self) -> None:
+        """One `delivered` per chat for a burst of visitor messages (the seq covers all before it):
+        at most one bus event per chat per burst, not one per message."""
+        due, self.delivered_due = self.delivered_due, set()
+        for cid in due:
+            if cid in self.last_sent:
+                await self.mark_delivered(cid)
 
     async def on_event(self, channel: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -400,7 +411,7 @@ class ConsoleConnection:
             await self.send(event)
             self.last_sent[cid] = seq
             if event.get("sender") == "visitor":
-                await self.mark_delivered(cid)
+                self.delivered_due.add(cid)  # published once the burst is forwarded
         elif kind == "typing" and event.get("sender") == "visitor":
             await self.send({"type": "typing", "conversation_id": cid, "sender": "visitor"})
         elif kind == "transferred":
