@@ -80,6 +80,7 @@ from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
 from contact_store import staff, telemetry
 from contact_store.access import conversation_for
+from contact_store.admission import CHAT_MESSAGES, Busy, gate_for
 from contact_store.clock import utcnow
 from contact_store.db import Store
 from contact_store.errors import AppError
@@ -204,6 +205,8 @@ class ConsoleConnection:
         self.chains: dict[str, asyncio.Task[None]] = {}
         # Messages being stored at once per console; past this the socket is read no faster.
         self.in_flight = asyncio.Semaphore(256)
+        self.gate = gate_for(ws.app, CHAT_MESSAGES)  # the worker's bound on messages in flight
+        self.delivered_due: set[str] = set()  # chats whose visitor messages were just forwarded
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(frame))
@@ -394,7 +397,20 @@ class ConsoleConnection:
             operator_id=self.op_id,
             internal=frame["internal"],
         )
-        write = await run_sql(self.store, store_message, message=message, lock_order=cid)
+        try:
+            with self.gate.admit():  # Busy at once past the worker's bound: nothing queued
+                write = await run_sql(self.store, store_message, message=message, lock_order=cid)
+        except Busy as exc:
+            await self.send(
+                error_frame(
+                    exc.code,
+                    exc.message,
+                    conversation_id=cid,
+                    client_id=client_id,
+                    retry_after=exc.retry_after,
+                )
+            )
+            return
         if write.created:  # not a resend of a message already stored
             telemetry.STORED_BY_OPERATOR.inc()
         stored = write.stored
@@ -419,6 +435,16 @@ class ConsoleConnection:
                 continue
             async with self.lock:
                 await self.on_event(channel, event)
+                if self.delivered_due and self.sub.queue.empty():
+                    await self.flush_delivered()
+
+    async def flush_delivered(self) -> None:
+        """One `delivered` per chat for a burst of visitor messages (the seq covers all before it):
+        at most one bus event per chat per burst, not one per message."""
+        due, self.delivered_due = self.delivered_due, set()
+        for cid in due:
+            if cid in self.last_sent:
+                await self.mark_delivered(cid)
 
     async def on_event(self, channel: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -458,7 +484,7 @@ class ConsoleConnection:
             await self.send(event)
             self.last_sent[cid] = seq
             if event.get("sender") == "visitor":
-                await self.mark_delivered(cid)
+                self.delivered_due.add(cid)  # published once the burst is forwarded
         elif kind == "typing" and event.get("sender") == "visitor":
             await self.send({"type": "typing", "conversation_id": cid, "sender": "visitor"})
         elif kind == "transferred":

@@ -11,6 +11,11 @@ Protocol and guarantees
   subscriber that may have missed events re-reads the store after the last `seq` it holds.
 - `subscribe()` returns a `Subscription` whose channels are live when `add()` returns: subscribe
   first, then read the backlog from the store, then forward live events, dropping ones already seen.
+- `RedisBus` holds ONE pattern subscription per worker (`PSUBSCRIBE <prefix>:*`, confirmed at
+  start) and fans events out locally, so adding a channel to a subscription costs no Redis round
+  trip (a reconnect storm of thousands of sockets used to send one SUBSCRIBE each and wait for its
+  confirmation, timing out at 5 s under load). Events of channels with no local subscriber are
+  dropped before their JSON is decoded.
 - If the Redis connection drops, every subscription receives `{"type": "bus.resync"}` once the bus
   has reconnected, so holders of state re-read the store instead of silently missing events.
 - `publish()` is safe to call from any thread (request handlers run in a threadpool).
@@ -22,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
@@ -39,6 +45,7 @@ PENDING_EVENTS_KEY = "firstcontact.pending_events"
 BUS_KEY = "firstcontact.bus"
 # A slow consumer must not grow memory without bound; past this it is told to resync.
 SUBSCRIPTION_QUEUE_LIMIT = 1000
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")  # escaped in the channel prefix of the pattern
 # Events sent to Redis in one pipelined round trip at most.
 PUBLISH_BATCH = 500
 
@@ -216,7 +223,6 @@ class RedisBus(EventBus):
         self._async: aioredis.Redis = aioredis.Redis.from_url(url)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._confirm: dict[str, asyncio.Future[None]] = {}
         self._lock = threading.Lock()
         # Events published on the event loop wait here for the one publisher task (see publish).
         self._outbox: deque[tuple[str, str]] = deque()
@@ -226,6 +232,7 @@ class RedisBus(EventBus):
     async def start(self) -> None:
         await super().start()
         self._pubsub = self._async.pubsub()
+        await self._psubscribe()
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
         self._publisher = asyncio.create_task(self._publish_forever(), name="redis-bus-publisher")
 
@@ -310,35 +317,20 @@ class RedisBus(EventBus):
         except Exception:
             return False
 
-    async def _attach(self, sub: Subscription, names: list[str]) -> None:
-        to_subscribe = [n for n in names if n not in self._local]
-        await super()._attach(sub, names)
-        if to_subscribe and self._pubsub is not None:
-            loop = asyncio.get_running_loop()
-            futures = []
-            for name in to_subscribe:
-                fut = self._confirm.get(name)
-                if fut is None or fut.done():
-                    fut = loop.create_future()
-                    self._confirm[name] = fut
-                futures.append(fut)
-            await self._pubsub.subscribe(*[self._prefix + n for n in to_subscribe])
-            # Wait for Redis to confirm, so nothing published after this returns can be missed.
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
-
-    async def _detach(self, sub: Subscription, names: list[str]) -> None:
-        await super()._detach(sub, names)
-        gone = [n for n in names if n not in self._local]
-        if gone and self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.unsubscribe(*[self._prefix + n for n in gone])
+    async def _psubscribe(self) -> None:
+        """Subscribe this worker to every channel of the prefix; live once Redis confirms."""
+        await self._pubsub.psubscribe(_GLOB_SPECIAL.sub(r"\\\1", self._prefix) + "*")
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:  # the confirmation is the first reply on the fresh connection
+            message = await self._pubsub.get_message(timeout=1.0)
+            if message is not None and message["type"] == "psubscribe":
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("Redis did not confirm the bus subscription")
 
     async def _read_forever(self) -> None:
         while True:
             try:
-                if not self._pubsub.subscribed:
-                    await asyncio.sleep(0.05)
-                    continue
                 message = await self._pubsub.get_message(timeout=1.0)
                 if message is None:
                     continue
@@ -350,22 +342,19 @@ class RedisBus(EventBus):
                 await self._reconnect()
 
     def _handle(self, message: dict[str, Any]) -> None:
+        if message["type"] != "pmessage":
+            return
         raw_channel = message["channel"]
         channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
         channel = channel.removeprefix(self._prefix)
-        kind = message["type"]
-        if kind == "subscribe":
-            fut = self._confirm.pop(channel, None)
-            if fut is not None and not fut.done():
-                fut.set_result(None)
-        elif kind == "message":
-            data = message["data"]
-            try:
-                event = json.loads(data)
-            except ValueError:
-                logger.warning("ignoring non-JSON event on %s", channel)
-                return
-            self._dispatch_local(channel, event)
+        if channel not in self._local:
+            return  # nobody here listens: skip the decode
+        try:
+            event = json.loads(message["data"])
+        except ValueError:
+            logger.warning("ignoring non-JSON event on %s", channel)
+            return
+        self._dispatch_local(channel, event)
 
     async def _reconnect(self) -> None:
         while True:
@@ -374,9 +363,7 @@ class RedisBus(EventBus):
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()
                 self._pubsub = self._async.pubsub()
-                names = list(self._local)
-                if names:
-                    await self._pubsub.subscribe(*[self._prefix + n for n in names])
+                await self._psubscribe()
                 break
             except Exception:
                 logger.warning("redis bus reconnect failed; retrying", exc_info=True)

@@ -73,7 +73,7 @@ from sqlmodel import Session
 from contact_store import telemetry
 from contact_store.db import SETTINGS_KEY, Store
 from contact_store.events import PENDING_EVENTS_KEY, Event
-from contact_store.message_sql import SqlCursor
+from contact_store.message_sql import SqlCursor, store_message, store_messages
 from contact_store.org_cache import CACHE_ENGINE_KEY
 
 T = TypeVar("T")
@@ -140,6 +140,7 @@ class GroupCommitWriter:
         # Units submitted and not yet answered (drain() waits for none).
         self._unsettled = 0
         self._settled = threading.Condition()
+        self._held = threading.local()  # each writer thread's connection between batches
         self.threads = [
             threading.Thread(target=self._run, args=(q,), name=f"group-commit-writer-{i}", daemon=True)
             for i, q in enumerate(self.queues)
@@ -202,6 +203,8 @@ class GroupCommitWriter:
             with self._settled:
                 self._unsettled -= len(batch) - len(again)
                 self._settled.notify_all()
+            if not carry and jobs.empty():
+                self._release()
 
     def run_batch(self, batch: list[Job]) -> list[Job]:
         """Run, commit, publish, answer: in that order. Returns the units to run again (deadlock)."""
@@ -235,30 +238,52 @@ class GroupCommitWriter:
                 loop.call_soon_threadsafe(_settle_all, settlements)
         return again
 
+    def _connection(self) -> Connection:
+        """This writer thread's connection: kept from batch to batch while work keeps coming (no
+        pool checkout and pre-ping round trip per batch), given back when its queue runs dry."""
+        conn: Connection | None = getattr(self._held, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._held.conn = self.store.engine.connect()
+        return conn
+
+    def _release(self) -> None:
+        conn: Connection | None = getattr(self._held, "conn", None)
+        self._held.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
     def _transaction(self, batch: list[Job]) -> tuple[list[tuple[bool, Any]], Events]:
         """Outcomes and events of the batch, committed; units that failed are rolled back alone."""
-        with self.store.engine.connect() as conn:
-            cur: SqlCursor | None = None
-            if any(job.on_cursor for job in batch):
-                cur = SqlCursor(conn.connection.cursor(), conn.dialect)
+        conn = self._connection()
+        try:
+            return self._transaction_on(conn, batch)
+        except BaseException:
+            self._release()  # the connection may be broken: the next batch takes a fresh one
+            raise
+
+    def _transaction_on(self, conn: Connection, batch: list[Job]) -> tuple[list[tuple[bool, Any]], Events]:
+        cur: SqlCursor | None = None
+        if any(job.on_cursor for job in batch):
+            cur = SqlCursor(conn.connection.cursor(), conn.dialect)
+        try:
+            trans = conn.begin()
             try:
+                results, events = self._run_straight(conn, trans, cur, batch)
+            except _Failed:
+                # A unit failed (rare). Start again, each unit in its own savepoint, so only
+                # the failing one is rolled back.
+                trans.rollback()
                 trans = conn.begin()
-                try:
-                    results, events = self._run_straight(conn, trans, cur, batch)
-                except _Failed:
-                    # A unit failed (rare). Start again, each unit in its own savepoint, so only
-                    # the failing one is rolled back.
-                    trans.rollback()
-                    trans = conn.begin()
-                    outcomes, events = self._run_isolated(conn, cur, batch)
-                    trans.commit()
-                    return outcomes, events
+                outcomes, events = self._run_isolated(conn, cur, batch)
                 trans.commit()
-                return [(True, result) for result in results], events
-            finally:
-                if cur is not None:
-                    with contextlib.suppress(Exception):
-                        cur.cursor.close()
+                return outcomes, events
+            trans.commit()
+            return [(True, result) for result in results], events
+        finally:
+            if cur is not None:
+                with contextlib.suppress(Exception):
+                    cur.cursor.close()
 
     def _session(self, conn: Connection, *, savepoint: bool) -> Session:
         # Without a savepoint the unit's commit() only flushes: the batch's transaction is ours.
@@ -279,7 +304,26 @@ class GroupCommitWriter:
         caller must roll the transaction back)."""
         results: list[Any] = []
         events: Events = []
-        for job in batch:
+        pipelined = cur is not None and cur.pipelined
+        i = 0
+        while i < len(batch):
+            job = batch[i]
+            if pipelined and job.fn is store_message:
+                # A run of chat messages: two round trips for all of them (`store_messages`).
+                run = [job]
+                while i + len(run) < len(batch) and batch[i + len(run)].fn is store_message:
+                    run.append(batch[i + len(run)])
+                assert cur is not None
+                try:
+                    writes = store_messages(cur=cur, messages=[j.kwargs["message"] for j in run])
+                except Exception as exc:
+                    raise _Failed from exc
+                for write in writes:
+                    events.extend(write.events)
+                results.extend(writes)
+                i += len(run)
+                continue
+            i += 1
             if job.on_cursor:
                 try:
                     result = job.fn(cur=cur, **job.kwargs)

@@ -53,6 +53,17 @@ _ALLOCATE_SEQ_FIRST_RESPONSE = (
     "UPDATE conversation SET last_seq = last_seq + 1, first_response_at = COALESCE(first_response_at, :now)"
     " WHERE id = :id RETURNING last_seq"
 )
+# `_insert` in ONE statement (seq allocation, first-response stamp and insert), for the pipelined
+# `store_messages`: the same columns and conflict rule as ALLOCATE_SEQ_SQL + INSERT_MESSAGE_SQL.
+# On a conflict it returns no row and the seq stays a harmless gap, as in `_insert`.
+_STORE_ONE_TRIP = (
+    "WITH s AS (UPDATE conversation SET last_seq = last_seq + 1, first_response_at ="
+    " CASE WHEN :stamp THEN COALESCE(first_response_at, :created_at) ELSE first_response_at END"
+    " WHERE id = :conversation_id RETURNING last_seq)"
+    " INSERT INTO message (conversation_id, seq, client_id, sender, operator_id, body, internal, created_at)"
+    " SELECT :conversation_id, s.last_seq, :client_id, :sender, :operator_id, :body, :internal, :created_at"
+    " FROM s ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING seq"
+)
 _ENDED = (ConversationStatus.ENDED, ConversationStatus.ABANDONED)
 _NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -64,6 +75,8 @@ class SqlCursor:
         self.cursor = cursor
         self.dialect = dialect
         self._pyformat = dialect.paramstyle == "pyformat"
+        # psycopg 3 pipelines executemany(returning=True); other drivers run statements one by one.
+        self.pipelined = dialect.driver == "psycopg"
         processors = _processors(dialect)
         self.time_in: Callable[[datetime], Any] = processors[0]
         self.time_out: Callable[[Any], datetime] = processors[1]
@@ -79,6 +92,22 @@ class SqlCursor:
     def run(self, sql: str) -> None:
         """A statement without parameters or rows (SAVEPOINT, RELEASE...)."""
         self.cursor.execute(sql)
+
+    def many(self, sql: str, params: list[dict[str, Any]]) -> list[tuple[Any, ...] | None]:
+        """Run `sql` once per parameter set, in order, and return each one's first row. On
+        PostgreSQL (psycopg) they travel pipelined: one round trip for all, not one each."""
+        if not params:
+            return []
+        if not self.pipelined:
+            return [self.one(sql, p) for p in params]
+        self.cursor.executemany(_as_pyformat(sql), params, returning=True)
+        rows: list[tuple[Any, ...] | None] = []
+        while True:
+            row = self.cursor.fetchone()
+            rows.append(tuple(row) if row is not None else None)
+            if not self.cursor.nextset():
+                break
+        return rows
 
 
 _pyformat_cache: dict[str, str] = {}
@@ -137,10 +166,61 @@ class MessageWrite:
 def store_message(*, cur: SqlCursor, message: NewMessage) -> MessageWrite:
     """Store a visitor's (no operator) or staff member's message with the next seq, or find the
     one already stored for its client_id. AppError (ended, not_active, forbidden) stores nothing."""
-    state = cur.one(
-        _STATE,
-        {"cid": message.conversation_id, "client_id": message.client_id, "operator_id": message.operator_id},
-    )
+    sender, operator_name, existing = _checked(cur, message, cur.one(_STATE, _state_params(message)))
+    if existing is not None:
+        return existing
+    return _insert(cur, message, sender, operator_name)
+
+
+def store_messages(*, cur: SqlCursor, messages: list[NewMessage]) -> list[MessageWrite]:
+    """`store_message` for each message, in order, with the same reads, rules and writes, in two
+    round trips on PostgreSQL however many there are: every state read pipelined, the rules, then
+    every seq allocation + insert pipelined (one statement each). Raises the first refusal; the
+    caller (a group commit's straight pass) then rolls back and runs each unit alone. For units
+    that only store messages: the conversation rows they read are not changed between the reads
+    and the writes except by these same statements (seq), which the writes allocate in order. A
+    client_id sent twice in the run is stored once (the second gets the first's write back)."""
+    states = cur.many(_STATE, [_state_params(m) for m in messages])
+    checked = [_checked(cur, m, state) for m, state in zip(messages, states, strict=True)]
+    now = utcnow()
+    first: dict[tuple[str, str], int] = {}  # (conversation, client_id) -> the run's first write
+    again: dict[int, int] = {}
+    todo: list[tuple[int, NewMessage, str]] = []
+    for i, (m, (sender, _, existing)) in enumerate(zip(messages, checked, strict=True)):
+        if existing is not None:
+            continue
+        key = (m.conversation_id, m.client_id)
+        if key in first:
+            again[i] = first[key]
+        else:
+            first[key] = i
+            todo.append((i, m, sender))
+    rows = cur.many(_STORE_ONE_TRIP, [_insert_values(cur, m, sender, now, seq=None) for _, m, sender in todo])
+    out: dict[int, MessageWrite] = {i: existing for i, (_, _, existing) in enumerate(checked) if existing}
+    for (i, m, sender), row in zip(todo, rows, strict=True):
+        name = checked[i][1]
+        if row is None:  # this client_id was stored meanwhile by another worker
+            out[i] = _original(cur, m, name)
+        else:
+            out[i] = _written(m, sender, name, int(row[0]), now)
+    for i, j in again.items():
+        out[i] = MessageWrite(_with_name(out[j].stored, checked[i][1]), created=False)
+    return [out[i] for i in range(len(messages))]
+
+
+def _state_params(message: NewMessage) -> dict[str, Any]:
+    return {
+        "cid": message.conversation_id,
+        "client_id": message.client_id,
+        "operator_id": message.operator_id,
+    }
+
+
+def _checked(
+    cur: SqlCursor, message: NewMessage, state: tuple[Any, ...] | None
+) -> tuple[str, str | None, MessageWrite | None]:
+    """The rules on the state row: the sender kind, the staff member's name, and the original
+    message when this client_id is already stored. AppError when the message is refused."""
     if state is None:
         raise NotFound("No such chat")
     status, assignee_id, offered_to_id, role, operator_name = state[:5]
@@ -155,12 +235,12 @@ def store_message(*, cur: SqlCursor, message: NewMessage) -> MessageWrite:
         if not holds_chat(role=role, staff_id=message.operator_id, holders=holders):
             raise Forbidden("This chat is not yours")
     if existing is not None:
-        return MessageWrite(_with_name(existing, operator_name), created=False)
+        return sender, operator_name, MessageWrite(_with_name(existing, operator_name), created=False)
     if message.operator_id is None and status in _ENDED:
         raise AppError("This chat has ended", code="ended", status_code=409)
     if message.operator_id is not None and status != ConversationStatus.ACTIVE and not message.internal:
         raise AppError("This chat is not active", code="not_active", status_code=409)
-    return _insert(cur, message, sender, operator_name)
+    return sender, operator_name, None
 
 
 def store_message_in_session(*, session: Any, message: NewMessage) -> MessageWrite:
@@ -176,19 +256,15 @@ def store_message_in_session(*, session: Any, message: NewMessage) -> MessageWri
     return write
 
 
-def _insert(cur: SqlCursor, message: NewMessage, sender: str, operator_name: str | None) -> MessageWrite:
-    now = utcnow()
-    cid = message.conversation_id
-    if sender == SenderKind.OPERATOR and not message.internal:
-        row = cur.one(_ALLOCATE_SEQ_FIRST_RESPONSE, {"id": cid, "now": cur.time_in(now)})
-    else:
-        row = cur.one(ALLOCATE_SEQ_SQL, {"id": cid})
-    if row is None:
-        raise NotFound("No such chat")
-    seq = int(row[0])
+def _stamps_first_response(message: NewMessage, sender: str) -> bool:
+    return sender == SenderKind.OPERATOR and not message.internal
+
+
+def _insert_values(
+    cur: SqlCursor, message: NewMessage, sender: str, now: datetime, *, seq: int | None
+) -> dict[str, Any]:
     values = {
-        "conversation_id": cid,
-        "seq": seq,
+        "conversation_id": message.conversation_id,
         "client_id": message.client_id,
         "sender": sender,
         "operator_id": message.operator_id,
@@ -196,13 +272,42 @@ def _insert(cur: SqlCursor, message: NewMessage, sender: str, operator_name: str
         "internal": message.internal,
         "created_at": cur.time_in(now),
     }
-    if cur.one(INSERT_MESSAGE_SQL, values) is None:
-        # Another worker stored this client_id since our read (PostgreSQL only): its row is the
-        # original; our seq stays a harmless gap, as in `append_message`.
-        found = cur.one(_FIND, {"cid": cid, "client_id": message.client_id})
-        if found is None:
-            raise NotFound("No such chat")
-        return MessageWrite(_with_name(_message_from(cur, found), operator_name), created=False)
+    if seq is None:  # _STORE_ONE_TRIP allocates it
+        values["stamp"] = _stamps_first_response(message, sender)
+    else:
+        values["seq"] = seq
+    return values
+
+
+def _original(cur: SqlCursor, message: NewMessage, operator_name: str | None) -> MessageWrite:
+    """The message another writer stored with this client_id since our read (PostgreSQL only):
+    it is the original; our seq stays a harmless gap, as in `append_message`."""
+    found = cur.one(_FIND, {"cid": message.conversation_id, "client_id": message.client_id})
+    if found is None:
+        raise NotFound("No such chat")
+    return MessageWrite(_with_name(_message_from(cur, found), operator_name), created=False)
+
+
+def _insert(cur: SqlCursor, message: NewMessage, sender: str, operator_name: str | None) -> MessageWrite:
+    now = utcnow()
+    cid = message.conversation_id
+    if _stamps_first_response(message, sender):
+        row = cur.one(_ALLOCATE_SEQ_FIRST_RESPONSE, {"id": cid, "now": cur.time_in(now)})
+    else:
+        row = cur.one(ALLOCATE_SEQ_SQL, {"id": cid})
+    if row is None:
+        raise NotFound("No such chat")
+    seq = int(row[0])
+    if cur.one(INSERT_MESSAGE_SQL, _insert_values(cur, message, sender, now, seq=seq)) is None:
+        return _original(cur, message, operator_name)
+    return _written(message, sender, operator_name, seq, now)
+
+
+def _written(
+    message: NewMessage, sender: str, operator_name: str | None, seq: int, now: datetime
+) -> MessageWrite:
+    """The write of a message newly stored with `seq`, and its events."""
+    cid = message.conversation_id
     stored = StoredMessage(
         seq,
         message.client_id,

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     chat_rate_per_second: float = 5.0  # visitor messages: token bucket refill per conversation
     chat_rate_burst: int = 20  # visitor messages: token bucket size per conversation (all its sockets)
     staff_rate_per_second: float = 50.0  # console messages per connection (many chats at once)
+    # Issue #13 (overload): hot-path work in flight per worker (contact_store/admission.py); past it
+    # a chat message gets a `busy` error frame and a form submission 429, both with a retry delay.
+    # The bound caps the queue, so accepted work waits about bound / throughput at most.
+    chat_max_pending_messages: int = Field(default=400, ge=1)
+    forms_max_pending_submissions: int = Field(default=200, ge=1)
+    busy_retry_after_seconds: float = Field(default=1.0, gt=0)
     chat_default_max_chats: int = 3  # capacity when neither operator nor team sets one
     # Issue #10 (chat websockets): the visitor's chat token (socket, transcript, in-chat survey)
     # stops working this long after the chat ended or was abandoned.

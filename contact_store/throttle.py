@@ -175,15 +175,49 @@ return tostring(wait)
 """
 
 
-class RedisLimiter:
-    """One bucket per key shared by every worker through Redis (see the module docstring)."""
+# The same, taking up to ARGV[4] tokens at once (a lease): returns {wait, tokens taken}.
+_LEASE_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local want = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(b[1]) or capacity
+local updated = tonumber(b[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
+local wait = 0
+local got = math.min(want, math.floor(tokens))
+if got >= 1 then tokens = tokens - got else got = 0; wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return {tostring(wait), got}
+"""
+# A lease's unspent tokens are dropped after this long (never given back: stricter, not looser).
+LEASE_TTL_S = 2.0
 
-    def __init__(self, rate: Rate, *, redis_url: str, namespace: str, timeout_s: float = 0.5) -> None:
+
+class RedisLimiter:
+    """One bucket per key shared by every worker through Redis (see the module docstring).
+
+    With `lease` > 1 a take that finds no local token takes up to `lease` tokens from the shared
+    bucket at once and spends them locally for up to `LEASE_TTL_S` (unspent ones are dropped): one
+    round trip per `lease` takes on a busy key instead of one per take, and the workers together
+    still never take more than the one bucket holds. Used for chat messages (issue #13: the
+    per-message round trip was on the hot path)."""
+
+    def __init__(
+        self, rate: Rate, *, redis_url: str, namespace: str, timeout_s: float = 0.5, lease: int = 1
+    ) -> None:
         self.rate = rate
         self.namespace = namespace
         self._url = redis_url
         self._timeout_s = timeout_s
+        self._lease = max(1, lease)
+        self._leases: dict[str, tuple[int, float]] = {}  # key -> (tokens left, dropped at)
         self._args = [rate.capacity, rate.per_second, math.ceil(rate.period_s) + 1]
+        if self._lease > 1:
+            self._args.append(self._lease)
         self._script: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fallback = LocalLimiter(rate)
@@ -200,6 +234,11 @@ class RedisLimiter:
 
         if self._down_until and time.monotonic() < self._down_until:
             return self._fallback.take(key)
+        if self._lease > 1:
+            left, until = self._leases.get(key, (0, 0.0))
+            if left > 0 and time.monotonic() < until:
+                self._leases[key] = (left - 1, until)
+                return 0.0
         loop = asyncio.get_running_loop()
         if self._script is None or self._loop is not loop:
             pool = aioredis.BlockingConnectionPool.from_url(
@@ -209,11 +248,22 @@ class RedisLimiter:
                 socket_timeout=self._timeout_s,
                 socket_connect_timeout=self._timeout_s,
             )
-            self._script = aioredis.Redis(connection_pool=pool).register_script(_TAKE_SCRIPT)
+            script = _LEASE_SCRIPT if self._lease > 1 else _TAKE_SCRIPT
+            self._script = aioredis.Redis(connection_pool=pool).register_script(script)
             self._loop = loop
         try:
             reply = await self._script(keys=[self._redis_key(key)], args=self._args)
             self._down_until = 0.0
+            if self._lease > 1:
+                wait, got = float(reply[0]), int(reply[1])
+                if got >= 1:
+                    if len(self._leases) >= MAX_TRACKED_KEYS:
+                        now = time.monotonic()
+                        self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
+                    self._leases[key] = (got - 1, time.monotonic() + LEASE_TTL_S)
+                    return 0.0
+                self._leases.pop(key, None)
+                return wait
             return float(reply)
         except (redis.RedisError, OSError, ValueError):
             return self._fall_back(key)
@@ -232,13 +282,26 @@ class RedisLimiter:
 
 
 def make_limiter(
-    rate: Rate, *, redis_url: str | None, namespace: str, clock: Callable[[], float] = time.monotonic
+    rate: Rate,
+    *,
+    redis_url: str | None,
+    namespace: str,
+    clock: Callable[[], float] = time.monotonic,
+    lease: int = 1,
 ) -> Limiter:
-    """A limiter shared through Redis when `redis_url` is set, else this process's own (on
-    `clock`; Redis keeps its own time)."""
+    """A limiter shared through Redis when `redis_url` is set (taking `lease` tokens per round
+    trip), else this process's own (on `clock`; Redis keeps its own time)."""
     if redis_url:
-        return RedisLimiter(rate, redis_url=redis_url, namespace=namespace)
+        return RedisLimiter(rate, redis_url=redis_url, namespace=namespace, lease=lease)
     return LocalLimiter(rate, clock=clock)
+
+
+def lease_of(name: str, rate: Rate) -> int:
+    """Tokens taken per Redis round trip: chat messages lease up to a second's refill (at most a
+    quarter of the bucket); every other throttle takes one at a time (sign-in, starts: exact)."""
+    if name != CHAT_MESSAGE:
+        return 1
+    return max(1, min(rate.capacity // 4, math.ceil(rate.per_second)))
 
 
 class Throttles:
@@ -251,6 +314,7 @@ class Throttles:
                 redis_url=settings.redis_url,
                 namespace=f"{settings.redis_channel_prefix}:throttle:{name}",
                 clock=clock,
+                lease=lease_of(name, rate),
             )
             for name, rate in rates(settings).items()
         }

@@ -7,8 +7,8 @@ message, measured in `bench/throttle_hot_path.py`); otherwise it is this worker'
 from `contact_store.throttle` (the `chat-message` throttle); a Redis outage falls back to the
 worker's own bucket, never to no limit.
 
-A message over the limit is refused with an `error` frame, code `rate_limited`, and NOT stored:
-the client resends it (same `client_id`) a moment later.
+A message over the limit is refused with an `error` frame, code `rate_limited`, with `retry_after`
+(seconds), and NOT stored: the client resends it (same `client_id`) after that delay.
 """
 
 from __future__ import annotations
@@ -34,4 +34,8 @@ class ConversationRate:
 
     async def allow(self, conversation_id: str) -> bool:
         """Take a token from the conversation's bucket: False when it is empty (refuse the message)."""
-        return await self._limiter.take_async(conversation_id) == 0.0
+        return await self.wait(conversation_id) == 0.0
+
+    async def wait(self, conversation_id: str) -> float:
+        """Take a token: 0.0, or the seconds until one is there (refuse the message; nothing taken)."""
+        return await self._limiter.take_async(conversation_id)

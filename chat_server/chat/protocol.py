@@ -68,7 +68,11 @@ Guarantees (exactly-once as the user sees it)
     - Rate limit: one token bucket per conversation, shared by all its connections (and every
       worker through Redis when configured; `chat_rate_per_second`, `chat_rate_burst`, see
       `message_rate.py`); a message over the limit is refused with error code `rate_limited` and
-      NOT stored (resend it).
+      `retry_after` (seconds), and NOT stored (resend it, same client_id, after that delay).
+    - Overload: a worker holds at most `chat_max_pending_messages` messages being stored at once
+      (`contact_store.admission`); past that a message is refused at once with
+      {"type": "error", "code": "busy", "client_id", "retry_after"} and NOT stored: the client keeps
+      it and resends it (same client_id) after `retry_after` seconds. Nothing queues without bound.
 
 The console socket (/ws/console) uses the same message, ack and resume rules per conversation:
 see `chat_server/console_ws.py`.

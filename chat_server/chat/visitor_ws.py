@@ -32,6 +32,7 @@ from chat_server.routing import queue as queue_service
 from chat_server.routing import service as routing
 from contact_store import conversations as conv_service
 from contact_store import telemetry
+from contact_store.admission import CHAT_MESSAGES, Busy, gate_for
 from contact_store.db import Store
 from contact_store.errors import AppError, Gone
 from contact_store.events import channels
@@ -59,17 +60,43 @@ def _open(*, session: Session, settings: Settings, conversation_id: str, token: 
     return conv.last_seq
 
 
-def status_frames(*, session: Session, settings: Settings, conversation_id: str) -> list[dict[str, Any]]:
-    """What a (re)connecting visitor needs to know about their chat right now."""
+def status_frames(
+    *, session: Session, settings: Settings, conversation_id: str, view: queue_service.QueueView | None = None
+) -> list[dict[str, Any]]:
+    """What a (re)connecting visitor needs to know about their chat right now (a waiting chat's
+    place from the worker's recent `view` of the queue when given)."""
     conv = session.get(Conversation, conversation_id)
     if conv is None or conv.status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
         return [{"type": "ended"}]
     if conv.status == ConversationStatus.ACTIVE:
         op = session.get(Operator, conv.assignee_id) if conv.assignee_id else None
         return [{"type": "assigned", "operator": {"display_name": op.display_name if op else ""}}]
+    if view is not None:
+        return [view.frame_for(session=session, settings=settings, conversation=conv)]
     position = queue_service.position_of(session=session, conversation=conv)
     model = queue_service.wait_model(session=session, settings=settings)
     return [queue_service.queue_frame(position, model.estimate(position))]
+
+
+def _resume_state(
+    *,
+    session: Session,
+    settings: Settings,
+    conversation_id: str,
+    after_seq: int,
+    view: queue_service.QueueView,
+) -> tuple[list[conv_service.StoredMessage], list[dict[str, Any]]]:
+    """The replay after `after_seq` and the status frames, read in ONE transaction."""
+    msgs = conv_service.messages_after(session=session, conversation_id=conversation_id, after_seq=after_seq)
+    return msgs, status_frames(session=session, settings=settings, conversation_id=conversation_id, view=view)
+
+
+def queue_view_of(app: Any) -> queue_service.QueueView:
+    """The worker's shared recent view of the queue (`app.state.queue_view`)."""
+    view: queue_service.QueueView | None = getattr(app.state, "queue_view", None)
+    if view is None:
+        view = app.state.queue_view = queue_service.QueueView()
+    return view
 
 
 def _store_visitor_message(
@@ -98,6 +125,7 @@ class VisitorConnection:
         self.started = asyncio.Event()
         self.lock = asyncio.Lock()  # one writer of last_sent / the socket at a time
         self.rate = ConversationRate.of(ws.app)  # one budget per conversation, not per socket
+        self.gate = gate_for(ws.app, CHAT_MESSAGES)  # the worker's bound on messages in flight
         self.typing_at = 0.0
         self.sub = store.bus.subscribe()
 
@@ -150,13 +178,21 @@ class VisitorConnection:
             await self.send(error_frame("bad_frame", "This socket is already signed in to the chat"))
 
     async def on_message(self, client_id: str, body: str) -> None:
-        if not await self.rate.allow(self.cid):
+        try:
+            with self.gate.admit():  # Busy at once past the worker's bound: nothing queued
+                wait = await self.rate.wait(self.cid)
+                if wait > 0:
+                    frame = error_frame(
+                        "rate_limited", "Too many messages: wait a moment", client_id=client_id
+                    )
+                    await self.send({**frame, "retry_after": round(wait, 3)})
+                    return
+                stored = await self.store_message(client_id, body)
+        except Busy as exc:
             await self.send(
-                error_frame("rate_limited", "Too many messages: wait a moment", client_id=client_id)
+                error_frame(exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after)
             )
             return
-        try:
-            stored = await self.store_message(client_id, body)
         except AppError as exc:
             await self.send(error_frame(exc.code, exc.message, client_id=client_id))
             return
@@ -184,17 +220,20 @@ class VisitorConnection:
 
     async def resume(self, after_seq: int) -> None:
         async with self.lock:
-            msgs = await run_db(
-                self.store, conv_service.messages_after, conversation_id=self.cid, after_seq=after_seq
+            msgs, frames = await run_db(
+                self.store,
+                _resume_state,
+                settings=self.settings,
+                conversation_id=self.cid,
+                after_seq=after_seq,
+                view=queue_view_of(self.ws.app),
             )
             for m in msgs:
                 await self.send(m.frame())
             self.last_sent = max(after_seq, msgs[-1].seq if msgs else after_seq)
             if self.started.is_set():
                 self.last_sent = max(self.last_sent, after_seq)
-            for f in await run_db(
-                self.store, status_frames, settings=self.settings, conversation_id=self.cid
-            ):
+            for f in frames:
                 await self.send(f)
             self.started.set()
 

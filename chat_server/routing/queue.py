@@ -13,6 +13,8 @@ that nobody is available now and offered to stay or to report online, never a ma
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -87,6 +89,58 @@ def positions(*, session: Session, settings: Settings) -> dict[str, tuple[int, i
     """Every waiting chat's (position, estimated wait seconds or None when nobody is staffing)."""
     model = wait_model(session=session, settings=settings)
     return {c.id: (i, model.estimate(i)) for i, c in enumerate(service.waiting(session=session), start=1)}
+
+
+# A waiting visitor's (re)connection reads its place and wait from a snapshot at most this old: a
+# reconnect storm of N waiting visitors costs one read of the queue's ids and one wait model per
+# interval and worker, not N counts over the queue (O(N^2) rows) and N wait models (4 queries
+# each). A visitor queued after the snapshot still gets its exact place (one count). Changes reach
+# connected visitors from the routing loop anyway.
+QUEUE_VIEW_MAX_AGE_SECONDS = 1.0
+
+
+class QueueView:
+    """A worker's recent snapshot of queue positions and the wait model (thread-safe)."""
+
+    def __init__(self, max_age_seconds: float = QUEUE_VIEW_MAX_AGE_SECONDS) -> None:
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()
+        self._taken_at = -math.inf
+        self._positions: dict[str, int] = {}
+        self._model: WaitModel | None = None
+
+    def frame_for(
+        self, *, session: Session, settings: Settings, conversation: Conversation
+    ) -> dict[str, Any]:
+        """The queue frame of a waiting conversation (see `queue_frame`)."""
+        model, position = self.model_and_position(
+            session=session, settings=settings, conversation=conversation
+        )
+        return queue_frame(position, model.estimate(position))
+
+    def model_and_position(
+        self, *, session: Session, settings: Settings, conversation: Conversation
+    ) -> tuple[WaitModel, int]:
+        with self._lock:  # one refresh at a time; the others then read the fresh snapshot
+            now = time.monotonic()
+            if self._model is None or now - self._taken_at > self.max_age_seconds:
+                ids = session.execute(
+                    select(col(Conversation.id))
+                    .where(
+                        col(Conversation.status).in_([ConversationStatus.QUEUED, ConversationStatus.OFFERED])
+                    )
+                    .order_by(
+                        col(Conversation.priority).desc(), col(Conversation.queued_at), col(Conversation.id)
+                    )
+                ).scalars()
+                self._positions = {cid: i for i, cid in enumerate(ids, start=1)}
+                self._model = wait_model(session=session, settings=settings)
+                self._taken_at = now
+            model = self._model
+            position = self._positions.get(conversation.id)
+        if position is None:  # queued since the snapshot (or no longer waiting): exact
+            position = position_of(session=session, conversation=conversation)
+        return model, position
 
 
 def queue_frame(position: int, wait: int | None) -> dict[str, Any]:

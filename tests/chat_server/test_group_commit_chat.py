@@ -15,7 +15,7 @@ from contact_store.events import InProcessBus, channels
 from contact_store.group_commit import GroupCommitWriter, run_sql
 from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
 from contact_store.models import Conversation, ConversationStatus, Message
-from tests.builders import make_conversation
+from tests.builders import make_conversation, make_operator
 from tests.conftest import LiveServer
 from tests.support.group_commit_units import allocate_then_break_a_constraint, hold_the_writer
 
@@ -121,3 +121,55 @@ async def test_a_unit_aborted_to_break_a_deadlock_is_rerun_with_nothing_left_of_
         rows = s.exec(select(Message.client_id).where(Message.conversation_id == cid)).all()
         assert rows == ["retried"]
     assert (await sub.get())[1]["client_id"] == "retried" and sub.queue.empty()
+
+
+async def test_a_batch_of_messages_stores_like_one_at_a_time_with_resends_inside_it(
+    live_server: LiveServer,
+) -> None:
+    """On PostgreSQL a run of messages in one batch is stored pipelined (`store_messages`): the
+    same seqs, resends answered with the original (also one resent inside the same batch), the
+    operator's first public message stamping the first response, events in order."""
+    with live_server.store.session_scope() as s:
+        operator_id = make_operator(s).id
+        assert operator_id is not None
+        cid = make_conversation(s, status=ConversationStatus.ACTIVE, assignee_id=operator_id).id
+    bus = InProcessBus()
+    await bus.start()
+    sub = bus.subscribe()
+    await sub.add(channels.conversation(cid))
+    store = Store(live_server.store.engine, bus)
+    writer = GroupCommitWriter(store, threads=1)
+    running, gate = threading.Event(), threading.Event()
+    held = writer.submit(hold_the_writer, {"running": running, "gate": gate})
+    await asyncio.to_thread(running.wait)
+    sent = [
+        NewMessage(cid, "v1", "hello"),
+        NewMessage(cid, "o1", "hi, how can I help?", operator_id=operator_id),
+        NewMessage(cid, "v1", "hello"),  # a resend inside the same batch
+        NewMessage(cid, "n1", "a note", operator_id=operator_id, internal=True),
+        NewMessage(cid, "v2", "my bike was stolen"),
+    ]
+    futures = [writer.submit(store_message, {"message": m}, on_cursor=True, lock_order=cid) for m in sent]
+    gate.set()
+    await held
+    writes = await asyncio.gather(*futures)
+    assert [(w.stored.client_id, w.stored.seq, w.created) for w in writes] == [
+        ("v1", 1, True),
+        ("o1", 2, True),
+        ("v1", 1, False),
+        ("n1", 3, True),
+        ("v2", 4, True),
+    ]
+    assert writes[1].stored.operator_name and writes[3].stored.internal
+    with live_server.store.session_scope() as s:
+        rows = s.exec(select(Message.client_id, Message.seq).where(Message.conversation_id == cid)).all()
+        assert sorted(rows, key=lambda r: r[1]) == [("v1", 1), ("o1", 2), ("n1", 3), ("v2", 4)]
+        conv = s.get(Conversation, cid)
+        assert conv is not None and conv.first_response_at is not None and conv.last_seq == 4
+    events = [(await sub.get())[1] for _ in range(4)]
+    assert [(e["type"], e["seq"]) for e in events] == [
+        ("message", 1),
+        ("message", 2),
+        ("seq", 3),
+        ("message", 4),
+    ]

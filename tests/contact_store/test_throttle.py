@@ -23,6 +23,7 @@ from contact_store.throttle import (
     Rate,
     RedisLimiter,
     Throttles,
+    lease_of,
     rates,
     retry_after_header,
 )
@@ -101,6 +102,35 @@ async def test_workers_share_one_bucket_per_key_in_redis() -> None:
     assert 0 < wait_b <= 20.0  # 3 per minute: a token every 20 s
     assert await worker_a.take_async("198.51.100.7") > 0
     assert await worker_a.take_async("203.0.113.9") == 0.0  # another address is untouched
+
+
+@needs_redis
+@pytest.mark.anyio
+async def test_leased_tokens_are_spent_without_a_round_trip_and_never_exceed_the_bucket() -> None:
+    import redis.asyncio as aioredis
+
+    namespace = f"fctest-{secrets.token_hex(4)}:throttle:chat-message"
+    rate = Rate(12, 3600.0)  # no refill worth counting during the test
+    worker_a = RedisLimiter(rate, redis_url=TEST_REDIS_URL, namespace=namespace, lease=5)
+    worker_b = RedisLimiter(rate, redis_url=TEST_REDIS_URL, namespace=namespace, lease=5)
+    assert await worker_a.take_async("chat-1") == 0.0  # leases 5 (7 left in Redis)
+    client = aioredis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{namespace}:*")]
+        assert len(keys) == 1
+        assert float(await client.hget(keys[0], "tokens")) == pytest.approx(7, abs=0.01)  # type: ignore[arg-type]
+        # The lease's other 4 are spent here: Redis is not asked (its count does not move).
+        assert [await worker_a.take_async("chat-1") for _ in range(4)] == [0.0] * 4
+        assert float(await client.hget(keys[0], "tokens")) == pytest.approx(7, abs=0.01)  # type: ignore[arg-type]
+    finally:
+        await client.aclose()
+    # Both workers together never get more than the one bucket held.
+    allowed = 5
+    for _ in range(20):
+        allowed += await worker_b.take_async("chat-1") == 0.0
+        allowed += await worker_a.take_async("chat-1") == 0.0
+    assert allowed == 12
+    assert lease_of(CHAT_MESSAGE, Rate(20, 4.0)) == 5 and lease_of(FORMS, Rate(30, 60.0)) == 1
 
 
 @needs_redis

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+from contact_store.admission import FORM_SUBMISSIONS, gate_for
 from contact_store.group_commit import run_grouped
 from contact_store.openapi import error_responses
 from contact_store.text import PublicText
@@ -73,13 +74,15 @@ async def submit(
         language=submission.language,
         settings=get_settings_dep(request),
     )
-    result = await run_grouped(
-        get_store(request),
-        service.file_checked,
-        settings=get_settings_dep(request),
-        form=form,
-        checked=checked,
-        idempotency_key=(idempotency_key or "").strip() or None,
-    )
+    # 429 busy with Retry-After at once past the worker's bound, instead of queueing without bound.
+    with gate_for(request.app, FORM_SUBMISSIONS).admit("The service is busy. Wait and try again."):
+        result = await run_grouped(
+            get_store(request),
+            service.file_checked,
+            settings=get_settings_dep(request),
+            form=form,
+            checked=checked,
+            idempotency_key=(idempotency_key or "").strip() or None,
+        )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=result.status_code, headers=headers)

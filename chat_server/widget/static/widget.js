@@ -533,9 +533,12 @@
       if (state.ended || !state.id) { ws = null; return; }
       showStatus(t("reconnecting"));
       // 1012 (service restart): this worker is stopping and another one is up: come back at once
-      // (a short jitter spreads a restarted worker's sockets), resuming after lastSeq.
+      // (a short jitter spreads a restarted worker's sockets), resuming after lastSeq. Otherwise
+      // back off, capped at 3 s so that after a server restart every widget is back within ~3 s of
+      // it answering (bench/chat_load.py --storm models this policy; a refused connection costs the
+      // server nothing).
       var delay = e.code === 1012 ? Math.random() * 250 :
-        Math.min(30000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
+        Math.min(3000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
       timer = setTimeout(connect, delay);
     };
   }
@@ -578,8 +581,10 @@
       if (inside) document.getElementById("fcw-ended").focus(); // the control in use has gone
     } else if (f.type === "ping") {
       send({type: "pong"});
-    } else if (f.type === "error" && f.code === "rate_limited" && f.client_id && pending[f.client_id]) {
-      setTimeout(function () { send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, 1500);
+    } else if (f.type === "error" && (f.code === "rate_limited" || f.code === "busy") && f.client_id && pending[f.client_id]) {
+      // Not stored: keep it and resend the same client_id after the server's delay (jittered).
+      var delay = (typeof f.retry_after === "number" ? f.retry_after : 1.5) * 1000 * (1 + Math.random() * 0.5);
+      setTimeout(function () { if (pending[f.client_id]) send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, delay);
     } else if (f.type === "error" && f.client_id && pending[f.client_id]) {
       delete pending[f.client_id]; showStatus(f.message);
     }
