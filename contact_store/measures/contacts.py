@@ -85,11 +85,13 @@ def chat_contributions(
 ) -> Iterator[Contribution]:
     """One per chat queued in [lo, hi)."""
     c = Conversation
-    transfers = dict(
+    transfers: dict[str, int] = dict(
         session.execute(
             select(col(ConversationEvent.conversation_id), func.count())
             .join(c, col(c.id) == col(ConversationEvent.conversation_id))
-            .where(ConversationEvent.kind == "transferred", col(c.queued_at) >= lo, col(c.queued_at) < hi)
+            .where(
+                col(ConversationEvent.kind) == "transferred", col(c.queued_at) >= lo, col(c.queued_at) < hi
+            )
             .group_by(col(ConversationEvent.conversation_id))
         ).all()
     )
