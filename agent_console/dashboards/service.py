@@ -22,6 +22,7 @@ from contact_store.measures.query import (
     by_hour,
     by_weekday,
     heatmap,
+    period_key,
     series,
     totals,
 )
@@ -137,10 +138,9 @@ def build(*, session: Session, query: Query, source: Source | None = None) -> Da
     )
     known = names(session)
     fmt = {"day": "%d %b", "week": "w/c %d %b", "month": "%b %Y"}[query.grain]
-    board.series = [
-        Row(k, k.strftime(fmt), f)
-        for k, f in series(src, start=query.start, end=query.end, grain=query.grain, **kw).items()
-    ]
+    found = series(src, start=query.start, end=query.end, grain=query.grain, **kw)
+    keys = sorted({period_key(query.start + timedelta(days=n), query.grain) for n in range(query.days)})
+    board.series = [Row(k, k.strftime(fmt), found.get(k, Figures())) for k in keys]  # no gaps
     board.heat = heatmap(src, start=query.start, end=query.end, **kw)
     waits = breakdown(src, start=query.start, end=query.end, by="wait", **kw)
     board.waits = [Row(w, w, waits.get(w, Figures())) for w in WAIT_LABELS]
