@@ -64,11 +64,11 @@ def _seed(url: str, contacts: int, now: datetime) -> None:
         conn.execute(
             insert(Team.__table__),
             [{"id": i, "name": f"Team {i}", "default_max_chats": 3, "created_at": now} for i in (1, 2, 3)],
-        )  # type: ignore[attr-defined]  # noqa: E501
+        )  # type: ignore[attr-defined]
         conn.execute(
             insert(Area.__table__),
             [{"id": i, "name": f"POD {i}", "postcode_prefixes": [], "created_at": now} for i in (1, 2, 3)],
-        )  # type: ignore[attr-defined]  # noqa: E501
+        )  # type: ignore[attr-defined]
         conn.execute(
             insert(Operator.__table__),  # type: ignore[attr-defined]
             [
@@ -110,8 +110,8 @@ def _seed(url: str, contacts: int, now: datetime) -> None:
             wait = rnd.expovariate(1 / 45)
             gone = rnd.random() < 0.1
             row: dict[str, Any] = {
-                "id": str(uuid.UUID(int=rnd.getrandbits(128))), "token_hash": "x", "status": "abandoned" if gone
-                else "ended", "visitor_name": "", "topic": rnd.choice(TOPICS), "language": "en", "area_id": area,
+                "id": str(uuid.UUID(int=rnd.getrandbits(128))), "token_hash": "x", "status": "abandoned" if gone  # noqa: E501
+                else "ended", "visitor_name": "", "topic": rnd.choice(TOPICS), "language": "en", "area_id": area,  # noqa: E501
                 "team_id": team, "priority": 0, "danger_flag": False, "last_seq": 0, "queued_at": t,
                 "thrive": {}, "safe_to_contact": False, "abandoned_at": None, "assignee_id": None,
                 "assigned_at": None, "ended_at": None, "wrapped_up_at": None,
@@ -133,7 +133,7 @@ def _seed(url: str, contacts: int, now: datetime) -> None:
             )  # fmt: skip
         elif kind == "sms":
             tables["sms"].append(
-                {"to_e164": "+447700900000", "body": "x", "template": "", "personalisation": {}, "kind": "update",
+                {"to_e164": "+447700900000", "body": "x", "template": "", "personalisation": {}, "kind": "update",  # noqa: E501
                  "essential": True, "status": rnd.choice(["delivered"] * 8 + ["failed", "blocked"]),
                  "attempts": 1, "next_attempt_at": t, "operator_id": op, "created_at": t}
             )  # fmt: skip
@@ -146,7 +146,7 @@ def _seed(url: str, contacts: int, now: datetime) -> None:
             )  # fmt: skip
             if rnd.random() < 0.4:
                 tables["answer"].append(
-                    {"invitation_id": sid, "score_time": rnd.randint(1, 5), "score_resolve": rnd.randint(1, 5),
+                    {"invitation_id": sid, "score_time": rnd.randint(1, 5), "score_resolve": rnd.randint(1, 5),  # noqa: E501
                      "score_overall": rnd.randint(1, 5), "response_channel": "sms", "channel": "chat",
                      "team_id": team, "submitted_at": t}
                 )  # fmt: skip
@@ -227,16 +227,16 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         runs.append(run(f"sqlite:///{tmp}/bench.db", args.contacts, "sqlite"))
-        print(json.dumps(runs[-1], indent=2))  # noqa: T201
+        print(json.dumps(runs[-1], indent=2))
     if args.pg_url and not args.sqlite_only:
         with scratch_postgres_database(args.pg_url, prefix="fc_bench_dash") as url:
             runs.append(run(url, args.contacts, "postgresql"))
-            print(json.dumps(runs[-1], indent=2))  # noqa: T201
+            print(json.dumps(runs[-1], indent=2))
     out["runs"] = runs
     out["load_average_after"] = os.getloadavg()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, default=str))
-    print("load average before/after:", out["load_average"], out["load_average_after"])  # noqa: T201
+    print("load average before/after:", out["load_average"], out["load_average_after"])
 
 
 if __name__ == "__main__":

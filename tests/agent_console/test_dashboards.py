@@ -47,12 +47,12 @@ def test_manager_sees_every_team_and_drills_to_the_contacts(
     assert csv.headers["content-type"].startswith("text/csv")
     assert "Team A" in csv.text
     drill = client.get(
-        f"/console/dashboards/contacts?measure=abandoned&channel=chat&start=2026-03-01&end=2026-03-31"
+        "/console/dashboards/contacts?measure=abandoned&channel=chat&start=2026-03-01&end=2026-03-31"
     )
     assert drill.status_code == 200
     assert sc.chats["chat4"].id[:8] in drill.text and sc.chats["chat1"].id[:8] not in drill.text
     forms = client.get(
-        f"/console/dashboards/contacts?measure=in_target&channel=forms&start=2026-03-01&end=2026-03-31"
+        "/console/dashboards/contacts?measure=in_target&channel=forms&start=2026-03-01&end=2026-03-31"
     )
     assert sc.reports["report1"].reference in forms.text and sc.reports["report2"].reference not in forms.text
 

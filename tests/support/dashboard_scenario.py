@@ -121,7 +121,7 @@ def build_scenario(session: Session, *, prefix: str = "") -> Scenario:
             channel="chat",
             conversation_id=chats["chat1"].id,
             received_at=received,
-        ),  # fmt: skip
+        ),
     }
     for status in ("delivered", "failed", "blocked"):
         session.add(
