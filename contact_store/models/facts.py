@@ -9,7 +9,7 @@ the builder has read the event tables, so a change to an old contact marks its d
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Float, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import Column, Date, Float, Index, Integer, PrimaryKeyConstraint, String, Table
 
 from contact_store.models.base import metadata
 from contact_store.types import UTCDateTime
@@ -55,6 +55,8 @@ fact_contact_day = Table(
     Column("dim_value", String(64), nullable=False),
     *(Column(name, Float(), nullable=False, server_default="0") for name in MEASURE_COLUMNS),
     PrimaryKeyConstraint("local_date", "channel", "team_id", "dim", "dim_value"),
+    # Dashboards read one breakdown of one channel over a range of days.
+    Index("ix_fact_contact_day_dim_channel_local_date", "dim", "channel", "local_date"),
 )
 
 fact_build_state = Table(

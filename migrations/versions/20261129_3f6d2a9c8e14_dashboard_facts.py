@@ -65,6 +65,9 @@ def upgrade() -> None:
             "local_date", "channel", "team_id", "dim", "dim_value", name=op.f("pk_fact_contact_day")
         ),
     )
+    op.create_index(
+        "ix_fact_contact_day_dim_channel_local_date", "fact_contact_day", ["dim", "channel", "local_date"]
+    )
     op.create_table(
         "fact_build_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -78,4 +81,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("fact_build_state")
+    op.drop_index("ix_fact_contact_day_dim_channel_local_date", table_name="fact_contact_day")
     op.drop_table("fact_contact_day")
