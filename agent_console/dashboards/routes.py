@@ -16,6 +16,7 @@ from agent_console.common import render
 from agent_console.dashboards import charts
 from agent_console.dashboards.service import (
     BREAKDOWNS,
+    COMPARE,
     HEADLINES,
     MAX_DAYS,
     Dashboard,
@@ -31,14 +32,16 @@ from contact_store.clock import utcnow
 from contact_store.measures.definitions import CHANNELS, DEFINITIONS
 from contact_store.measures.drill import DRILLABLE, contacts_behind
 from contact_store.measures.facts import built_at
-from contact_store.measures.query import GRAINS
+from contact_store.measures.query import GRAINS, Figures
 from contact_store.models import Team
 from contact_store.surveys.exports import csv_stream
 from contact_store.text import parse_int
 from contact_store.web import SessionDep, SettingsDep, SupervisorOnly
 
 router = APIRouter(prefix="/console/dashboards", include_in_schema=False)
-TABLES = ("headline", "series", "heatmap", "waits", "teams", "breakdown")
+TABLES = ("headline", "series", "heatmap", "waits", "teams", "breakdown", "compare")
+# Breakdowns whose rows drill down to their contacts (hours and days of the week are sums of slots).
+DRILL_DIMS = {"team": "team", "area": "area", "operator": "operator", "topic": "topic"}
 
 
 def _date(raw: dict[str, str], prefix: str, label: str, errors: dict[str, str]) -> date | None:
@@ -130,6 +133,14 @@ def _fmt(v: float | None, kind: str) -> str:
     return f"{v:,.0f}"
 
 
+def cell(f: Figures, key: str, kind: str) -> str:
+    """A figure as shown and exported; satisfaction carries its n."""
+    text = _fmt(value(f, key), kind)
+    if key == "satisfaction":
+        text += f" (n {f.satisfaction_n})"
+    return text
+
+
 def tables(board: Dashboard) -> dict[str, tuple[list[str], list[list[Any]]]]:
     """Every table of the page as (header, rows of plain values): shown and exported alike."""
     q = board.query
@@ -137,8 +148,7 @@ def tables(board: Dashboard) -> dict[str, tuple[list[str], list[list[Any]]]]:
     out: dict[str, tuple[list[str], list[list[Any]]]] = {}
     rows = []
     for key, label, kind, _ in heads:
-        cur, prev, ly = (value(f, key) for f in (board.current, board.previous, board.last_year))
-        rows.append([label, _fmt(cur, kind), _fmt(prev, kind), _fmt(ly, kind)])
+        rows.append([label, *(cell(f, key, kind) for f in (board.current, board.previous, board.last_year))])
     out["headline"] = (["Measure", "This period", "Previous period", "Same period last year"], rows)
     main = heads[0][0]
     out["series"] = (
@@ -192,7 +202,15 @@ def tables(board: Dashboard) -> dict[str, tuple[list[str], list[list[Any]]]]:
     )
     out["breakdown"] = (
         [BREAKDOWNS[q.by]] + [label for _, label, _, _ in heads],
-        [[r.label] + [_fmt(value(r.figures, key), kind) for key, _, kind, _ in heads] for r in board.rows],
+        [[r.label] + [cell(r.figures, key, kind) for key, _, kind, _ in heads] for r in board.rows],
+    )
+    compare = COMPARE[q.channel]
+    out["compare"] = (
+        [BREAKDOWNS[q.by]] + [f"{label} {when}" for _, label, _ in compare for when in ("now", "before")],
+        [
+            [label] + [cell(f, key, kind) for key, _, kind in compare for f in (now, before)]
+            for label, now, before in board.compare
+        ],
     )
     return out
 
@@ -284,6 +302,15 @@ def dashboard_page(
             for _, _, _, d in heads
         ],
         "teams": [_drill(query, "offered", query.start, query.end, "team", r.key) for r in board.teams],
+        "breakdown": [
+            [
+                _drill(query, d, query.start, query.end, DRILL_DIMS[query.by], r.key) if d else None
+                for *_, d in heads
+            ]
+            if query.by in DRILL_DIMS
+            else None
+            for r in board.rows
+        ],
     }
     is_manager = ctx.operator.role in ("manager", "admin")
     return render(

@@ -56,7 +56,13 @@ class Query:
         return (self.end - self.start).days + 1
 
     def previous(self) -> tuple[date, date]:
-        """The period of the same length just before."""
+        """The period just before: the same number of whole calendar months when the period is
+        whole months (March before April), else the same number of days."""
+        month_end = calendar.monthrange(self.end.year, self.end.month)[1]
+        if self.start.day == 1 and self.end.day == month_end:
+            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+            index = self.start.year * 12 + self.start.month - 1 - months
+            return date(index // 12, index % 12 + 1, 1), self.start - timedelta(days=1)
         return self.start - timedelta(days=self.days), self.start - timedelta(days=1)
 
     def last_year(self) -> tuple[date, date]:
@@ -100,6 +106,8 @@ class Dashboard:
     waits: list[Row] = field(default_factory=list)
     teams: list[Row] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    # (label, this period, previous period) for every breakdown value in either period.
+    compare: list[tuple[str, Figures, Figures]] = field(default_factory=list)
 
 
 def names(session: Session) -> dict[str, dict[str, str]]:
@@ -121,6 +129,20 @@ def _label(by: str, key: Any, known: dict[str, dict[str, str]]) -> str:
     if by == "weekday":
         return WEEKDAYS[key]
     return str(key) or "None"
+
+
+def _rows(
+    src: Source, start: date, end: date, by: str, kw: dict[str, Any], known: dict[str, Any]
+) -> list[Row]:
+    """The breakdown of a period as labelled rows (hours and days in order, the rest by name)."""
+    if by == "hour":
+        hours = by_hour(src, start=start, end=end, **kw)
+        return [Row(h, _label("hour", h, known), hours[h]) for h in sorted(hours)]
+    if by == "weekday":
+        days = by_weekday(src, start=start, end=end, **kw)
+        return [Row(d, _label("weekday", d, known), days[d]) for d in sorted(days)]
+    found = breakdown(src, start=start, end=end, by=by, **kw)
+    return sorted((Row(k, _label(by, k, known), f) for k, f in found.items()), key=lambda r: r.label)
 
 
 def build(*, session: Session, query: Query, source: Source | None = None) -> Dashboard:
@@ -148,21 +170,38 @@ def build(*, session: Session, query: Query, source: Source | None = None) -> Da
     board.teams = sorted(
         (Row(k, _label("team", k, known), f) for k, f in teams.items()), key=lambda r: r.label
     )
-    if query.by == "team":
-        board.rows = board.teams
-    elif query.by == "hour":
-        hours = by_hour(src, start=query.start, end=query.end, **kw)
-        board.rows = [Row(h, _label("hour", h, known), hours[h]) for h in sorted(hours)]
-    elif query.by == "weekday":
-        days = by_weekday(src, start=query.start, end=query.end, **kw)
-        board.rows = [Row(d, _label("weekday", d, known), days[d]) for d in sorted(days)]
-    else:
-        found = breakdown(src, start=query.start, end=query.end, by=query.by, **kw)
-        board.rows = sorted(
-            (Row(k, _label(query.by, k, known), f) for k, f in found.items()), key=lambda r: r.label
-        )
+    board.rows = _rows(src, query.start, query.end, query.by, kw, known)
+    p0, p1 = query.previous()
+    before = {r.key: r for r in _rows(src, p0, p1, query.by, kw, known)}
+    now = {r.key: r for r in board.rows}
+    board.compare = sorted(
+        (
+            (
+                (now.get(k) or before[k]).label,
+                (now[k].figures if k in now else Figures()),
+                before[k].figures if k in before else Figures(),
+            )
+            for k in set(now) | set(before)
+        ),
+        key=lambda c: c[0],
+    )
     return board
 
+
+# The measures compared per breakdown row with the previous period: (key, label, kind).
+COMPARE: dict[str, list[tuple[str, str, str]]] = {
+    "chat": [
+        ("service_level", "Service level", "percent"),
+        ("aht_seconds", "Average handling time", "seconds"),
+        ("satisfaction", "Satisfaction", "percent"),
+    ],
+    "forms": [
+        ("service_level", "Answered within target", "percent"),
+        ("asa_seconds", "Time to first response", "seconds"),
+        ("satisfaction", "Satisfaction", "percent"),
+    ],
+    "sms": [("texts", "Texts", "count"), ("delivered", "Delivered", "count"), ("failed", "Failed", "count")],
+}
 
 # The headline measures per channel: (key, label, kind, drill measure or None).
 HEADLINES: dict[str, list[tuple[str, str, str, str | None]]] = {

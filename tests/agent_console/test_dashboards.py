@@ -94,3 +94,24 @@ def test_csv_is_safe_from_formula_injection(client: TestClient, session: Session
     sign_in_as(client, session, settings, Role.MANAGER)
     csv = client.get(f"/console/dashboards?{MARCH}&channel=chat&format=csv&table=teams")
     assert "'=HYPERLINK(1)" in csv.text
+
+
+def test_done_when_last_month_by_team_against_the_month_before(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """April against March, chat, by team: service level, AHT and satisfaction with n, each
+    traceable to its contacts."""
+    sc = build_scenario(session)
+    _facts(session, settings)
+    sign_in_as(client, session, settings, Role.MANAGER)
+    april = "from-day=1&from-month=4&from-year=2026&to-day=30&to-month=4&to-year=2026"
+    page = client.get(f"/console/dashboards?{april}&channel=chat&by=team")
+    assert "Previous period: 01 Mar 2026 to 31 Mar 2026" in page.text
+    csv = client.get(f"/console/dashboards?{april}&channel=chat&by=team&format=csv&table=compare").text
+    header, *rows = csv.lstrip("\ufeff").strip().splitlines()
+    assert header.startswith("Team,Service level now,Service level before,Average handling time now")
+    team_a = next(r for r in rows if r.startswith("Team A"))
+    # March: team A offered 3 (chat1, chat2, chat4), chat1 in target; AHT (720 + 480) / 2; 2 of 3 satisfied.
+    assert team_a.split(",")[1:7] == ["–", "33.3%", "–", "10.0 min", "– (n 0)", "66.7% (n 3)"]
+    march = client.get(f"/console/dashboards?{MARCH}&channel=chat&by=team")
+    assert f"dim=team&amp;value={sc.team_a.id}" in march.text  # every team's figures drill down
