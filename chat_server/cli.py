@@ -157,14 +157,20 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
-    """Bring the dashboards' fact tables up to date (or rebuild them all)."""
-    from contact_store.measures import rebuild_all, refresh_facts
+    """Bring the dashboards' fact tables up to date, history included (or rebuild them all)."""
+    from contact_store.measures.facts import backfill_facts, rebuild_all, refresh_facts
 
     store = _store(settings)
     with store.session_scope() as session:
         build = rebuild_all if args.facts_command == "rebuild" else refresh_facts
-        days = build(session=session, settings=settings)
-    _out(f"Built the dashboard facts of {len(days)} local days.")
+        days = len(build(session=session, settings=settings))
+    while True:  # history not built yet: one chunk of days per transaction
+        with store.session_scope() as session:
+            chunk = backfill_facts(session=session, settings=settings)
+        if not chunk:
+            break
+        days += len(chunk)
+    _out(f"Built the dashboard facts of {days} local days.")
     return 0
 
 
@@ -270,9 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     facts = sub.add_parser("facts", help="the dashboards' daily fact tables")
     facts_sub = facts.add_subparsers(dest="facts_command", required=True)
-    facts_sub.add_parser("refresh", help="rebuild recent days and changed days").set_defaults(
-        func=cmd_facts
-    )
+    facts_sub.add_parser("refresh", help="rebuild recent days and changed days").set_defaults(func=cmd_facts)
     facts_sub.add_parser("rebuild", help="rebuild every day (after changing a measure setting)").set_defaults(
         func=cmd_facts
     )

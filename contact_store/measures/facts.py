@@ -5,13 +5,18 @@ Protocol (after GOV.UK Notify's `ft_notification_status`):
   of the contacts of those days (`contact_store.measures.contacts`), adds them up per day, channel,
   team and breakdown value, deletes the days' old rows and inserts the new ones, in the caller's
   transaction (readers see the old day or the new day, never half).
-- `refresh_facts` (the maintenance loop, every `facts_refresh_minutes`; `firstcontact facts`) first
-  builds everything from the oldest contact when there is no build yet; afterwards it rebuilds the
-  last `facts_recent_days` local days (chats end, texts get receipts, surveys are sent) plus every
-  older day a change was recorded for since the last run: a ConversationEvent (late abandonment,
-  end, transfer, wrap-up), a ReportEvent (first response, resolution days later) or a
+- `refresh_facts` (the maintenance loop, every `facts_refresh_minutes`; `firstcontact facts`)
+  rebuilds the last `facts_recent_days` local days (chats end, texts get receipts, surveys are
+  sent) plus every older day a change was recorded for since the last run: a ConversationEvent
+  (late abandonment, end, transfer, wrap-up), a ReportEvent (first response, resolution days later) or a
   SurveyResponse with a higher id than the last run saw marks its contact's day (and, for a chat,
   the days it was held) dirty. The last ids seen live in `fact_build_state`.
+- History is built backwards in chunks of CHUNK_DAYS: the first refresh builds the recent days and
+  records in `backfill_to` that the days before it are still to build; each `backfill_facts` call
+  builds the CHUNK_DAYS before `backfill_to` and moves it back, until the oldest contact's day. The
+  maintenance loop runs one chunk per transaction, so a store with years of history never holds one
+  long write transaction (SQLite has one writer: chat must not wait minutes for the builder).
+  `rebuild_all` builds everything at once (the CLI, tests, the benchmark).
 - Runs serialise on the `fact_build_state` row (`FOR UPDATE` on PostgreSQL; SQLite has one writer).
 - A change the event tables do not record (an SMS receipt, an edit straight in the database, a
   changed setting such as the service-level target) reaches the facts when its day is rebuilt:
@@ -171,18 +176,16 @@ def refresh_facts(*, session: Session, settings: Settings, now: datetime | None 
     s = fact_build_state
     state = session.execute(select(s).where(s.c.id == STATE_ID).with_for_update()).mappings().first()
     ids = _max_ids(session)
+    days = [today - timedelta(days=n) for n in range(settings.facts_recent_days)]
     if state is None:
         first = _first_day(session, tz)
-        days = (
-            [first + timedelta(days=n) for n in range((today - first).days + 1)] if first is not None else []
-        )
+        backfill_to = days[-1] if first is not None and first < days[-1] else None
     else:
-        days = [today - timedelta(days=n) for n in range(settings.facts_recent_days)]
         days += [d for d in dirty_days(session=session, settings=settings, since=dict(state)) if d <= today]
     for start, end in _ranges(days):
         build_days(session=session, settings=settings, start=start, end=end, now=now)
     if state is None:
-        session.execute(insert(s).values(id=STATE_ID, built_at=now, **ids))
+        session.execute(insert(s).values(id=STATE_ID, built_at=now, backfill_to=backfill_to, **ids))
     else:
         session.execute(update(s).where(s.c.id == STATE_ID).values(built_at=now, **ids))
     session.flush()
@@ -190,11 +193,35 @@ def refresh_facts(*, session: Session, settings: Settings, now: datetime | None 
     return sorted(set(days))
 
 
+def backfill_facts(*, session: Session, settings: Settings, now: datetime | None = None) -> list[date]:
+    """Build the next CHUNK_DAYS of history not built yet (see the module docstring); [] when done."""
+    s = fact_build_state
+    state = session.execute(select(s).where(s.c.id == STATE_ID).with_for_update()).mappings().first()
+    if state is None or state["backfill_to"] is None:
+        return []
+    end = state["backfill_to"] - timedelta(days=1)
+    first = _first_day(session, ZoneInfo(settings.timezone)) or end
+    start = max(first, end - timedelta(days=CHUNK_DAYS - 1))
+    build_days(session=session, settings=settings, start=start, end=end, now=now)
+    session.execute(update(s).where(s.c.id == STATE_ID).values(backfill_to=start if start > first else None))
+    session.flush()
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
 def rebuild_all(*, session: Session, settings: Settings, now: datetime | None = None) -> list[date]:
     """Forget the previous build and build every day again (after changing a measure setting)."""
     session.execute(delete(fact_build_state))
     session.execute(delete(fact_contact_day))
-    return refresh_facts(session=session, settings=settings, now=now)
+    days = refresh_facts(session=session, settings=settings, now=now)
+    while chunk := backfill_facts(session=session, settings=settings, now=now):
+        days += chunk
+    return sorted(set(days))
+
+
+def backfill_to(*, session: Session) -> date | None:
+    """The day before which history is still being built (None: all built)."""
+    s = fact_build_state
+    return session.execute(select(s.c.backfill_to).where(s.c.id == STATE_ID)).scalar()
 
 
 def built_at(*, session: Session) -> datetime | None:

@@ -68,4 +68,6 @@ fact_build_state = Table(
     Column("report_event_id", Integer(), nullable=False, server_default="0"),
     Column("survey_response_id", Integer(), nullable=False, server_default="0"),
     Column("built_at", UTCDateTime(), nullable=True),
+    # Days before this one are still to be built by the backfill (None: history complete).
+    Column("backfill_to", Date(), nullable=True),
 )

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("report_event_id", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("survey_response_id", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("built_at", UTCDateTime(), nullable=True),
+        sa.Column("backfill_to", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fact_build_state")),
     )
 

@@ -176,3 +176,19 @@ def test_what_the_staffing_planner_needs(session: Session, cfg: Settings, sc: Sc
     p = patience(session=session, settings=cfg, start=DAY, end=DAY)
     assert p.abandoned == 2 and sorted(p.waits_of_abandoned) == [10, 120]
     assert p.mean_patience_seconds == pytest.approx((40 + 120 + 10 + 120 + 30) / 2)
+
+
+def test_history_is_built_backwards_in_chunks(session: Session, cfg: Settings, sc: Scenario) -> None:
+    from contact_store.measures.facts import backfill_facts, backfill_to
+
+    first = refresh_facts(session=session, settings=cfg, now=NOW)  # a first run: recent days only
+    assert first == [date(2026, 4, 18), date(2026, 4, 19), date(2026, 4, 20)]
+    assert backfill_to(session=session) == date(2026, 4, 18)
+    assert totals(FactSource(session), start=DAY, end=DAY, channel="chat", team_id=None)["offered"] == 0
+    chunks = []
+    while chunk := backfill_facts(session=session, settings=cfg, now=NOW):
+        chunks.append(chunk)
+    assert chunks[-1][0] == DAY and backfill_to(session=session) is None  # down to the oldest contact
+    incremental = _all_rows(session)
+    rebuild_all(session=session, settings=cfg, now=NOW)
+    assert incremental == _all_rows(session)
