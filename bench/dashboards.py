@@ -3,7 +3,7 @@
 Seeds a fresh SQLite file (and, with --pg-url, a fresh PostgreSQL database), migrated by Alembic and
 filled by executemany: chats (45%), online reports (30%), texts (15%) and survey invitations with
 answers (10%) over 730 days, 3 teams, 3 PODs, 30 operators. Then:
-- builds the daily facts (`refresh_facts`, a first build of every day) and times it;
+- builds the daily facts of every day (`rebuild_all`) and times it;
 - times one incremental refresh (recent days + none dirty);
 - times the whole dashboard page's data (`agent_console.dashboards.service.build`: headline with
   previous period and last year, series, heat map, waits, teams, breakdown) for random months and
@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, insert
 from sqlmodel import Session
 
 from agent_console.dashboards.service import Query, build
-from contact_store.measures.facts import refresh_facts
+from contact_store.measures.facts import rebuild_all, refresh_facts
 from contact_store.measures.query import RawSource
 from contact_store.migrate import scratch_postgres_database, upgrade_database
 from contact_store.models import (
@@ -182,7 +182,7 @@ def run(url: str, contacts: int, label: str) -> dict[str, Any]:
     result: dict[str, Any] = {"backend": label, "contacts": contacts, "seed_s": round(seeded, 1)}
     with Session(engine) as session:
         t0 = time.perf_counter()
-        days = refresh_facts(session=session, settings=settings, now=now)
+        days = rebuild_all(session=session, settings=settings, now=now)
         session.commit()
         result["first_build_s"] = round(time.perf_counter() - t0, 1)
         result["days_built"] = len(days)

@@ -31,7 +31,7 @@ from agent_console.dashboards.service import (
 from contact_store.clock import utcnow
 from contact_store.measures.definitions import CHANNELS, DEFINITIONS
 from contact_store.measures.drill import DRILLABLE, contacts_behind
-from contact_store.measures.facts import built_at
+from contact_store.measures.facts import backfill_to, built_at
 from contact_store.measures.query import GRAINS, Figures
 from contact_store.models import Team
 from contact_store.surveys.exports import csv_stream
@@ -337,6 +337,7 @@ def dashboard_page(
         if query.team_id is not None
         else None,
         built_at=built_at(session=session),
+        backfill_to=backfill_to(session=session),
         settings=settings,
     )
 
