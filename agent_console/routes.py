@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from agent_console.admin.routes import router as admin_router
 from agent_console.auth.routes import router as auth_router
+from agent_console.dashboards.routes import router as dashboards_router
 from agent_console.people.routes import router as people_router
 from agent_console.sms_log.routes import api_router as sms_api_router
 from agent_console.sms_log.routes import router as sms_log_router
@@ -23,6 +24,7 @@ router.include_router(wallboard_router)
 router.include_router(people_router)
 router.include_router(admin_router)
 router.include_router(staffing_router)
+router.include_router(dashboards_router)  # performance dashboards (supervisors+)
 router.include_router(surveys_router)  # manager results and exports
 router.include_router(sms_log_router)  # admin SMS log
 router.include_router(sms_api_router)  # its JSON twin under /api (documented)

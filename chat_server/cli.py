@@ -168,6 +168,24 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring the dashboards' fact tables up to date, history included (or rebuild them all)."""
+    from contact_store.measures.facts import backfill_facts, rebuild_all, refresh_facts
+
+    store = _store(settings)
+    with store.session_scope() as session:
+        build = rebuild_all if args.facts_command == "rebuild" else refresh_facts
+        days = len(build(session=session, settings=settings))
+    while True:  # history not built yet: one chunk of days per transaction
+        with store.session_scope() as session:
+            chunk = backfill_facts(session=session, settings=settings)
+        if not chunk:
+            break
+        days += len(chunk)
+    _out(f"Built the dashboard facts of {days} local days.")
+    return 0
+
+
 def cmd_canned_load(args: argparse.Namespace, settings: Settings) -> int:
     """Add the shipped canned responses not there yet (matched by title; running it again adds none)."""
     from contact_store.canned import load_shipped_canned_responses
@@ -293,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     ret_sub.add_parser(
         "run", help="erase personal data of contacts closed longer than FIRSTCONTACT_RETENTION_DAYS"
     ).set_defaults(func=cmd_retention_run)
+
+    facts = sub.add_parser("facts", help="the dashboards' daily fact tables")
+    facts_sub = facts.add_subparsers(dest="facts_command", required=True)
+    facts_sub.add_parser("refresh", help="rebuild recent days and changed days").set_defaults(func=cmd_facts)
+    facts_sub.add_parser("rebuild", help="rebuild every day (after changing a measure setting)").set_defaults(
+        func=cmd_facts
+    )
 
     canned = sub.add_parser("canned", help="canned responses for chat operators")
     canned_sub = canned.add_subparsers(dest="canned_command", required=True)

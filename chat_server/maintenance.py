@@ -6,6 +6,9 @@ Schedule
   closed more than `retention_days` ago).
 - `web_forms.journey.service.purge_idle` — every hour (abandoned form journeys idle over 4 hours,
   with their unsubmitted uploaded files, and ended journeys older than a day).
+- `contact_store.measures.refresh_facts` — every `facts_refresh_minutes` (the dashboards' daily
+  fact tables: recent days and days changed since the last run, then any history not built yet,
+  one chunk of days per transaction; idempotent).
 
 Both run once at start, then whenever due; the loop wakes every `CHECK_EVERY` to look. Each job runs
 in its own `store.session_scope()` (its own transaction) and logs how many rows it removed. A job
@@ -26,6 +29,7 @@ from datetime import datetime, timedelta
 
 from contact_store.clock import utcnow
 from contact_store.db import Store
+from contact_store.measures.facts import backfill_facts, refresh_facts
 from contact_store.retention import erase_expired
 from contact_store.settings import Settings
 from web_forms.journey.service import purge_idle
@@ -54,6 +58,7 @@ class Maintenance:
         return [
             ("retention", RETENTION_EVERY, self._erase_expired),
             ("form_purge", PURGE_EVERY, self._purge_forms),
+            ("facts", timedelta(minutes=self.settings.facts_refresh_minutes), self._refresh_facts),
         ]
 
     def _erase_expired(self) -> int:
@@ -63,6 +68,16 @@ class Maintenance:
     def _purge_forms(self) -> int:
         with self.store.session_scope() as session:
             return purge_idle(session=session, upload_dir=self.settings.upload_dir)
+
+    def _refresh_facts(self) -> int:
+        with self.store.session_scope() as session:
+            days = len(refresh_facts(session=session, settings=self.settings))
+        while True:  # history not built yet: one chunk per transaction (short write locks)
+            with self.store.session_scope() as session:
+                chunk = backfill_facts(session=session, settings=self.settings)
+            if not chunk:
+                return days
+            days += len(chunk)
 
     def tick(self, now: datetime | None = None) -> dict[str, int | None]:
         """Run every job that is due: {job: count removed, or None when it failed}. Never raises."""

@@ -1,6 +1,7 @@
 """Contact-centre measures for the wallboard and dashboards, and Erlang C staffing.
 
-Definitions (shown beside every figure in the console):
+Definitions (shown beside every figure in the console; the one rule classifying a chat is
+`contact_store.measures.definitions.classify_chat`, shared with the dashboards):
 - Offered: chats that joined the queue in the period, minus those abandoned in under
   `abandon_ignore_under_seconds` (a visitor who leaves at once never really waited).
 - Answered: offered chats an operator took (assigned_at set).
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, func, select
 
 from contact_store.clock import utcnow
+from contact_store.measures.definitions import classify_chat
 from contact_store.models import (
     OPEN_REPORT_STATUSES,
     WAITING_STATUSES,
@@ -98,25 +100,22 @@ def period_figures(*, session: Session, settings: Settings, since: datetime, lab
             Conversation.status, Conversation.queued_at, Conversation.assigned_at, Conversation.abandoned_at
         ).where(col(Conversation.queued_at) >= since)
     ).all()
-    ignore = settings.abandon_ignore_under_seconds
-    target = settings.service_level_target_seconds
     offered = answered = abandoned = within = 0
     total = 0.0
     for status, queued_at, assigned_at, abandoned_at in rows:
-        if assigned_at is not None:
-            wait = (assigned_at - queued_at).total_seconds()
-            offered += 1
-            answered += 1
-            total += wait
-            within += wait <= target
-        elif status == ConversationStatus.ABANDONED:
-            waited = ((abandoned_at or queued_at) - queued_at).total_seconds()
-            if waited < ignore:
-                continue
-            offered += 1
-            abandoned += 1
-        else:
-            offered += 1  # still waiting (or ended unanswered): offered, not yet answered
+        counts = classify_chat(
+            status=status,
+            queued_at=queued_at,
+            assigned_at=assigned_at,
+            abandoned_at=abandoned_at,
+            ignore_under=settings.abandon_ignore_under_seconds,
+            target=settings.service_level_target_seconds,
+        )
+        offered += int(counts.get("offered", 0))
+        answered += int(counts.get("answered", 0))
+        abandoned += int(counts.get("abandoned", 0))
+        within += int(counts.get("in_target", 0))
+        total += counts.get("answer_seconds", 0.0)
     return PeriodFigures(label, since, offered, answered, abandoned, within, total)
 
 

@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     abandon_ignore_under_seconds: int = 0
     report_target_hours: int = 24
     repeat_contact_days: int = 30
+    # Dashboard fact tables (contact_store.measures.facts): the builder rebuilds this many recent
+    # local days on every run (texts get receipts, chats end, surveys are answered), plus any older
+    # day a change was recorded for; it runs every `facts_refresh_minutes` in the maintenance loop.
+    facts_recent_days: int = Field(default=3, ge=1, le=60)
+    facts_refresh_minutes: int = Field(default=5, ge=1, le=1440)
 
     # Staff sessions.
     session_idle_minutes: int = 30

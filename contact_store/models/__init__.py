@@ -11,6 +11,7 @@ from contact_store.models.chat import (
     SenderKind,
 )
 from contact_store.models.content import CannedResponse
+from contact_store.models.facts import MEASURE_COLUMNS, fact_build_state, fact_contact_day
 from contact_store.models.org import (
     ROLE_RANK,
     Area,
@@ -35,6 +36,7 @@ from contact_store.models.sms import InboundSms, SmsMessage, SmsStatus
 from contact_store.models.surveys import InvitationStatus, SurveyInvitation, SurveyResponse
 
 __all__ = [
+    "MEASURE_COLUMNS",
     "NAMING_CONVENTION",
     "OPEN_REPORT_STATUSES",
     "ROLE_RANK",
@@ -66,5 +68,7 @@ __all__ = [
     "SurveyInvitation",
     "SurveyResponse",
     "Team",
+    "fact_build_state",
+    "fact_contact_day",
     "metadata",
 ]
