@@ -64,8 +64,8 @@ def store_chats(
     day = first
     while day < end:
         count = per_day.get(day.weekday(), 0)
-        starts = [datetime(day.year, day.month, day.day, 10, tzinfo=tz) + timedelta(minutes=480 * i / max(count, 1))
-                  for i in range(count)]  # fmt: skip
+        ten = datetime(day.year, day.month, day.day, 10, tzinfo=tz)
+        starts = [ten + timedelta(minutes=480 * i / max(count, 1)) for i in range(count)]
         if day.weekday() == 5:
             starts += [datetime(day.year, day.month, day.day, 19, tzinfo=tz)] * evening_extra
         for i, start in enumerate(starts):
