@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
@@ -204,12 +204,7 @@ def _what_if(plan: DayPlan, forecast: float) -> str:
     )
 
 
-@router.get("")
-def staffing_page(
-    request: Request,
-    ctx: ManagerOnly,
-    session: SessionDep,
-    settings: SettingsDep,
+def plan_query(
     day: Annotated[PublicText, Query(max_length=10)] = "",
     sl: Num = "",
     target: Num = "",
@@ -217,10 +212,24 @@ def staffing_page(
     concurrency: Num = "",
     aht: Num = "",
     patience: Num = "",
+) -> dict[str, str]:
+    """The plan's inputs as typed (the page and its CSV take the same query)."""
+    return {"day": day, "sl": sl, "target": target, "shrinkage": shrinkage, "concurrency": concurrency,
+            "aht": aht, "patience": patience}  # fmt: skip
+
+
+PlanQuery = Annotated[dict[str, str], Depends(plan_query)]
+
+
+@router.get("")
+def staffing_page(
+    request: Request,
+    ctx: ManagerOnly,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: PlanQuery,
 ) -> Response:
     history = read_history(session=session, settings=settings)
-    raw = {"day": day, "sl": sl, "target": target, "shrinkage": shrinkage, "concurrency": concurrency}
-    raw |= {"aht": aht, "patience": patience}
     values, errors, inputs, options = _plan_form(raw, history, settings)
     plan = day_plan(history=history, settings=settings, inputs=inputs) if inputs else None
     measured = measured_inputs(history, inputs.concurrency if inputs else 1)
@@ -272,17 +281,9 @@ def staffing_csv(
     ctx: ManagerOnly,
     session: SessionDep,
     settings: SettingsDep,
-    day: Annotated[PublicText, Query(max_length=10)] = "",
-    sl: Num = "",
-    target: Num = "",
-    shrinkage: Num = "",
-    concurrency: Num = "",
-    aht: Num = "",
-    patience: Num = "",
+    raw: PlanQuery,
 ) -> Response:
     history = read_history(session=session, settings=settings)
-    raw = {"day": day, "sl": sl, "target": target, "shrinkage": shrinkage, "concurrency": concurrency}
-    raw |= {"aht": aht, "patience": patience}
     _, errors, inputs, _ = _plan_form(raw, history, settings)
     if inputs is None:
         return Response("; ".join(errors.values()), status_code=422, media_type="text/plain; charset=utf-8")
