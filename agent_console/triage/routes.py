@@ -145,6 +145,7 @@ def _detail(
         status=status,
         nav="reports",
         report=report,
+        form_title=getattr(request.app.state, "form_titles", {}).get(report.form_slug, report.form_slug),
         area=area,
         assignee=assignee,
         evidence=evidence,

@@ -292,3 +292,7 @@ def test_form_filter_shows_the_forms_names(client: TestClient, session: Session,
     assert '<option value="retired-form">retired-form</option>' in page
     assert '<td class="govuk-table__cell">Report a crime</td>' in page
     assert client.get("/console/reports", params={"form": "crime"}).status_code == 200
+    crime = session.exec(select(Report).where(Report.form_slug == "crime")).first()
+    assert crime is not None
+    detail = client.get(f"/console/reports/{crime.id}").text
+    assert '<span class="govuk-caption-m">Report a crime</span>' in detail
