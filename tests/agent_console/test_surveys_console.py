@@ -262,3 +262,21 @@ def test_date_filters_use_the_govuk_date_input(client: TestClient, session: Sess
     # The comments page shares the filters.
     r = client.get("/console/surveys/comments", params={"start-day": "1", "start-year": "2026"})
     assert r.status_code == 200 and "Contacts from must include a month" in r.text
+
+
+def test_date_input_highlights_only_the_boxes_at_fault(client: TestClient, session: Session) -> None:
+    sign_in(client, session, "manager")
+    page = client.get("/console/surveys", params={"start-day": "1", "start-year": "2026"}).text
+    boxes = {
+        m.group(1): "govuk-input--error" in m.group(0)
+        for m in re.finditer(r'<input class="[^"]*" id="f-start(?:-(\w+))?"', page)
+    }
+    assert boxes == {None: False, "month": True, "year": False}  # day (id f-start), month, year
+    page = client.get(
+        "/console/surveys", params={"start-day": "1", "start-month": "2", "start-year": "26"}
+    ).text
+    boxes = {
+        m.group(1): "govuk-input--error" in m.group(0)
+        for m in re.finditer(r'<input class="[^"]*" id="f-start(?:-(\w+))?"', page)
+    }
+    assert boxes == {None: False, "month": False, "year": True}
