@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import Response
 
+from contact_store.text import parse_int
 from contact_store.ui import template_context, templates_for
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -55,3 +56,26 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
     return templates.TemplateResponse(
         request, template, template_context(request, **values), status_code=status
     )
+
+
+def date_from_parts(day: str, month: str, year: str, *, label: str) -> tuple[date | None, str | None]:
+    """A GOV.UK date input's day, month and year as a date: (date or None, error or None).
+
+    All three blank is no date (None, None). Messages follow the GOV.UK date input pattern:
+    "<label> must include a month", "<label> must be a real date", "Year must include 4 numbers".
+    """
+    day, month, year = day.strip(), month.strip(), year.strip()
+    if not (day or month or year):
+        return None, None
+    missing = [name for name, value in (("day", day), ("month", month), ("year", year)) if not value]
+    if missing:
+        return None, f"{label} must include a {' and a '.join(missing)}"
+    numbers = [parse_int(value, low=0, high=9999) for value in (year, month, day)]
+    if any(n is None for n in numbers):
+        return None, f"{label} must be a real date"
+    if len(year) != 4:
+        return None, "Year must include 4 numbers"
+    try:
+        return date(numbers[0] or 0, numbers[1] or 0, numbers[2] or 0), None
+    except ValueError:
+        return None, f"{label} must be a real date"

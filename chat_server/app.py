@@ -22,6 +22,7 @@ from contact_store.events import make_bus
 from contact_store.settings import Settings, get_settings
 from contact_store.ui import make_templates
 from contact_store.web import csp_nonce
+from web_forms.catalogue import catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.routing_loop = routing_loop
     app.state.assets = current_manifest()
     app.state.templates = make_templates(settings=settings)
+    # The forms' names by slug, for the console's report filters (agent_console cannot import web_forms).
+    app.state.form_titles = {slug: form.title for slug, form in catalogue().items()}
     install_error_handlers(app)
 
     @app.get(API_DOCS_PATH, include_in_schema=False)

@@ -1,4 +1,4 @@
-"""Contact-centre measures for the wallboard and dashboards, and Erlang C staffing.
+"""Contact-centre measures for the wallboard (now, today, last hour).
 
 Definitions (shown beside every figure in the console; the one rule classifying a chat is
 `contact_store.measures.definitions.classify_chat`, shared with the dashboards):
@@ -11,15 +11,11 @@ Definitions (shown beside every figure in the console; the one rule classifying 
 - Reports over target: open reports (received, in progress, awaiting information) received more
   than `report_target_hours` ago.
 
-Erlang C (DOMAIN.md): offered load A = λ·AHT; Erlang B by recurrence B0 = 1,
-Bk = A·Bk−1 / (k + A·Bk−1); P(wait) C = N·B / (N − A·(1 − B)); SL(t) = 1 − C·e^(−(N−A)·t/AHT);
-ASA = C·AHT / (N − A); occupancy = A / N; rostered staff = ⌈N / (1 − shrinkage)⌉. Chat operators
-handle several chats at once, so the agents needed are divided by the concurrency they sustain.
+Erlang C and Erlang A staffing live in `contact_store.staffing` (re-exported below for callers).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -91,6 +87,27 @@ def start_of_local_day(now: datetime, tz_name: str) -> datetime:
     """Midnight today in the force's time zone, as an aware datetime."""
     local = now.astimezone(ZoneInfo(tz_name))
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def counts_as_offered(
+    *,
+    status: str,
+    queued_at: datetime,
+    assigned_at: datetime | None,
+    abandoned_at: datetime | None,
+    ignore_under_seconds: float,
+) -> bool:
+    """Offered, unless abandoned unanswered in under the short-abandon threshold: the one rule,
+    `contact_store.measures.definitions.classify_chat`, asked only whether the chat was offered."""
+    counts = classify_chat(
+        status=status,
+        queued_at=queued_at,
+        assigned_at=assigned_at,
+        abandoned_at=abandoned_at,
+        ignore_under=ignore_under_seconds,
+        target=0.0,
+    )
+    return bool(counts.get("offered", 0))
 
 
 def period_figures(*, session: Session, settings: Settings, since: datetime, label: str) -> PeriodFigures:
@@ -193,72 +210,20 @@ def wallboard(*, session: Session, settings: Settings, now: datetime | None = No
 
 
 # ---------------------------------------------------------------- Erlang C staffing
+# The queueing formulas live in contact_store.staffing.erlang; these names stay importable here.
+from contact_store.staffing.erlang import MAX_AGENTS, StaffingPlan, erlang_b, erlang_c, staffing  # noqa: E402
 
-
-def erlang_b(traffic: float, agents: int) -> float:
-    """Blocking probability by the stable recurrence B0 = 1, Bk = A·Bk−1 / (k + A·Bk−1)."""
-    b = 1.0
-    for k in range(1, agents + 1):
-        b = traffic * b / (k + traffic * b)
-    return b
-
-
-def erlang_c(traffic: float, agents: int) -> float:
-    """Probability a contact waits: C = N·B / (N − A·(1 − B)); 1 when agents ≤ traffic."""
-    if agents <= traffic:
-        return 1.0
-    b = erlang_b(traffic, agents)
-    return agents * b / (agents - traffic * (1 - b))
-
-
-@dataclass(frozen=True)
-class StaffingPlan:
-    traffic: float  # A, in Erlangs
-    agents: int  # N needed on the phones/chats at once
-    p_wait: float
-    service_level: float
-    asa_seconds: float
-    occupancy: float
-    rostered: int  # N grossed up for shrinkage
-    concurrency: int
-
-
-# Beyond this many agents the plan is not a staffing question any more but a typo in the inputs.
-MAX_AGENTS = 10_000
-
-
-def staffing(
-    *,
-    contacts: float,
-    period_seconds: float,
-    aht_seconds: float,
-    target_seconds: float,
-    target_service_level: float,
-    shrinkage: float = 0.0,
-    concurrency: int = 1,
-) -> StaffingPlan:
-    """The fewest agents meeting the service-level target, by Erlang C (see the module docstring)."""
-    if contacts < 0 or period_seconds <= 0 or aht_seconds <= 0 or not 0 <= shrinkage < 1:
-        raise ValueError("contacts ≥ 0, period and AHT > 0, 0 ≤ shrinkage < 1")
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    # With concurrency c, each agent is c parallel servers: find the servers, then divide.
-    traffic = contacts / period_seconds * aht_seconds
-    n = max(1, math.floor(traffic) + 1)
-    while True:
-        c = erlang_c(traffic, n)
-        sl = 1 - c * math.exp(-(n - traffic) * target_seconds / aht_seconds)
-        if sl >= target_service_level or n >= MAX_AGENTS:
-            break
-        n += 1
-    agents = math.ceil(n / concurrency)
-    return StaffingPlan(
-        traffic=traffic,
-        agents=agents,
-        p_wait=c,
-        service_level=sl,
-        asa_seconds=c * aht_seconds / (n - traffic),
-        occupancy=traffic / n,
-        rostered=math.ceil(agents / (1 - shrinkage) - 1e-9),
-        concurrency=concurrency,
-    )
+__all__ = [
+    "MAX_AGENTS",
+    "OperatorLoad",
+    "PeriodFigures",
+    "StaffingPlan",
+    "Wallboard",
+    "counts_as_offered",
+    "erlang_b",
+    "erlang_c",
+    "period_figures",
+    "staffing",
+    "start_of_local_day",
+    "wallboard",
+]

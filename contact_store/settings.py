@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         )
     )
     chat_holidays: list[date] = Field(default_factory=list)
+    # Staffing forecast (#14): the bank holidays of this UK region (ENG, WLS, SCT, NIR; England and
+    # Wales share theirs) are forecast as holidays, with chat_holidays added to them.
+    staffing_bank_holiday_region: Literal["ENG", "WLS", "SCT", "NIR"] = "ENG"
 
     # Routing.
     trip_over_seconds: int = DEFAULT_TRIP_OVER_SECONDS

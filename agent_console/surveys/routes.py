@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
+from agent_console.common import date_from_parts
 from contact_store.models import Area, Operator, Team
 from contact_store.surveys.exports import csv_stream, responses_csv, responses_xlsx, table_rows, xlsx_stream
 from contact_store.surveys.results import COMMENTS_PAGE_SIZE, Filters, figure18, search_comments, trend
@@ -30,20 +31,33 @@ def parse_filters(request: Request) -> tuple[Filters, dict[str, str], dict[str, 
     errors: dict[str, str] = {}
 
     def _date(key: str, label: str) -> date | None:
+        """From the GOV.UK date input (key-day, key-month, key-year), or an ISO date in `key` (links)."""
+        parts = {p: request.query_params.get(f"{key}-{p}", "") for p in ("day", "month", "year")}
+        if any(v.strip() for v in parts.values()):
+            value, error = date_from_parts(parts["day"], parts["month"], parts["year"], label=label)
+            raw.update({f"{key}-{p}": v.strip()[:8] for p, v in parts.items()})  # kept for the form
+            if error:
+                errors[key] = error
+                raw[key] = ""
+            else:
+                raw[key] = value.isoformat() if value else ""
+            return value
         if not raw[key]:
             return None
         try:
-            return date.fromisoformat(raw[key])
+            value = date.fromisoformat(raw[key])
         except ValueError:
-            errors[key] = f"{label} must be a real date, like 2026-03-31"
+            errors[key] = f"{label} must be a real date"
             return None
+        raw.update({f"{key}-{p}": str(getattr(value, p)) for p in ("day", "month", "year")})
+        return value
 
     def _int(key: str) -> int | None:
         return parse_int(raw[key], low=1)
 
-    start, end = _date("start", "Start date"), _date("end", "End date")
+    start, end = _date("start", "Contacts from"), _date("end", "Contacts to")
     if start and end and end < start:
-        errors["end"] = "End date must be the same as or after the start date"
+        errors["end"] = "Contacts to must be the same as or after contacts from"
         end = None
     filters = Filters(
         start=start,

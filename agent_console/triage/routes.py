@@ -43,6 +43,12 @@ def _int_or_none(value: str | None) -> int | None:
     return parse_int(value, low=1)
 
 
+def form_choices(request: Request, slugs: list[str]) -> list[tuple[str, str]]:
+    """(slug, the form's name) for each form reports came from, by name (the slug if unknown)."""
+    titles: dict[str, str] = getattr(request.app.state, "form_titles", {})
+    return sorted(((slug, titles.get(slug, slug)) for slug in slugs), key=lambda pair: pair[1].lower())
+
+
 @router.get("")
 def triage_list(
     request: Request,
@@ -91,7 +97,8 @@ def triage_list(
         more=total > service.count_limit(page),
         filters=filters,
         areas=areas,
-        forms=service.form_slugs(session=session),
+        forms=form_choices(request, service.form_slugs(session=session)),
+        form_titles=getattr(request.app.state, "form_titles", {}),
         statuses=service.STATUS_LABELS,
         grades=service.GRADE_LABELS,
         names=names,
@@ -146,6 +153,7 @@ def _detail(
         status=status,
         nav="reports",
         report=report,
+        form_title=getattr(request.app.state, "form_titles", {}).get(report.form_slug, report.form_slug),
         area=area,
         assignee=assignee,
         evidence=evidence,

@@ -175,18 +175,20 @@ def test_admin_and_manager_pages_are_accessible(page: Page, live_server: LiveSer
             "console-admin-export",
         ),
         (
-            "/console/staffing?contacts=100&period=30&aht=180&target=20&sl=80&shrinkage=30&concurrency=1",
-            "Staffing (Erlang C)",
+            "/console/staffing/calculator?contacts=100&period=30&aht=180&target=20&sl=80&shrinkage=30&concurrency=1",
+            "Staffing calculator",
             "console-staffing",
         ),
-        ("/console/staffing?contacts=x", "Staffing (Erlang C)", "console-staffing-error"),
+        ("/console/staffing/calculator?contacts=x", "Staffing calculator", "console-staffing-error"),
+        ("/console/staffing", "Staffing plan", "console-staffing-plan-empty"),
     ]:
         page.goto(live_server.base_url + path)
         expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
         assert_no_axe_violations(page, context=path)
         screenshot(page, name)
     page.goto(
-        live_server.base_url + "/console/staffing?contacts=100&period=30&aht=180&target=20&sl=80&shrinkage=30"
+        live_server.base_url
+        + "/console/staffing/calculator?contacts=100&period=30&aht=180&target=20&sl=80&shrinkage=30"
     )
     expect(page.locator("#plan-agents")).to_have_text("14")
     expect(page.locator("#plan-rostered")).to_have_text("20")

@@ -132,6 +132,8 @@ def test_staffing_numbers_are_ascii_decimals(
     client: TestClient, session: Session, settings: Settings, bad: str
 ) -> None:
     sign_in_as(client, session, settings, role=Role.MANAGER)
-    response = client.get("/console/staffing", params={"contacts": bad})
+    response = client.get("/console/staffing/calculator", params={"contacts": bad})
+    assert response.status_code == 422
+    response = client.get("/console/staffing", params={"sl": bad})
     assert response.status_code == 422  # the page again, with the field's error
-    assert "Contacts" in response.text and "enter a number from" in response.text
+    assert "Service level" in response.text and "enter a number from" in response.text

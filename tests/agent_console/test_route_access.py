@@ -64,6 +64,8 @@ ROUTES = [
     ("POST", "/console/wallboard/operators/{o}/status", Role.SUPERVISOR, {"status": "away"}, 303),
     ("POST", "/console/wallboard/chats/{c}/assign", Role.SUPERVISOR, {"operator_id": "{o}"}, 303),
     ("GET", "/console/staffing", Role.MANAGER, None, 200),
+    ("GET", "/console/staffing/calculator", Role.MANAGER, None, 200),
+    ("GET", "/console/staffing/plan.csv", Role.MANAGER, None, 200),
     ("GET", "/console/admin/operators", Role.ADMIN, None, 200),
     ("GET", "/console/admin/operators/new", Role.ADMIN, None, 200),
     ("GET", "/console/admin/operators/{o}", Role.ADMIN, None, 200),

@@ -233,3 +233,50 @@ def test_done_when_ack_survey_by_text_and_web_then_manager_table_and_exports(
     assert book["Responses"].max_row == 3
     table_csv = client.get("/console/surveys/export/table.csv").content.decode("utf-8-sig")
     assert "Digital Team" in table_csv and "Total" in table_csv
+
+
+def test_date_filters_use_the_govuk_date_input(client: TestClient, session: Session) -> None:
+    """Day, month and year boxes with GOV.UK messages; what was typed is kept (#15.4)."""
+    sign_in(client, session, "manager")
+    ok = client.get("/console/surveys", params={"start-day": "1", "start-month": "3", "start-year": "2026"})
+    assert ok.status_code == 200 and "There is a problem" not in ok.text
+    assert 'name="start-day"' in ok.text and 'value="2026"' in ok.text and 'type="date"' not in ok.text
+    assert "start=2026-03-01" in ok.text  # exports and links carry the date
+    cases = [
+        ({"start-day": "1", "start-year": "2026"}, "Contacts from must include a month"),
+        ({"start-day": "31", "start-month": "2", "start-year": "2026"}, "Contacts from must be a real date"),
+        ({"start-day": "1", "start-month": "2", "start-year": "26"}, "Year must include 4 numbers"),
+        ({"end-day": "x", "end-month": "2", "end-year": "2026"}, "Contacts to must be a real date"),
+        (
+            {"start-day": "2", "start-month": "3", "start-year": "2026", "end-day": "1", "end-month": "3",
+             "end-year": "2026"},
+            "Contacts to must be the same as or after contacts from",
+        ),
+    ]  # fmt: skip
+    for params, message in cases:
+        r = client.get("/console/surveys", params=params)
+        assert r.status_code == 200 and "There is a problem" in r.text, params
+        assert message in r.text, (params, message)
+        for value in params.values():
+            assert f'value="{value}"' in r.text  # the answers are kept
+    # The comments page shares the filters.
+    r = client.get("/console/surveys/comments", params={"start-day": "1", "start-year": "2026"})
+    assert r.status_code == 200 and "Contacts from must include a month" in r.text
+
+
+def test_date_input_highlights_only_the_boxes_at_fault(client: TestClient, session: Session) -> None:
+    sign_in(client, session, "manager")
+    page = client.get("/console/surveys", params={"start-day": "1", "start-year": "2026"}).text
+    boxes = {
+        m.group(1): "govuk-input--error" in m.group(0)
+        for m in re.finditer(r'<input class="[^"]*" id="f-start(?:-(\w+))?"', page)
+    }
+    assert boxes == {None: False, "month": True, "year": False}  # day (id f-start), month, year
+    page = client.get(
+        "/console/surveys", params={"start-day": "1", "start-month": "2", "start-year": "26"}
+    ).text
+    boxes = {
+        m.group(1): "govuk-input--error" in m.group(0)
+        for m in re.finditer(r'<input class="[^"]*" id="f-start(?:-(\w+))?"', page)
+    }
+    assert boxes == {None: False, "month": False, "year": True}

@@ -279,3 +279,20 @@ def test_count_is_capped_beyond_the_page(
     assert "more than 27 matching" in page and "Page 1 of 2+" in page
     page2 = client.get("/console/reports?page=2").text
     assert "30 matching" in page2 and "more than" not in page2
+
+
+def test_form_filter_shows_the_forms_names(client: TestClient, session: Session, settings: Settings) -> None:
+    """The filter and the table show "Report a crime", not the internal slug (#15.4)."""
+    make_report(session, form_slug="crime")
+    make_report(session, form_slug="retired-form")  # a form no longer in the catalogue keeps its slug
+    session.commit()
+    sign_in_as(client, session, settings)
+    page = client.get("/console/reports").text
+    assert '<option value="crime">Report a crime</option>' in page
+    assert '<option value="retired-form">retired-form</option>' in page
+    assert '<td class="govuk-table__cell">Report a crime</td>' in page
+    assert client.get("/console/reports", params={"form": "crime"}).status_code == 200
+    crime = session.exec(select(Report).where(Report.form_slug == "crime")).first()
+    assert crime is not None
+    detail = client.get(f"/console/reports/{crime.id}").text
+    assert '<span class="govuk-caption-m">Report a crime</span>' in detail

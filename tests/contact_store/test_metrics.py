@@ -9,23 +9,7 @@ from contact_store.models import ConversationStatus, OperatorStatus, ReportStatu
 from contact_store.settings import Settings
 from tests.builders import make_conversation, make_operator, make_report, make_team
 
-
-def test_erlang_c_matches_the_domain_check_example() -> None:
-    plan = staffing(
-        contacts=100,
-        period_seconds=1800,
-        aht_seconds=180,
-        target_seconds=20,
-        target_service_level=0.8,
-        shrinkage=0.3,
-    )
-    assert plan.traffic == pytest.approx(10.0)
-    assert plan.agents == 14
-    assert plan.p_wait == pytest.approx(0.1741, abs=5e-5)
-    assert plan.service_level == pytest.approx(0.8884, abs=5e-5)
-    assert plan.asa_seconds == pytest.approx(7.84, abs=5e-3)
-    assert plan.occupancy == pytest.approx(0.714, abs=5e-4)
-    assert plan.rostered == 20
+# DOMAIN.md's Erlang C check example: tests/contact_store/test_staffing.py (metrics.staffing is the same).
 
 
 def test_chat_concurrency_divides_staffing() -> None:
