@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_server.chat.protocol import origin_of
+from chat_server.widget.strings import widget_source
 from contact_store.settings import Settings
-from contact_store.ui import template_context, templates_for
+from contact_store.ui import templates_for
+from web_forms.pages import render
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -25,9 +27,24 @@ CACHE = {"Cache-Control": "public, max-age=300"}
 router = APIRouter(tags=["chat widget"])
 
 
+def chat_origins(settings: Settings) -> set[str]:
+    """The origins whose pages may call the chat API: ours and `allowed_origins`."""
+    return {origin_of(settings.public_base_url), *(origin_of(o) for o in settings.allowed_origins)}
+
+
 @router.get("/chat/widget.js", include_in_schema=False)
-def widget_js() -> FileResponse:
-    return FileResponse(STATIC / "widget.js", media_type="text/javascript", headers=CACHE)
+def widget_js(request: Request) -> Response:
+    """The widget, with its words in every language and the origins it may be used on."""
+    cached = request.app.state.__dict__.get("_widget_js")
+    if cached is None:
+        settings: Settings = request.app.state.settings
+        cached = widget_source(
+            (STATIC / "widget.js").read_text(encoding="utf-8"),
+            allowed_origins=chat_origins(settings),
+            non_emergency_number=settings.force_phone_non_emergency,
+        )
+        request.app.state._widget_js = cached
+    return Response(cached, media_type="text/javascript", headers=CACHE)
 
 
 @router.get("/chat/widget.css", include_in_schema=False)
@@ -36,11 +53,9 @@ def widget_css() -> FileResponse:
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
-def hosted_chat(request: Request, lang: str = "en") -> HTMLResponse:
-    lang = "cy" if lang == "cy" else "en"
-    return templates_for(request, TEMPLATES).TemplateResponse(
-        request, "chat_widget/chat.html", template_context(request, lang=lang)
-    )
+def hosted_chat(request: Request) -> Response:
+    """The hosted chat page, in the visitor's language (`?lang=`, the cookie...) like every public page."""
+    return render(request, "web_forms/chat.html")
 
 
 @router.get("/chat/demo", response_class=HTMLResponse, include_in_schema=False)
@@ -55,10 +70,7 @@ class ChatCors:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.allowed = {
-            origin_of(settings.public_base_url),
-            *(origin_of(o) for o in settings.allowed_origins),
-        }
+        self.allowed = chat_origins(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/v1/chats"):
