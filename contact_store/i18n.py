@@ -137,8 +137,13 @@ def long_date(value: date, lang: str) -> str:
     return format_date(value, format="d MMMM y", locale=BABEL_LOCALES[normalise(lang)])
 
 
-# Welsh soft mutation of "dydd" when a day is used as an adverb ("on Monday" = "ddydd Llun").
-_ADVERBIAL = {"cy": lambda day: "d" + day if day.startswith("dydd") else day}
+def _welsh_adverbial_day(day: str) -> str:
+    """"Dydd Llun" as "on Monday" mid-sentence: lower case and soft mutated ("ddydd Llun")."""
+    day = day[:1].lower() + day[1:]
+    return "d" + day if day.startswith("dydd") else day
+
+
+_ADVERBIAL = {"cy": _welsh_adverbial_day}
 
 
 def opening_time(value: datetime, lang: str) -> str:
