@@ -2,7 +2,10 @@
  *   <script src="https://chat.example.police.uk/chat/widget.js" defer
  *           data-lang="en" data-forms-url="/report" data-exit-url="https://www.bbc.co.uk/weather"></script>
  * Options (data-*): lang (en|cy), mode (launcher|inline), target (CSS selector for inline),
- * forms-url, exit-url, colour (#rrggbb), force (name shown in the header).
+ * forms-url, exit-url, colour (#rrggbb), force (name shown in the header), page-language ("true":
+ * the page has its own language switch, so the widget follows data-lang and shows none).
+ * Words: served inside this file from the gettext catalogue (docs/readme/welsh.md). On a page whose
+ * origin may not use the chat API (allowed_origins) it says so at once and offers 101 and the forms.
  * Protocol: chat_server/chat/protocol.py. Everything typed by anyone is shown with textContent.
  * The chat's token never goes in a URL: it is the socket's first frame and an Authorization header.
  */
