@@ -345,7 +345,7 @@ def record_event(
 
 # The transcript's labels (the widget's own words), in the chat's language.
 _TRANSCRIPT_WORDS = {
-    "title": N_("live chat"),
+    "title": N_("{force} live chat"),
     "reference": N_("Reference"),
     "started": N_("Started"),
     "you": N_("You"),
@@ -360,7 +360,7 @@ def transcript_text(*, session: Session, conversation: Conversation, force_name:
     words = {key: _(text) for key, text in _TRANSCRIPT_WORDS.items()}
     tz = ZoneInfo(timezone)
     lines = [
-        f"{force_name} {words['title']}",
+        words["title"].format(force=force_name),
         f"{words['reference']}: {short_reference(conversation.id)}",
         f"{words['started']}: {conversation.queued_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
         "",
