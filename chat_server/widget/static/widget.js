@@ -527,7 +527,8 @@
     } else if (f.type === "error" && f.code === "rate_limited" && f.client_id && pending[f.client_id]) {
       setTimeout(function () { send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, 1500);
     } else if (f.type === "error" && f.client_id && pending[f.client_id]) {
-      delete pending[f.client_id]; showStatus(f.message);
+      // The server's message is English: show the widget's own words in the visitor's language.
+      delete pending[f.client_id]; showStatus(f.code === "validation_failed" ? t("tooLong") : T[lang].err.other);
     }
   }
 
