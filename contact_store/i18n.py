@@ -56,7 +56,7 @@ def N_(message: str) -> str:
 
 def normalise(lang: str | None) -> str:
     """A supported language code (English for anything else)."""
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE  # type: ignore[return-value]
+    return lang if lang is not None and lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def catalogue_paths(lang: str, locale_dir: Path = LOCALE_DIR) -> tuple[Path, Path]:
