@@ -7,8 +7,12 @@ Widget API (for the chat widget when a chat ends), authorised by the chat's visi
 (`Authorization: Bearer <visitor token>`, `contact_store.web.visitor_conversation`: 401 without it,
 403 for another chat's token, 410 `chat_expired` once `chat_token_ttl_after_end_minutes` have passed
 since the chat ended):
-- `GET /api/v1/chats/{id}/survey` -> 200 {"questions": [{"field", "text", "kind"}...]} when the chat
-  has an open survey; 404 when there is none (excluded, already answered, or not scheduled).
+- `GET /api/v1/chats/{id}/survey?lang=en|cy` -> 200 {"questions": [{"field", "text", "kind"}...],
+  "scale": {"1".."5": words}} worded in `lang` (default: the chat's language) when the chat has an
+  open survey; 404 when there is none (excluded, already answered, or not scheduled).
+
+Web link pages are in the visitor's language like every public page; the link in a Welsh text
+carries `?lang=cy`.
 - `POST /api/v1/chats/{id}/survey` with {"score_time": 1-5, "score_resolve": 1-5,
   "score_overall": 1-5, "comment": "..."} -> 201 {"status": "completed"}; 422 with field errors;
   409 if already answered (also when two answers race: the loser's unique-constraint conflict is
