@@ -137,6 +137,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(static_assets.router)
     # Outermost last: every response (a 413 and a CORS preflight included) gets the security
     # headers; the body limit sits inside CORS so a refused cross-origin chat start is readable.
+    from web_forms.pages import LanguageFromQuery
+
+    app.add_middleware(LanguageFromQuery, settings=settings)  # `?lang=cy` sticks (issue #15)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(widget_routes.ChatCors, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)

@@ -28,14 +28,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_server.errors import app_error_response
 from contact_store.errors import AppError
+from contact_store.i18n import N_, translator
 from contact_store.settings import Settings
+from web_forms.pages import page_language
 
 # Text answers, buttons and multipart framing around the largest allowed set of files.
 UPLOAD_OVERHEAD_BYTES = 1024 * 1024
 # The form question pages, the only place a body carries files.
 UPLOAD_PATH = re.compile(r"^/report/[^/]+/[^/]+$")
-UPLOAD_MESSAGE = "The files you sent are too large. Each file must be smaller than {mb} MB."
-BODY_MESSAGE = "The request is too large."
+UPLOAD_MESSAGE = N_("The files you sent are too large. Each file must be smaller than {mb} MB.")
+BODY_MESSAGE = N_("The request is too large.")
 CLOSE = {"Connection": "close"}
 
 
@@ -56,7 +58,9 @@ def body_limit(scope: Scope, settings: Settings) -> tuple[int, str]:
         and UPLOAD_PATH.match(scope["path"])
     ):
         limit = settings.upload_max_bytes * settings.upload_max_files + UPLOAD_OVERHEAD_BYTES
-        return limit, UPLOAD_MESSAGE.format(mb=settings.upload_max_bytes // (1024 * 1024))
+        # Translated here, before the size goes in (the error page translates the other message).
+        _ = translator(page_language(Request(scope)))
+        return limit, _(UPLOAD_MESSAGE).format(mb=settings.upload_max_bytes // (1024 * 1024))
     return settings.request_body_max_bytes, BODY_MESSAGE
 
 

@@ -25,22 +25,34 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contact_store.errors import AppError, Conflict, NotAuthenticated, ValidationFailed
+from contact_store.i18n import N_, translator
 from contact_store.openapi import ERROR_DESCRIPTIONS, ErrorBody
 from contact_store.text import UnstorableText, strip_unstorable
+from web_forms.pages import page_language, render
 
 logger = logging.getLogger(__name__)
 
+# Headings and messages are English message ids: a public page shows them in the visitor's language.
 HTTP_HEADINGS = {
-    400: "There is a problem with the request",
-    401: "Sign in to continue",
-    403: "You cannot see this page",
-    404: "Page not found",
-    405: "This action is not allowed",
-    413: "The file or form is too large",
-    422: "There is a problem with what was sent",
-    429: "Too many requests",
+    400: N_("There is a problem with the request"),
+    401: N_("Sign in to continue"),
+    403: N_("You cannot see this page"),
+    404: N_("Page not found"),
+    405: N_("This action is not allowed"),
+    409: N_("This has already been done"),
+    410: N_("This page is no longer available"),
+    413: N_("The file or form is too large"),
+    422: N_("There is a problem with what was sent"),
+    429: N_("Too many requests"),
 }
-CONFLICT_MESSAGE = "This was already done, possibly by another request at the same moment. Reload to see it."
+DEFAULT_HEADING = N_("Sorry, there is a problem with the service")
+CONFLICT_MESSAGE = N_(
+    "This was already done, possibly by another request at the same moment. Reload to see it."
+)
+NOT_FOUND_MESSAGE = N_("If you typed the web address, check it is correct.")
+NOT_ALLOWED_MESSAGE = N_("Go back to the page you were on and try again.")
+INVALID_MESSAGE = N_("Some of the information sent was not valid. Go back and try again.")
+UNEXPECTED_MESSAGE = N_("Sorry, there is a problem with the service. Try again later.")
 MAX_FIELD_NAME = 64
 
 
@@ -64,11 +76,19 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 
 
 def _page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    templates = request.app.state.templates
-    heading = HTTP_HEADINGS.get(status, "Sorry, there is a problem with the service")
-    return templates.TemplateResponse(
-        request, "error.html", {"heading": heading, "message": message}, status_code=status, headers=headers
+    """An error page: for the public in their language (with the 999 advice and the language
+    switch), for staff pages in English."""
+    heading = HTTP_HEADINGS.get(status, DEFAULT_HEADING)
+    if request.url.path.startswith("/console"):
+        templates = request.app.state.templates
+        context = {"heading": heading, "message": message}
+        return templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
+    _ = translator(page_language(request))
+    response = render(
+        request, "web_forms/error.html", status_code=status, heading=_(heading), message=_(message)
     )
+    response.headers.update(headers or {})
+    return response
 
 
 def app_error_response(request: Request, exc: AppError) -> Response:
@@ -154,11 +174,13 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 error_body("validation_failed", "Some fields are not valid", fields), status_code=422
             )
-        return _page(request, 422, "Some of the information sent was not valid. Go back and try again.")
+        return _page(request, 422, INVALID_MESSAGE)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = exc.detail if isinstance(exc.detail, str) else HTTP_HEADINGS.get(exc.status_code, "Error")
+        message = (
+            exc.detail if isinstance(exc.detail, str) else HTTP_HEADINGS.get(exc.status_code, DEFAULT_HEADING)
+        )
         if wants_json(request):
             return JSONResponse(
                 error_body(f"http_{exc.status_code}", message),
@@ -166,13 +188,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 headers=getattr(exc, "headers", None),
             )
         if exc.status_code == 404:
-            message = "If you typed the web address, check it is correct."
-        return _page(request, exc.status_code, message)
+            message = NOT_FOUND_MESSAGE
+        elif exc.status_code == 405:
+            message = NOT_ALLOWED_MESSAGE
+        return _page(request, exc.status_code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = "Sorry, there is a problem with the service. Try again later."
+        message = UNEXPECTED_MESSAGE
         if wants_json(request):
             return JSONResponse(error_body("internal_error", message), status_code=500)
         return _page(request, 500, message)

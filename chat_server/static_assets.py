@@ -11,10 +11,22 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+from dataclasses import dataclass, field
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from contact_store.assets import COMPRESSIBLE, IMMUTABLE, SHORT, Asset, AssetManifest, current_manifest
+from contact_store.assets import (
+    COMPRESSIBLE,
+    IMMUTABLE,
+    SHORT,
+    Asset,
+    AssetManifest,
+    brotli_bytes,
+    current_manifest,
+)
 
 router = APIRouter(include_in_schema=False)
 # Preferred first: brotli is ~15% smaller than gzip on CSS and JS.
@@ -67,6 +79,44 @@ def asset_response(request: Request, asset: Asset, cache_control: str) -> Respon
 def _manifest(request: Request) -> AssetManifest:
     manifest: AssetManifest | None = getattr(request.app.state, "assets", None)
     return manifest if manifest is not None else current_manifest()
+
+
+def source_text(request: Request, name: str) -> str | None:
+    """The current text of a logical asset (for a body made from it at start-up), or None."""
+    asset = _manifest(request).current(name)
+    return None if asset is None else asset.path.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class MadeAsset:
+    """A body made once at start-up from an asset and the settings (the widget with its words and
+    allowed origins), kept with its ETag and compressed forms in memory."""
+
+    body: bytes
+    media_type: str
+    etag: str = ""
+    encoded: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> MadeAsset:
+        encoded = {"gzip": gzip.compress(body, compresslevel=9, mtime=0)}
+        compressed = brotli_bytes(body)
+        if compressed is not None:
+            encoded["br"] = compressed
+        return cls(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:20]}"', encoded)
+
+
+def made_response(request: Request, asset: MadeAsset, cache_control: str = SHORT) -> Response:
+    """Like `asset_response`, for a `MadeAsset`: 304 on a matching ETag, else the best encoding."""
+    headers = {"Cache-Control": cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    if _etag_matches(request.headers.get("if-none-match", ""), asset.etag):
+        return Response(status_code=304, headers=headers)
+    allowed = accepted_encodings(request.headers.get("accept-encoding", ""))
+    for encoding in ENCODINGS:
+        if encoding in allowed and encoding in asset.encoded:
+            headers["Content-Encoding"] = encoding
+            return Response(asset.encoded[encoding], media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
 def stable(request: Request, name: str) -> Response:

@@ -113,7 +113,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _brotli(data: bytes) -> bytes | None:
+def brotli_bytes(data: bytes) -> bytes | None:
+    """`data` compressed with brotli (quality 11), or None without the `brotli` package."""
     try:
         import brotli
     except ImportError:  # a checkout without the build extra: gzip only
@@ -129,7 +130,7 @@ def _compressed_siblings(path: Path, data: bytes) -> None:
         _write_atomic(gz, gzip.compress(data, compresslevel=9, mtime=0))
     br = path.with_name(path.name + ".br")
     if not br.exists():
-        compressed = _brotli(data)
+        compressed = brotli_bytes(data)
         if compressed is not None:
             _write_atomic(br, compressed)
 

@@ -4,14 +4,17 @@ wrap-up that raises a report from a chat (`contact_store.wrapup`)."""
 
 from __future__ import annotations
 
+from contact_store.i18n import N_
+
+# The names are English message ids: the widget shows them in the visitor's language.
 TOPICS = {
-    "crime": "Report a crime",
-    "asb": "Antisocial behaviour",
-    "road": "Roads and traffic",
-    "lost-found": "Lost or found property",
-    "update": "An update on something already reported",
-    "domestic-abuse": "Domestic abuse",
-    "other": "Something else",
+    "crime": N_("Report a crime"),
+    "asb": N_("Antisocial behaviour"),
+    "road": N_("Roads and traffic"),
+    "lost-found": N_("Lost or found property"),
+    "update": N_("An update on something already reported"),
+    "domestic-abuse": N_("Domestic abuse"),
+    "other": N_("Something else"),
 }
 # Topics where a police text could reach an abuser: "safe to text?" defaults to no (safeguarding),
 # and a report raised from such a chat is sensitive (supervisors and its assignee only).

@@ -33,6 +33,7 @@ from contact_store.access import can_access_conversation
 from contact_store.clock import utcnow
 from contact_store.errors import Forbidden, Gone, NotFound, ValidationFailed
 from contact_store.events import channels, emit
+from contact_store.i18n import N_, normalise, translator
 from contact_store.models import Conversation, ConversationEvent, Message, Operator, SenderKind
 from contact_store.staff import token_hash
 from contact_store.text import strip_unstorable, unstorable_reason
@@ -277,43 +278,24 @@ def append_message(
 
 # What the service itself says in a chat, in the visitor's language (the widget offers English and
 # Welsh). Operators see the same text.
-SYSTEM_TEXTS: dict[str, dict[str, str]] = {
-    "joined": {"en": "{name} has joined the chat.", "cy": "Mae {name} wedi ymuno â'r sgwrs."},
-    "ended_by_visitor": {
-        "en": "The chat was ended by the visitor.",
-        "cy": "Daeth yr ymwelydd â'r sgwrs i ben.",
-    },
-    "ended_by_operator": {
-        "en": "The chat was ended by the operator.",
-        "cy": "Daeth y gweithredwr â'r sgwrs i ben.",
-    },
-    "ended_visitor_left": {
-        "en": "The chat closed because the visitor left.",
-        "cy": "Daeth y sgwrs i ben am fod yr ymwelydd wedi gadael.",
-    },
-    "danger": {
-        "en": (
-            "If you are in danger now, or someone is hurt, call 999 now. "
-            "If you cannot speak, call 999 and press 55 when asked. "
-            "We have moved your chat to the front of the queue."
-        ),
-        "cy": (
-            "Os ydych chi mewn perygl nawr, neu os oes rhywun wedi'i anafu, ffoniwch 999 nawr. "
-            "Os na allwch siarad, ffoniwch 999 a phwyswch 55 pan ofynnir i chi. "
-            "Rydym wedi symud eich sgwrs i flaen y ciw."
-        ),
-    },
-    "transferring": {
-        "en": "You are being transferred to a colleague. Please stay in the chat.",
-        "cy": "Rydych chi'n cael eich trosglwyddo i gydweithiwr. Arhoswch yn y sgwrs, os gwelwch yn dda.",
-    },
+# Messages from the service itself, in the chat's language (English message ids of the catalogue).
+SYSTEM_TEXTS: dict[str, str] = {
+    "joined": N_("{name} has joined the chat."),
+    "ended_by_visitor": N_("The chat was ended by the visitor."),
+    "ended_by_operator": N_("The chat was ended by the operator."),
+    "ended_visitor_left": N_("The chat closed because the visitor left."),
+    "danger": N_(
+        "If you are in danger now, or someone is hurt, call 999 now. "
+        "If you cannot speak, call 999 and press 55 when asked. "
+        "We have moved your chat to the front of the queue."
+    ),
+    "transferring": N_("You are being transferred to a colleague. Please stay in the chat."),
 }
 
 
 def system_text(key: str, language: str, **params: str) -> str:
     """A system message in `language` (English when there is no translation)."""
-    texts = SYSTEM_TEXTS[key]
-    return texts.get(language, texts["en"]).format(**params)
+    return translator(normalise(language))(SYSTEM_TEXTS[key]).format(**params)
 
 
 def system_message(*, session: Session, conversation_id: str, key: str, **params: str) -> StoredMessage:
@@ -361,32 +343,24 @@ def record_event(
     )
 
 
-# The transcript's labels in the chat's language (the widget's own words).
+# The transcript's labels (the widget's own words), in the chat's language.
 _TRANSCRIPT_WORDS = {
-    "en": {
-        "title": "live chat",
-        "reference": "Reference",
-        "started": "Started",
-        "you": "You",
-        "operator": "Operator",
-    },
-    "cy": {
-        "title": "sgwrs fyw",
-        "reference": "Cyfeirnod",
-        "started": "Dechreuwyd",
-        "you": "Chi",
-        "operator": "Gweithredwr",
-    },
+    "title": N_("{force} live chat"),
+    "reference": N_("Reference"),
+    "started": N_("Started"),
+    "you": N_("You"),
+    "operator": N_("Operator"),
 }
 
 
 def transcript_text(*, session: Session, conversation: Conversation, force_name: str, timezone: str) -> str:
     """The visitor's transcript as plain text in the chat's language and the force's local time
     (no internal notes). The report raised from a chat has its own, for staff (`wrapup`)."""
-    words = _TRANSCRIPT_WORDS.get(conversation.language, _TRANSCRIPT_WORDS["en"])
+    _ = translator(normalise(conversation.language))
+    words = {key: _(text) for key, text in _TRANSCRIPT_WORDS.items()}
     tz = ZoneInfo(timezone)
     lines = [
-        f"{force_name} {words['title']}",
+        words["title"].format(force=force_name),
         f"{words['reference']}: {short_reference(conversation.id)}",
         f"{words['started']}: {conversation.queued_at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
         "",

@@ -5,6 +5,10 @@ a row is due when `status = queued` and `next_attempt_at <= now`. Every row pass
 (`contact_store.sms.gate`: consent of the contact, allowed country, per-recipient daily cap) as it
 is written; a refused text is kept as `blocked` with its reason and never sent.
 
+Every text is written in the language of the contact it is about (`language`, the report's or the
+chat's): a template's English wording is its message id in the gettext catalogue
+(`contact_store.i18n`), so the Welsh is in `web_forms/locale/cy/LC_MESSAGES/messages.po`.
+
 Templates use GOV.UK Notify's `((placeholder))` syntax so the same text works with the Notify
 provider's personalisation and with the `log` and Twilio providers, which render it here.
 """
@@ -19,6 +23,7 @@ from sqlmodel import Session
 
 from contact_store.clock import utcnow
 from contact_store.errors import ValidationFailed
+from contact_store.i18n import N_, normalise, translator
 from contact_store.models import Person, SmsMessage, SmsStatus
 from contact_store.people import is_mobile, normalise_phone
 from contact_store.settings import Settings
@@ -29,36 +34,44 @@ MAX_SMS_LENGTH = 918
 DEFAULT_DEADLINE = timedelta(hours=24)
 
 SMS_TEMPLATES: dict[str, str] = {
-    "report_ack": (
+    "report_ack": N_(
         "((force)): thank you for your report. Your reference is ((reference)). "
         "We aim to respond within ((target)). In an emergency call 999."
     ),
-    "chat_ack": (
+    "chat_ack": N_(
         "((force)): thank you for contacting us by live chat. Your reference is ((reference)). "
         "In an emergency call 999."
     ),
-    "report_update": "((force)) update on ((reference)): ((message))",
+    "report_update": N_("((force)) update on ((reference)): ((message))"),
     "free_text": "((message))",
     # Surveys (non-essential: never sent to a number that replied STOP).
-    "survey_invite": (
+    "survey_invite": N_(
         "((force)): please tell us about your recent contact (ref ((reference))). ((question)) "
         "Reply 1 (very dissatisfied) to 5 (very satisfied), or answer online: ((link)) "
         "Reply STOP to opt out."
     ),
-    "survey_question": "((question)) Reply 1 (very dissatisfied) to 5 (very satisfied).",
-    "survey_comment": "((question)) Reply with your comments, or SKIP.",
-    "survey_reask": (
+    "survey_question": N_("((question)) Reply 1 (very dissatisfied) to 5 (very satisfied)."),
+    "survey_comment": N_("((question)) Reply with your comments, or SKIP."),
+    "survey_reask": N_(
         "Sorry, we did not understand that. ((question)) "
         "Please reply with one number from 1 (very dissatisfied) to 5 (very satisfied)."
     ),
-    "survey_thanks": "((force)): thank you for your feedback. It helps us improve.",
+    "survey_thanks": N_("((force)): thank you for your feedback. It helps us improve."),
 }
 
 _PLACEHOLDER = re.compile(r"\(\(([a-z_]+)\)\)")
 
 
-def render_template(template: str, personalisation: dict[str, Any]) -> str:
-    """Fill `((placeholders))`; a missing value is an error, not a blank in a text to the public."""
+def template_text(template: str, language: str = "en") -> str:
+    """A template's wording in `language` (the English wording for an unknown language; a name that
+    is not a template is itself the text)."""
+    english = SMS_TEMPLATES.get(template)
+    return translator(normalise(language))(english) if english is not None else template
+
+
+def render_template(template: str, personalisation: dict[str, Any], language: str = "en") -> str:
+    """Fill `((placeholders))` of the template in `language`; a missing value is an error, not a
+    blank in a text to the public."""
 
     def _fill(match: re.Match[str]) -> str:
         key = match.group(1)
@@ -66,7 +79,7 @@ def render_template(template: str, personalisation: dict[str, Any]) -> str:
             raise ValidationFailed(f"Missing value for (({key}))", fields={key: "Missing"})
         return str(personalisation[key])
 
-    return _PLACEHOLDER.sub(_fill, SMS_TEMPLATES.get(template, template))
+    return _PLACEHOLDER.sub(_fill, template_text(template, language))
 
 
 def sms_values(
@@ -83,6 +96,7 @@ def sms_values(
     operator_id: int | None = None,
     due_at: datetime | None = None,
     opted_out: bool = False,
+    language: str = "en",
 ) -> dict[str, Any] | None:
     """The outbox row's column values for a text to a mobile, or None when it cannot receive texts.
 
@@ -93,7 +107,7 @@ def sms_values(
     number = normalise_phone(to)
     if number is None or not is_mobile(number):
         return None
-    body = render_template(template, personalisation)
+    body = render_template(template, personalisation, language)
     if len(body) > MAX_SMS_LENGTH:
         raise ValidationFailed(
             f"The text is {len(body)} characters; the most is {MAX_SMS_LENGTH}",
@@ -135,8 +149,10 @@ def queue_sms(
     survey_invitation_id: int | None = None,
     operator_id: int | None = None,
     due_at: datetime | None = None,
+    language: str = "en",
 ) -> SmsMessage | None:
-    """Queue a text through the gate. Returns None when the number cannot receive texts.
+    """Queue a text through the gate, in `language` (the contact's). Returns None when the number
+    cannot receive texts.
 
     A text the gate refuses is kept as `blocked` with its reason; non-essential texts (surveys) to
     a number that sent STOP are kept as `cancelled`. Both are visible in the SMS log.
@@ -158,6 +174,7 @@ def queue_sms(
         operator_id=operator_id,
         due_at=due_at,
         opted_out=opted_out,
+        language=language,
     )
     if values is None:
         return None

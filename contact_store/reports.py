@@ -208,6 +208,7 @@ def file_report(
             person_id=link.person_id,
             phone=consent.number,
             target=report_in.response_time,
+            language=report_in.language,
         )
         if sms is not None:
             # The consent was written just above: the gate need not read it back.

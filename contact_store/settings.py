@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contact_store.i18n import N_
+
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "development"}
 
 # --- Secret strength (issue #10, point 9) ---
@@ -202,10 +204,11 @@ class Settings(BaseSettings):
     # comment). Reword them here; the order and kinds are fixed.
     survey_questions: list[str] = Field(
         default_factory=lambda: [
-            "How satisfied were you with the time it took to answer your contact?",
-            "How satisfied were you with the ability of the call handler to resolve your issue?",
-            "How satisfied were you with the overall service provided by the call handler?",
-            "Finally, good and bad, tell us about the overall service that you received.",
+            # N_: the default wording is a message id of the Welsh catalogue (contact_store.i18n).
+            N_("How satisfied were you with the time it took to answer your contact?"),
+            N_("How satisfied were you with the ability of the call handler to resolve your issue?"),
+            N_("How satisfied were you with the overall service provided by the call handler?"),
+            N_("Finally, good and bad, tell us about the overall service that you received."),
         ],
         min_length=4,
         max_length=4,

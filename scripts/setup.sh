@@ -135,6 +135,17 @@ if [ ! -f "$CSS_OUT" ] || [ -n "$(find contact_store/static/scss package-lock.js
   quiet npm run --silent build:css
 fi
 
+# --- Welsh: compile the gettext catalogues (.po in git -> .mo, ignored) -----------
+# The server also compiles a missing or stale .mo in memory at start-up (contact_store/i18n.py).
+for po in web_forms/locale/*/LC_MESSAGES/messages.po; do
+  mo="${po%.po}.mo"
+  if [ ! -f "$mo" ] || [ "$po" -nt "$mo" ]; then
+    log "pybabel compile $po"
+    quiet "$VENV/bin/pybabel" compile -d web_forms/locale -D messages
+    break
+  fi
+done
+
 # --- Static assets: fingerprinted names + .gz/.br siblings (the server also refreshes them at start)
 log "static assets (contact_store/static/dist)"
 quiet "$VENV/bin/python" -m contact_store.assets

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from contact_store.errors import NotFound
+from contact_store.i18n import N_
 from contact_store.throttle import FORMS, throttles_for
 from contact_store.web import client_address, throttle_address
 from web_forms.catalogue import FormDefinition, catalogue
@@ -14,7 +15,7 @@ def get_form(slug: str) -> FormDefinition:
     """The form with this slug, or 404."""
     form = catalogue().get(slug)
     if form is None:
-        raise NotFound("There is no form at this address")
+        raise NotFound(N_("There is no form at this address"))
     return form
 
 

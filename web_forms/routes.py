@@ -11,15 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from web_forms.api.routes import router as api_router
 from web_forms.catalogue import catalogue
-from web_forms.i18n import LANGUAGE_COOKIE, LANGUAGES
+from web_forms.i18n import LANGUAGES
 from web_forms.journey.routes import router as journey_router
-from web_forms.pages import render
+from web_forms.pages import language_cookie, render
 
 catalogue()  # validate every form definition at start-up
 
 router = APIRouter(tags=["public"])
-# One year: a language choice is a preference, not personal data.
-LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 from web_forms.surveys.routes import router as surveys_router  # noqa: E402  (SMS/surveys area)
 
@@ -39,14 +37,7 @@ def switch_language(request: Request, lang: str = "en", next: str = "/") -> Resp
     response = RedirectResponse(target, status_code=303)
     if lang in LANGUAGES:
         secure = request.app.state.settings.cookie_secure
-        response.set_cookie(
-            LANGUAGE_COOKIE,
-            lang,
-            max_age=LANGUAGE_COOKIE_SECONDS,
-            samesite="lax",
-            secure=secure,
-            httponly=True,
-        )
+        response.headers.append("set-cookie", language_cookie(lang, secure=secure))
     return response
 
 

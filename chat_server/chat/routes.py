@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from chat_server.chat import service
 from contact_store.conversations import short_reference, transcript_text
+from contact_store.i18n import LANGUAGES, opening_time
 from contact_store.models import Area
 from contact_store.openapi import error_responses
 from contact_store.text import DbId, PublicText, TextId
@@ -56,6 +57,9 @@ class ChatStarted(BaseModel):
 class Availability(BaseModel):
     open: bool
     next_opening: str | None
+    # When chat opens again, in words, per language ("Monday at 08:00", "ddydd Llun am 08:00"),
+    # local time (contact_store.i18n.opening_time): the widget shows it as it is.
+    next_opening_text: dict[str, str] | None = None
     topics: dict[str, str]
     # Topics whose "safe to text?" answer defaults to no (the pre-chat form preselects it).
     sensitive_topics: list[str]
@@ -108,6 +112,7 @@ def availability(session: SessionDep, settings: SettingsDep) -> Availability:
     return Availability(
         open=service.is_open(settings=settings),
         next_opening=nxt.isoformat() if nxt else None,
+        next_opening_text={lang: opening_time(nxt, lang) for lang in LANGUAGES} if nxt else None,
         topics=service.TOPICS,
         sensitive_topics=sorted(service.SENSITIVE_TOPICS),
         areas=areas,

@@ -15,18 +15,39 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_server import static_assets
 from chat_server.chat.protocol import origin_of
+from chat_server.widget.strings import widget_source
 from contact_store.settings import Settings
-from contact_store.ui import template_context, templates_for
+from contact_store.ui import templates_for
+from web_forms.pages import render
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 router = APIRouter(tags=["chat widget"])
 
 
+def chat_origins(settings: Settings) -> set[str]:
+    """The origins whose pages may call the chat API: ours and `allowed_origins`."""
+    return {origin_of(settings.public_base_url), *(origin_of(o) for o in settings.allowed_origins)}
+
+
 @router.api_route("/chat/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
 def widget_js(request: Request) -> Response:
-    """Forces' pages load it from this stable URL: a short max-age, then an ETag revalidation (304)."""
-    return static_assets.stable(request, "widget.js")
+    """The widget, with its words in every language and the origins it may be used on. Forces' pages
+    load it from this stable URL: a short max-age, then an ETag revalidation (304), compressed."""
+    made: static_assets.MadeAsset | None = request.app.state.__dict__.get("_widget_js")
+    if made is None:
+        source = static_assets.source_text(request, "widget.js")
+        if source is None:
+            return Response(status_code=404)
+        settings: Settings = request.app.state.settings
+        body = widget_source(
+            source,
+            allowed_origins=chat_origins(settings),
+            non_emergency_number=settings.force_phone_non_emergency,
+        )
+        made = static_assets.MadeAsset.of(body.encode("utf-8"), "text/javascript; charset=utf-8")
+        request.app.state._widget_js = made
+    return static_assets.made_response(request, made)
 
 
 @router.api_route("/chat/widget.css", methods=["GET", "HEAD"], include_in_schema=False)
@@ -35,11 +56,9 @@ def widget_css(request: Request) -> Response:
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
-def hosted_chat(request: Request, lang: str = "en") -> HTMLResponse:
-    lang = "cy" if lang == "cy" else "en"
-    return templates_for(request, TEMPLATES).TemplateResponse(
-        request, "chat_widget/chat.html", template_context(request, lang=lang)
-    )
+def hosted_chat(request: Request) -> Response:
+    """The hosted chat page, in the visitor's language (`?lang=`, the cookie...) like every public page."""
+    return render(request, "web_forms/chat.html")
 
 
 @router.get("/chat/demo", response_class=HTMLResponse, include_in_schema=False)
@@ -54,10 +73,7 @@ class ChatCors:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.allowed = {
-            origin_of(settings.public_base_url),
-            *(origin_of(o) for o in settings.allowed_origins),
-        }
+        self.allowed = chat_origins(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/v1/chats"):

@@ -13,18 +13,24 @@ from typing import Any
 
 from sqlmodel import Session
 
+from contact_store.i18n import translator
 from contact_store.models import Conversation, Report, SmsMessage
 from contact_store.outbox import queue_sms, sms_values
 from contact_store.settings import Settings
 
 
-def report_ack_personalisation(*, settings: Settings, reference: str, target: str | None) -> dict[str, Any]:
-    """What fills the `report_ack` template."""
+def report_ack_personalisation(
+    *, settings: Settings, reference: str, target: str | None, language: str = "en"
+) -> dict[str, Any]:
+    """What fills the `report_ack` template, in `language` (the form's response time, e.g.
+    "5 working days", is a message id of the catalogue)."""
+    _ = translator(language)
     hours = settings.report_target_hours
+    default = _("{hours} hours").format(hours=hours) if hours != 1 else _("1 hour")
     return {
         "force": settings.force_name,
         "reference": reference,
-        "target": target or (f"{hours} hours" if hours != 1 else "1 hour"),
+        "target": _(target) if target else default,
     }
 
 
@@ -36,6 +42,7 @@ def report_ack_values(
     person_id: int | None,
     phone: str,
     target: str | None = None,
+    language: str = "en",
 ) -> dict[str, Any] | None:
     """The outbox row acknowledging a new report (for writers that insert rows themselves, after
     passing it through `gate.apply`)."""
@@ -45,7 +52,10 @@ def report_ack_values(
         kind="ack",
         report_id=report_id,
         person_id=person_id,
-        personalisation=report_ack_personalisation(settings=settings, reference=reference, target=target),
+        personalisation=report_ack_personalisation(
+            settings=settings, reference=reference, target=target, language=language
+        ),
+        language=language,
     )
 
 
@@ -64,6 +74,7 @@ def queue_chat_ack(
         conversation_id=conversation.id,
         person_id=conversation.person_id,
         personalisation={"force": settings.force_name, "reference": reference},
+        language=conversation.language,
     )
 
 
@@ -83,4 +94,5 @@ def queue_report_update(
         person_id=report.person_id,
         operator_id=operator_id,
         personalisation={"force": settings.force_name, "reference": report.reference, "message": message},
+        language=report.language,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from contact_store.i18n import N_, translator
 from contact_store.settings import Settings
 
 
@@ -23,18 +24,44 @@ FIELDS = (
     ("comment", "comment", "Comment"),
 )
 SCORE_FIELDS = tuple(f for f, kind, _ in FIELDS if kind == "score")
-SCORE_LABELS = {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neither", 4: "Satisfied", 5: "Very satisfied"}
+SCORE_LABELS = {
+    1: N_("Very dissatisfied"),
+    2: N_("Dissatisfied"),
+    3: N_("Neither"),
+    4: N_("Satisfied"),
+    5: N_("Very satisfied"),
+}
 
 
-def questions(settings: Settings) -> list[Question]:
-    """The questions in order, with their configured wording."""
+def questions(settings: Settings, language: str = "en") -> list[Question]:
+    """The questions in order, with their configured wording in `language` (a wording the catalogue
+    does not know stays as configured)."""
+    _ = translator(language)
     return [
-        Question(field=f, text=text, kind=kind, short=short)
+        Question(field=f, text=_(text), kind=kind, short=short)
         for (f, kind, short), text in zip(FIELDS, settings.survey_questions, strict=True)
     ]
 
 
-_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5"}
+def score_labels(language: str = "en") -> dict[int, str]:
+    """The 1-5 scale's words in `language`."""
+    _ = translator(language)
+    return {score: _(label) for score, label in SCORE_LABELS.items()}
+
+
+# Numbers in words, English and Welsh (un, dau, tri, pedwar, pump).
+_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "un": "1",
+    "dau": "2",
+    "tri": "3",
+    "pedwar": "4",
+    "pump": "5",
+}
 # Words allowed around a score ("I'd give it 4 stars", "4 out of 5"): anything else means the text
 # is not just a score ("waited 5 hours" must not become a 5).
 _FILLER = {
@@ -83,7 +110,22 @@ def parse_score(text: str) -> int | None:
     return value if 1 <= value <= 5 else None
 
 
-SKIP_WORDS = {"skip", "no", "none", "nothing", "n/a", "na", "no comment", "no thanks", "-"}
+# English, and Welsh ("dim" nothing, "dim sylw" no comment, "dim diolch" no thanks).
+SKIP_WORDS = {
+    "skip",
+    "no",
+    "none",
+    "nothing",
+    "n/a",
+    "na",
+    "no comment",
+    "no thanks",
+    "-",
+    "dim",
+    "dim sylw",
+    "dim sylwadau",
+    "dim diolch",
+}
 
 
 def parse_comment(text: str) -> str | None:

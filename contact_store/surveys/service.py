@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from contact_store.clock import utcnow
 from contact_store.errors import Conflict, NotFound, ValidationFailed
+from contact_store.i18n import N_, normalise, translator
 from contact_store.models import Conversation, Operator, Person, Report, SurveyInvitation, SurveyResponse
 from contact_store.models.surveys import InvitationStatus
 from contact_store.outbox import queue_sms
@@ -183,9 +184,11 @@ def survey_token(*, settings: Settings, invitation_id: int) -> str:
     return URLSafeTimedSerializer(settings.resolved_secret_key(), salt=TOKEN_SALT).dumps(invitation_id)
 
 
-def survey_link(*, settings: Settings, invitation_id: int) -> str:
+def survey_link(*, settings: Settings, invitation_id: int, language: str = "en") -> str:
+    """The survey's web link; a Welsh contact's opens in Welsh (`?lang=cy`)."""
     token = survey_token(settings=settings, invitation_id=invitation_id)
-    return f"{settings.public_base_url.rstrip('/')}/survey/{token}"
+    suffix = "" if normalise(language) == "en" else f"?lang={normalise(language)}"
+    return f"{settings.public_base_url.rstrip('/')}/survey/{token}{suffix}"
 
 
 def invitation_from_token(*, session: Session, settings: Settings, token: str) -> SurveyInvitation:
@@ -194,12 +197,12 @@ def invitation_from_token(*, session: Session, settings: Settings, token: str) -
     try:
         invitation_id = serializer.loads(token, max_age=settings.survey_link_days * 86400)
     except SignatureExpired as exc:
-        raise NotFound("This survey link has expired") from exc
+        raise NotFound(N_("This survey link has expired")) from exc
     except BadSignature as exc:
-        raise NotFound("This survey link is not valid") from exc
+        raise NotFound(N_("This survey link is not valid")) from exc
     invitation = session.get(SurveyInvitation, int(invitation_id))
     if invitation is None or invitation.status == InvitationStatus.EXCLUDED:
-        raise NotFound("This survey link is not valid")
+        raise NotFound(N_("This survey link is not valid"))
     return invitation
 
 
@@ -220,7 +223,6 @@ def dispatch_due_invitations(*, session: Session, settings: Settings, now: datet
         .order_by(col(SurveyInvitation.due_at))
         .limit(DISPATCH_BATCH)
     ).all()
-    first_question = questions(settings)[0].text
     count = 0
     for invitation in due:
         claimed = session.execute(
@@ -238,6 +240,7 @@ def dispatch_due_invitations(*, session: Session, settings: Settings, now: datet
             continue
         session.refresh(invitation)
         assert invitation.id is not None and invitation.to_e164 is not None
+        language = invitation_language(session=session, invitation=invitation)
         message = queue_sms(
             session=session,
             settings=settings,
@@ -247,14 +250,15 @@ def dispatch_due_invitations(*, session: Session, settings: Settings, now: datet
             essential=False,
             personalisation={
                 "force": settings.force_name,
-                "reference": invitation.reference or "your contact",
-                "question": first_question,
-                "link": survey_link(settings=settings, invitation_id=invitation.id),
+                "reference": invitation.reference or translator(language)(N_("your contact")),
+                "question": questions(settings, language)[0].text,
+                "link": survey_link(settings=settings, invitation_id=invitation.id, language=language),
             },
             person_id=invitation.person_id,
             report_id=invitation.report_id,
             conversation_id=invitation.conversation_id,
             survey_invitation_id=invitation.id,
+            language=language,
         )
         if message is None or message.status != "queued":
             invitation.status = InvitationStatus.EXPIRED
@@ -304,28 +308,44 @@ SCORE_MIN, SCORE_MAX = 1, 5
 COMMENT_MAX_LENGTH = 2000
 
 
+# The message when a score is missing (English message ids; pages translate them).
+SCORE_ERRORS = {
+    "score_time": N_("Select how satisfied you were with the time it took"),
+    "score_resolve": N_("Select how satisfied you were with the ability to resolve your issue"),
+    "score_overall": N_("Select how satisfied you were with the overall service"),
+}
+
+
+def invitation_language(*, session: Session, invitation: SurveyInvitation) -> str:
+    """The language of the contact a survey is about (its report's, else its chat's)."""
+    if invitation.report_id is not None:
+        report = session.get(Report, invitation.report_id)
+        if report is not None:
+            return normalise(report.language)
+    if invitation.conversation_id is not None:
+        conversation = session.get(Conversation, invitation.conversation_id)
+        if conversation is not None:
+            return normalise(conversation.language)
+    return "en"
+
+
 def validate_answers(form: dict[str, Any]) -> tuple[dict[str, int], str | None, dict[str, str]]:
     """Scores and comment from a web/widget submission, with GOV.UK-style field errors."""
     scores: dict[str, int] = {}
     errors: dict[str, str] = {}
-    names = {
-        "score_time": "the time it took",
-        "score_resolve": "the ability to resolve your issue",
-        "score_overall": "the overall service",
-    }
     for field in SCORE_FIELDS:
         raw = form.get(field)
         value = parse_int(str(raw), low=SCORE_MIN, high=SCORE_MAX) if type(raw) in (str, int) else None
         if value is not None:
             scores[field] = value
         else:
-            errors[field] = f"Select how satisfied you were with {names[field]}"
+            errors[field] = SCORE_ERRORS[field]
     raw_comment = form.get("comment")
     comment = raw_comment.strip() if isinstance(raw_comment, str) else ""
     if len(comment) > COMMENT_MAX_LENGTH:
-        errors["comment"] = "Your comments must be 2,000 characters or fewer"
+        errors["comment"] = N_("Your comments must be 2,000 characters or fewer")
     elif unstorable_reason(comment):
-        errors["comment"] = "Your comments must not contain control characters"
+        errors["comment"] = N_("Your comments must not contain control characters")
     return scores, (comment or None), errors
 
 

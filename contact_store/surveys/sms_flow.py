@@ -16,7 +16,7 @@ from contact_store.models.surveys import InvitationStatus
 from contact_store.outbox import queue_sms
 from contact_store.settings import Settings
 from contact_store.surveys.questions import parse_comment, parse_score, questions
-from contact_store.surveys.service import complete, response_for
+from contact_store.surveys.service import complete, invitation_language, response_for
 
 
 def active_invitation_for(*, session: Session, settings: Settings, number: str) -> SurveyInvitation | None:
@@ -37,6 +37,7 @@ def _text(
     session: Session, settings: Settings, invitation: SurveyInvitation, template: str, **values: str
 ) -> None:
     assert invitation.to_e164 is not None
+    language = invitation_language(session=session, invitation=invitation)
     queue_sms(
         session=session,
         settings=settings,
@@ -49,6 +50,7 @@ def _text(
         report_id=invitation.report_id,
         conversation_id=invitation.conversation_id,
         survey_invitation_id=invitation.id,
+        language=language,
     )
 
 
@@ -56,7 +58,7 @@ def handle_survey_reply(
     *, session: Session, settings: Settings, invitation: SurveyInvitation, body: str
 ) -> str:
     """Apply one text to the survey; returns "answered", "reask" or "completed"."""
-    qs = questions(settings)
+    qs = questions(settings, invitation_language(session=session, invitation=invitation))
     index = min(invitation.next_question, len(qs) - 1)
     question = qs[index]
     response = response_for(session=session, invitation=invitation, response_channel="sms")

@@ -21,7 +21,7 @@ from contact_store.settings import Settings
 from contact_store.sms import gate
 from contact_store.text import parse_int, unstorable_reason
 from web_forms.catalogue import FormDefinition, Page, Question, QuestionType
-from web_forms.i18n import Translate, long_date
+from web_forms.i18n import N_, Translate, long_date
 
 # C0 controls (except tab and newline) and DEL: never meaningful in a report, and NUL breaks
 # PostgreSQL text columns.
@@ -84,7 +84,7 @@ def _parse_date(raw: Any, _: Translate, q: Question) -> tuple[str | None, str | 
         day, month, year = (str(raw.get(k) or "").strip() for k in ("day", "month", "year"))
         if not (day or month or year):
             return None, None
-        missing = [_(n) for n, v in (("day", day), ("month", month), ("year", year)) if not v]
+        missing = [_(n) for n, v in ((N_("day"), day), (N_("month"), month), (N_("year"), year)) if not v]
         if missing:
             return None, _("The date must include a {parts}").format(parts=_(" and ").join(missing))
     else:

@@ -24,7 +24,7 @@ from contact_store.throttle import retry_after_header
 from contact_store.web import SessionDep, SettingsDep, get_settings_dep, get_store
 from web_forms.catalogue import FormDefinition, Page, QuestionType, catalogue
 from web_forms.deps import get_form, submission_wait
-from web_forms.i18n import Translate, translator
+from web_forms.i18n import N_, Translate, translator
 from web_forms.journey import service
 from web_forms.journey.answers import date_parts, display_answer, raw_from_form, validate_page, visible_pages
 from web_forms.pages import page_language, render
@@ -36,7 +36,7 @@ FORM_COOKIE = "fc_form"
 EXIT_URL = "https://www.bbc.co.uk/weather"
 # Form fields a question page may carry beyond its questions (buttons, removal of a file).
 MAX_EXTRA_FIELDS = 20
-TOO_MANY_REPORTS = (
+TOO_MANY_REPORTS = N_(
     "You have sent a lot of reports in a short time. Your answers are saved: wait a minute, "
     "then select Send report again."
 )
@@ -287,7 +287,7 @@ def show_page(
     form = get_form(slug)
     page = form.page(page_id)
     if page is None:
-        raise NotFound("There is no page at this address")
+        raise NotFound(N_("There is no page at this address"))
     form_session = service.find(session=session, form=form, token=_token(request))
     if form_session is None:
         return _redirect(_base(form))
@@ -389,7 +389,7 @@ async def save_page(request: Request, slug: str, page_id: str, settings: Setting
     form = get_form(slug)
     page = form.page(page_id)
     if page is None:
-        raise NotFound("There is no page at this address")
+        raise NotFound(N_("There is no page at this address"))
     # Bodies over upload_max_files x upload_max_bytes never get here (chat_server/body_limit.py).
     data = await request.form(
         max_files=settings.upload_max_files, max_fields=len(page.questions) * 3 + MAX_EXTRA_FIELDS

@@ -7,8 +7,12 @@ Widget API (for the chat widget when a chat ends), authorised by the chat's visi
 (`Authorization: Bearer <visitor token>`, `contact_store.web.visitor_conversation`: 401 without it,
 403 for another chat's token, 410 `chat_expired` once `chat_token_ttl_after_end_minutes` have passed
 since the chat ended):
-- `GET /api/v1/chats/{id}/survey` -> 200 {"questions": [{"field", "text", "kind"}...]} when the chat
-  has an open survey; 404 when there is none (excluded, already answered, or not scheduled).
+- `GET /api/v1/chats/{id}/survey?lang=en|cy` -> 200 {"questions": [{"field", "text", "kind"}...],
+  "scale": {"1".."5": words}} worded in `lang` (default: the chat's language) when the chat has an
+  open survey; 404 when there is none (excluded, already answered, or not scheduled).
+
+Web link pages are in the visitor's language like every public page; the link in a Welsh text
+carries `?lang=cy`.
 - `POST /api/v1/chats/{id}/survey` with {"score_time": 1-5, "score_resolve": 1-5,
   "score_overall": 1-5, "comment": "..."} -> 201 {"status": "completed"}; 422 with field errors;
   409 if already answered (also when two answers race: the loser's unique-constraint conflict is
@@ -17,18 +21,18 @@ since the chat ended):
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contact_store.errors import Conflict, NotFound, ValidationFailed
+from contact_store.i18n import N_, normalise, translator
 from contact_store.models.surveys import InvitationStatus
 from contact_store.openapi import error_responses
-from contact_store.surveys.questions import SCORE_LABELS, questions
+from contact_store.surveys.questions import questions, score_labels
 from contact_store.surveys.service import (
     COMMENT_MAX_LENGTH,
     OPEN_STATUSES,
@@ -41,10 +45,9 @@ from contact_store.surveys.service import (
     validate_answers,
 )
 from contact_store.text import PublicText, TextId
-from contact_store.ui import template_context, templates_for
 from contact_store.web import VISITOR_TOKEN_RESPONSES, SessionDep, SettingsDep, visitor_conversation
+from web_forms.pages import page_language, render
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 router = APIRouter(tags=["surveys"])
 
 Score = Annotated[int, Ge(SCORE_MIN), Le(SCORE_MAX)]
@@ -77,10 +80,15 @@ class SurveyCompleted(BaseModel):
 
 
 def _render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
-    templates = templates_for(request, TEMPLATES)
-    return templates.TemplateResponse(
-        request, f"web_forms/surveys/{name}", template_context(request, **values), status_code=status
-    )
+    """A survey page in the visitor's language (`?lang=` from the text's link, the cookie...)."""
+    lang = page_language(request)
+    if "questions" in values:
+        values["labels"] = score_labels(lang)
+    if "errors" in values:
+        _ = translator(lang)
+        values["errors"] = {k: _(v) for k, v in values["errors"].items()}
+    template = f"web_forms/surveys/{name}"
+    return render(request, template, status_code=status, no_store=True, lang=lang, **values)
 
 
 @router.get("/survey/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -89,12 +97,11 @@ def survey_page(request: Request, token: str, session: SessionDep, settings: Set
     if invitation.status == InvitationStatus.COMPLETED:
         return _render(request, "done.html", already=True)
     if invitation.status not in OPEN_STATUSES:
-        raise NotFound("This survey is closed")
+        raise NotFound(N_("This survey is closed"))
     return _render(
         request,
         "form.html",
-        questions=questions(settings),
-        labels=SCORE_LABELS,
+        questions=questions(settings, page_language(request)),
         values={},
         errors={},
         reference=invitation.reference,
@@ -124,8 +131,7 @@ async def survey_submit(request: Request, token: str, settings: SettingsDep) -> 
             request,
             "form.html",
             status=422,
-            questions=questions(settings),
-            labels=SCORE_LABELS,
+            questions=questions(settings, page_language(request)),
             values=form,
             **values,
         )
@@ -138,8 +144,13 @@ async def survey_submit(request: Request, token: str, settings: SettingsDep) -> 
     responses={**VISITOR_TOKEN_RESPONSES, **error_responses(404, 422)},
 )
 def widget_survey(
-    request: Request, conversation_id: TextId, session: SessionDep, settings: SettingsDep
+    request: Request,
+    conversation_id: TextId,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Annotated[str | None, Query(max_length=5, description="en or cy (default: the chat's)")] = None,
 ) -> Response:
+    """The chat's survey, worded in `lang` (the widget's current language) or the chat's language."""
     conversation = visitor_conversation(
         request=request, session=session, settings=settings, conversation_id=conversation_id
     )
@@ -147,10 +158,13 @@ def widget_survey(
     if invitation is None:
         raise NotFound("There is no survey for this chat", code="no_survey")
     mark_offered(session=session, invitation=invitation)
+    language = normalise(lang or conversation.language)
     return JSONResponse(
         {
-            "questions": [{"field": q.field, "text": q.text, "kind": q.kind} for q in questions(settings)],
-            "scale": {str(k): v for k, v in SCORE_LABELS.items()},
+            "questions": [
+                {"field": q.field, "text": q.text, "kind": q.kind} for q in questions(settings, language)
+            ],
+            "scale": {str(k): v for k, v in score_labels(language).items()},
         }
     )
 

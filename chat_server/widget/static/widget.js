@@ -2,7 +2,10 @@
  *   <script src="https://chat.example.police.uk/chat/widget.js" defer
  *           data-lang="en" data-forms-url="/report" data-exit-url="https://www.bbc.co.uk/weather"></script>
  * Options (data-*): lang (en|cy), mode (launcher|inline), target (CSS selector for inline),
- * forms-url, exit-url, colour (#rrggbb), force (name shown in the header).
+ * forms-url, exit-url, colour (#rrggbb), force (name shown in the header), page-language ("true":
+ * the page has its own language switch, so the widget follows data-lang and shows none).
+ * Words: served inside this file from the gettext catalogue (docs/readme/welsh.md). On a page whose
+ * origin may not use the chat API (allowed_origins) it says so at once and offers 101 and the forms.
  * Protocol: chat_server/chat/protocol.py. Everything typed by anyone is shown with textContent.
  * The chat's token never goes in a URL: it is the socket's first frame and an Authorization header.
  */
@@ -19,92 +22,17 @@
   var KEY = "fc-chat:" + base;
   var HEARTBEAT_MS = 50000; // no frame for this long (server pings every 20 s): reconnect
 
-  var T = {
-    en: {
-      open: "Chat with us", title: "Live chat", close: "Minimise chat", exit: "Quick exit",
-      exitHint: "Leave this page quickly",
-      danger: "If you are in danger now or a crime is happening, call 999. If you cannot speak, call 999 and press 55.",
-      closed: "Live chat is closed now.", closedNext: "It opens again {when}.", forms: "Report online instead",
-      intro: "Tell us a little about you so we can put you through to the right team.",
-      name: "Your name", mobile: "Mobile number (optional)", mobileHint: "For example, 07700 900123",
-      safe: "Is it safe for us to text you on this number?",
-      safeHint: "We will only text you, for example your reference, if you say it is safe.",
-      safeYes: "Yes, it is safe to text me", safeNo: "No, do not text me",
-      email: "Email address (optional)", topic: "What is your chat about?", choose: "Choose a topic",
-      postcode: "Postcode (optional)", postcodeHint: "So we can route you to your local team",
-      area: "Or choose your area", anyArea: "I don't know", start: "Start chat",
-      problem: "There is a problem", connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…",
-      queue: "You are number {n} in the queue.", waitNone: "An operator will be with you shortly.",
-      noStaff: "Nobody is available to chat right now. You can stay and we will answer as soon as someone is free.",
-      wait: "Estimated wait: about {m} minute(s).", assigned: "You are chatting with {name}.",
-      typing: "{name} is typing…", operator: "Operator", you: "You", system: "Police",
-      message: "Your message", send: "Send", sending: "Sending", sent: "Sent", delivered: "Delivered",
-      end: "End chat", endConfirm: "End this chat?", ended: "The chat has ended.",
-      transcript: "Download transcript", again: "Start a new chat", lang: "Cymraeg", langCode: "cy",
-      expired: "This chat is no longer available. Start a new chat if you need us.",
-      tooLong: "Your message is too long", ratelimited: "Slow down: we will send it in a moment",
-      svTitle: "Tell us how we did", svIntro: "Three short questions about this chat. Answering is optional.",
-      svOptional: "Optional", svSend: "Send answers", svThanks: "Thank you for your feedback.",
-      svScale: ["Very dissatisfied", "Dissatisfied", "Neither", "Satisfied", "Very satisfied"],
-      svLong: "Your comments must be 2,000 characters or fewer",
-      svErr: {score_time: "Select how satisfied you were with the time it took",
-        score_resolve: "Select how satisfied you were with the ability to resolve your issue",
-        score_overall: "Select how satisfied you were with the overall service"},
-      err: {name: "Enter your name", mobile: "Enter a UK mobile number, like 07700 900123",
-        email: "Enter an email address in the correct format, like name@example.com",
-        topic: "Choose what your chat is about", postcode: "Enter a real postcode, like PR1 2AB",
-        area_id: "Choose an area from the list", other: "Something went wrong. Try again.",
-        rate_limited: "Too many chats have been started from your connection. Wait a few minutes and try again. If you are in danger now, call 999."},
-      topics: {}
-    },
-    cy: {
-      open: "Sgwrsiwch â ni", title: "Sgwrs fyw", close: "Lleihau'r sgwrs", exit: "Gadael yn gyflym",
-      exitHint: "Gadael y dudalen hon yn gyflym",
-      danger: "Os ydych mewn perygl nawr neu os oes trosedd yn digwydd, ffoniwch 999. Os na allwch siarad, ffoniwch 999 a phwyso 55.",
-      closed: "Mae sgwrs fyw ar gau nawr.", closedNext: "Bydd yn agor eto {when}.",
-      forms: "Rhoi gwybod ar-lein yn lle hynny",
-      intro: "Dywedwch ychydig amdanoch er mwyn i ni eich cysylltu â'r tîm cywir.",
-      name: "Eich enw", mobile: "Rhif ffôn symudol (dewisol)", mobileHint: "Er enghraifft, 07700 900123",
-      safe: "A yw'n ddiogel i ni anfon neges destun atoch ar y rhif hwn?",
-      safeHint: "Byddwn ond yn anfon neges destun atoch, er enghraifft eich cyfeirnod, os byddwch yn dweud ei bod yn ddiogel.",
-      safeYes: "Ydy, mae'n ddiogel anfon neges destun ataf", safeNo: "Na, peidiwch ag anfon neges destun ataf",
-      email: "Cyfeiriad e-bost (dewisol)", topic: "Am beth mae eich sgwrs?", choose: "Dewiswch bwnc",
-      postcode: "Cod post (dewisol)", postcodeHint: "Er mwyn i ni eich cysylltu â'ch tîm lleol",
-      area: "Neu dewiswch eich ardal", anyArea: "Dydw i ddim yn gwybod", start: "Dechrau sgwrs",
-      problem: "Mae problem wedi codi", connecting: "Yn cysylltu…", reconnecting: "Collwyd y cysylltiad. Yn ailgysylltu…",
-      queue: "Rydych yn rhif {n} yn y ciw.", waitNone: "Bydd gweithredwr gyda chi cyn bo hir.",
-      noStaff: "Does neb ar gael i sgwrsio ar hyn o bryd. Gallwch aros a byddwn yn ateb cyn gynted ag y bydd rhywun ar gael.",
-      wait: "Amser aros amcangyfrifedig: tua {m} munud.", assigned: "Rydych yn sgwrsio gyda {name}.",
-      typing: "Mae {name} yn teipio…", operator: "Gweithredwr", you: "Chi", system: "Heddlu",
-      message: "Eich neges", send: "Anfon", sending: "Yn anfon", sent: "Wedi anfon", delivered: "Wedi cyrraedd",
-      end: "Gorffen sgwrs", endConfirm: "Gorffen y sgwrs hon?", ended: "Mae'r sgwrs wedi dod i ben.",
-      transcript: "Lawrlwytho trawsgrifiad", again: "Dechrau sgwrs newydd", lang: "English", langCode: "en",
-      expired: "Nid yw'r sgwrs hon ar gael mwyach. Dechreuwch sgwrs newydd os oes angen help arnoch.",
-      tooLong: "Mae eich neges yn rhy hir", ratelimited: "Arafwch: byddwn yn ei hanfon mewn munud",
-      svTitle: "Dywedwch wrthym sut wnaethom ni", svIntro: "Tri chwestiwn byr am y sgwrs hon. Mae ateb yn ddewisol.",
-      svOptional: "Dewisol", svSend: "Anfon atebion", svThanks: "Diolch am eich adborth.",
-      svScale: ["Anfodlon iawn", "Anfodlon", "Y naill na'r llall", "Bodlon", "Bodlon iawn"],
-      svLong: "Rhaid i'ch sylwadau fod yn 2,000 o nodau neu lai",
-      svErr: {score_time: "Dewiswch pa mor fodlon oeddech chi â'r amser a gymerodd",
-        score_resolve: "Dewiswch pa mor fodlon oeddech chi â'r gallu i ddatrys eich mater",
-        score_overall: "Dewiswch pa mor fodlon oeddech chi â'r gwasanaeth cyffredinol"},
-      svQ: {score_time: "Pa mor fodlon oeddech chi â'r amser a gymerodd i ateb eich cyswllt?",
-        score_resolve: "Pa mor fodlon oeddech chi â gallu'r sawl a atebodd i ddatrys eich mater?",
-        score_overall: "Pa mor fodlon oeddech chi â'r gwasanaeth cyffredinol a roddwyd gan y sawl a atebodd?",
-        comment: "Yn olaf, da a drwg, dywedwch wrthym am y gwasanaeth cyffredinol a gawsoch."},
-      err: {name: "Rhowch eich enw", mobile: "Rhowch rif ffôn symudol yn y DU, fel 07700 900123",
-        email: "Rhowch gyfeiriad e-bost yn y fformat cywir, fel enw@example.com",
-        topic: "Dewiswch am beth mae eich sgwrs", postcode: "Rhowch god post go iawn, fel PR1 2AB",
-        area_id: "Dewiswch ardal o'r rhestr", other: "Aeth rhywbeth o'i le. Rhowch gynnig arall arni.",
-        rate_limited: "Mae gormod o sgyrsiau wedi'u dechrau o'ch cysylltiad. Arhoswch ychydig funudau a rhowch gynnig arall arni. Os ydych mewn perygl nawr, ffoniwch 999."},
-      topics: {crime: "Rhoi gwybod am drosedd", asb: "Ymddygiad gwrthgymdeithasol", road: "Ffyrdd a thraffig",
-        "lost-found": "Eiddo coll neu eiddo a ganfuwyd", update: "Diweddariad ar rywbeth a adroddwyd eisoes",
-        "domestic-abuse": "Cam-drin domestig", other: "Rhywbeth arall"}
-    }
-  };
+  // The words in every language, from the server's gettext catalogue (chat_server/widget/strings.py),
+  // and the origins whose pages may use the chat API (settings: allowed_origins), both written in
+  // when this file is served.
+  var T = __FC_STRINGS__;
+  var ALLOWED_ORIGINS = __FC_ALLOWED_ORIGINS__;
+  // On a page that has its own language switch (the hosted chat page), the page's language wins.
+  var pageLanguage = ds.pageLanguage === "true";
 
   var state = load() || {};
-  var lang = state.lang || (ds.lang === "cy" ? "cy" : "en");
+  var askedLang = T[ds.lang] ? ds.lang : "en";
+  var lang = pageLanguage ? askedLang : (T[state.lang] ? state.lang : askedLang);
   var survey = null, svVals = {}; // the chat's survey (questions + scale) once fetched; answers so far
   var info = null, ws = null, attempt = 0, timer = null, watchdog = null, typingAt = 0, opName = "";
   var pending = state.pending || {}; // client_id -> body, resent after every reconnect until acked
@@ -176,8 +104,8 @@
   function header() {
     var kids = [h("h2", {id: "fcw-title", "class": "fcw-title", tabindex: "-1", text: (ds.force ? ds.force + ": " : "") + t("title")})];
     var tools = h("div", {"class": "fcw-tools"}, [
-      h("button", {type: "button", "class": "fcw-link", lang: t("langCode"), onclick: function () {
-        lang = t("langCode"); state.lang = lang; save(); els.root.setAttribute("lang", lang); render(); }, text: t("lang")}),
+      pageLanguage ? null : h("button", {type: "button", "class": "fcw-link", lang: t("langCode"), onclick: function () {
+        lang = t("langCode"); state.lang = lang; survey = null; save(); els.root.setAttribute("lang", lang); render(); }, text: t("lang")}),
       h("button", {type: "button", "class": "fcw-exit", title: t("exitHint"), onclick: quickExit, text: t("exit")}),
       inline ? null : h("button", {type: "button", "class": "fcw-link", onclick: function () { toggle(false); }, text: t("close")})
     ]);
@@ -194,6 +122,7 @@
     els.panel.appendChild(body);
     els.body = body;
     if (state.id) return renderChat();
+    if (!originAllowed()) return renderNotHere();
     if (!info) {
       body.appendChild(h("p", {text: t("connecting")}));
       fetch(base + "/api/v1/chats/availability").then(function (r) { return r.json(); })
@@ -205,9 +134,28 @@
     renderForm({}, {});
   }
 
+  /* The chat API answers only pages of our own origin and of allowed_origins (CORS): anywhere else
+   * the availability request is refused, so say so at once instead of "Connecting…" for ever. */
+  function originAllowed() {
+    var here = location.origin.toLowerCase();
+    return here === base.toLowerCase() || ALLOWED_ORIGINS.indexOf(here) >= 0;
+  }
+
+  var toldWebTeam = false;
+  function renderNotHere() {
+    if (!toldWebTeam && window.console) {
+      toldWebTeam = true;
+      console.error("FirstContact live chat: this page's origin " + location.origin + " may not use the chat at " +
+        base + ". Add it to the ALLOWED_ORIGINS setting (environment variable FIRSTCONTACT_ALLOWED_ORIGINS, " +
+        "a JSON list, e.g. [\"" + location.origin + "\"]) and restart the chat server.");
+    }
+    els.body.appendChild(h("p", {"class": "fcw-strong", text: t("notHere")}));
+    els.body.appendChild(h("p", {text: t("notHereCall")}));
+    els.body.appendChild(h("a", {"class": "fcw-button", href: formsUrl, text: t("forms")}));
+  }
+
   function renderClosed() {
-    var when = info.next_opening ? new Date(info.next_opening).toLocaleString(lang === "cy" ? "cy-GB" : "en-GB",
-      {weekday: "long", hour: "2-digit", minute: "2-digit"}) : "";
+    var when = info.next_opening_text ? info.next_opening_text[lang] || info.next_opening_text.en : "";
     els.body.appendChild(h("p", {"class": "fcw-strong", text: t("closed")}));
     if (when) els.body.appendChild(h("p", {text: t("closedNext", {when: when})}));
     els.body.appendChild(h("a", {"class": "fcw-button", href: formsUrl, text: t("forms")}));
@@ -376,7 +324,8 @@
   }
 
   function surveyApi(method, body) {
-    return chatApi("/survey", {method: method, headers: {"Content-Type": "application/json"},
+    var path = method === "GET" ? "/survey?lang=" + lang : "/survey"; // questions in the widget's language
+    return chatApi(path, {method: method, headers: {"Content-Type": "application/json"},
       body: body ? JSON.stringify(body) : undefined})
       .then(function (r) { return r.json().then(function (d) { return {s: r.status, d: d}; }); });
   }
@@ -391,7 +340,7 @@
     form.appendChild(h("h3", {id: "fcw-sv-title", "class": "fcw-sv-title", text: t("svTitle")}));
     form.appendChild(h("p", {text: t("svIntro")}));
     survey.questions.forEach(function (q) {
-      var text = (lang === "cy" && T.cy.svQ[q.field]) || q.text, id = "fcw-" + q.field, err = errors[q.field];
+      var text = q.text, id = "fcw-" + q.field, err = errors[q.field];
       if (q.kind !== "score") {
         var box2 = h("textarea", {rows: "4", maxlength: "2000", oninput: remember});
         box2.value = svVals[q.field] || "";
@@ -401,7 +350,7 @@
       if (err) { set.appendChild(h("p", {id: id + "-error", "class": "fcw-error", text: err})); set.setAttribute("aria-describedby", id + "-error"); }
       for (var n = 1; n <= 5; n++) {
         var rid = n === 1 ? id : id + "-" + n;
-        var label = lang === "en" && survey.scale && survey.scale[n] ? survey.scale[n] : t("svScale")[n - 1];
+        var label = t("svScale")[n - 1];
         var radio = h("input", {type: "radio", id: rid, name: q.field, value: String(n), onchange: remember});
         radio.checked = svVals[q.field] === String(n);
         set.appendChild(h("div", {"class": "fcw-radio"}, [radio, h("label", {"for": rid, text: n + " – " + label})]));
@@ -586,7 +535,8 @@
       var delay = (typeof f.retry_after === "number" ? f.retry_after : 1.5) * 1000 * (1 + Math.random() * 0.5);
       setTimeout(function () { if (pending[f.client_id]) send({type: "message", client_id: f.client_id, body: pending[f.client_id]}); }, delay);
     } else if (f.type === "error" && f.client_id && pending[f.client_id]) {
-      delete pending[f.client_id]; showStatus(f.message);
+      // The server's message is English: show the widget's own words in the visitor's language.
+      delete pending[f.client_id]; showStatus(f.code === "validation_failed" ? t("tooLong") : T[lang].err.other);
     }
   }
 
