@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
+from agent_console.admin.canned_routes import router as canned_admin_router
+from agent_console.admin.config_routes import router as config_admin_router
 from agent_console.admin.routes import router as admin_router
 from agent_console.auth.routes import router as auth_router
 from agent_console.people.routes import router as people_router
@@ -22,6 +24,8 @@ router.include_router(texts_router)  # inbound texts to match
 router.include_router(wallboard_router)
 router.include_router(people_router)
 router.include_router(admin_router)
+router.include_router(config_admin_router)  # issue #15: teams, PODs, settings, texts, history
+router.include_router(canned_admin_router)  # issue #15: the canned answer library
 router.include_router(staffing_router)
 router.include_router(surveys_router)  # manager results and exports
 router.include_router(sms_log_router)  # admin SMS log

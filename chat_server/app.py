@@ -45,10 +45,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     presence = Presence()
     routing_loop = RoutingLoop(store, settings, presence)
+    from contact_store.administration.sync import ConfigFollower
+
+    config_follower = ConfigFollower(store, settings)  # issue #15: console settings, no restart
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.bus.start()
+        await config_follower.start()
         # --- SMS area: the outbox worker runs in this process when `firstcontact serve` asks. ---
         sms_worker = None
         if settings.sms_worker_embedded:
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             yield
         finally:
             await routing_loop.stop()
+            await config_follower.stop()
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()
                 sms_worker[0].join(timeout=15)
@@ -89,6 +94,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.store = store
     app.state.presence = presence
     app.state.routing_loop = routing_loop
+    app.state.config_follower = config_follower
     app.state.templates = make_templates(settings=settings)
     install_error_handlers(app)
 

@@ -57,7 +57,22 @@ SMS_TEMPLATES: dict[str, str] = {
 _PLACEHOLDER = re.compile(r"\(\(([a-z_]+)\)\)")
 
 
-def render_template(template: str, personalisation: dict[str, Any]) -> str:
+def template_text(template: str, *, texts: dict[str, str] | None = None, language: str = "en") -> str:
+    """The wording of a template: an administrator's (or the environment's) text for this
+    language (`Settings.sms_templates`, keys "name" and "name.cy"), else the shipped one."""
+    texts = texts or {}
+    if language != "en" and f"{template}.{language}" in texts:
+        return texts[f"{template}.{language}"]
+    return texts.get(template) or SMS_TEMPLATES.get(template, template)
+
+
+def render_template(
+    template: str,
+    personalisation: dict[str, Any],
+    *,
+    texts: dict[str, str] | None = None,
+    language: str = "en",
+) -> str:
     """Fill `((placeholders))`; a missing value is an error, not a blank in a text to the public."""
 
     def _fill(match: re.Match[str]) -> str:
@@ -66,7 +81,7 @@ def render_template(template: str, personalisation: dict[str, Any]) -> str:
             raise ValidationFailed(f"Missing value for (({key}))", fields={key: "Missing"})
         return str(personalisation[key])
 
-    return _PLACEHOLDER.sub(_fill, SMS_TEMPLATES.get(template, template))
+    return _PLACEHOLDER.sub(_fill, template_text(template, texts=texts, language=language))
 
 
 def sms_values(
@@ -83,6 +98,8 @@ def sms_values(
     operator_id: int | None = None,
     due_at: datetime | None = None,
     opted_out: bool = False,
+    texts: dict[str, str] | None = None,
+    language: str = "en",
 ) -> dict[str, Any] | None:
     """The outbox row's column values for a text to a mobile, or None when it cannot receive texts.
 
@@ -93,7 +110,7 @@ def sms_values(
     number = normalise_phone(to)
     if number is None or not is_mobile(number):
         return None
-    body = render_template(template, personalisation)
+    body = render_template(template, personalisation, texts=texts, language=language)
     if len(body) > MAX_SMS_LENGTH:
         raise ValidationFailed(
             f"The text is {len(body)} characters; the most is {MAX_SMS_LENGTH}",
@@ -135,6 +152,7 @@ def queue_sms(
     survey_invitation_id: int | None = None,
     operator_id: int | None = None,
     due_at: datetime | None = None,
+    language: str = "en",
 ) -> SmsMessage | None:
     """Queue a text through the gate. Returns None when the number cannot receive texts.
 
@@ -158,6 +176,8 @@ def queue_sms(
         operator_id=operator_id,
         due_at=due_at,
         opted_out=opted_out,
+        texts=settings.sms_templates,
+        language=language,
     )
     if values is None:
         return None

@@ -46,6 +46,7 @@ def report_ack_values(
         report_id=report_id,
         person_id=person_id,
         personalisation=report_ack_personalisation(settings=settings, reference=reference, target=target),
+        texts=settings.sms_templates,
     )
 
 
@@ -64,6 +65,7 @@ def queue_chat_ack(
         conversation_id=conversation.id,
         person_id=conversation.person_id,
         personalisation={"force": settings.force_name, "reference": reference},
+        language=conversation.language,
     )
 
 
