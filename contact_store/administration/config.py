@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from contact_store.administration.history import record_version
 from contact_store.clock import utcnow
-from contact_store.events import emit
+from contact_store.events import PENDING_EVENTS_KEY, emit
 from contact_store.models import ConfigOverride
 from contact_store.settings import Settings
 
@@ -123,8 +123,10 @@ def save(*, session: Session, settings: Settings, key: str, value: Any, operator
 
 
 def announce(*, session: Session) -> None:
-    """Tell every worker, after this transaction commits, to re-read settings and the organisation."""
-    emit(session, CONFIG_CHANNEL, dict(CONFIG_CHANGED))
+    """Tell every worker, after this transaction commits, to re-read settings and the organisation
+    (once per transaction, however many changes it holds)."""
+    if not any(channel == CONFIG_CHANNEL for channel, _ in session.info.get(PENDING_EVENTS_KEY, ())):
+        emit(session, CONFIG_CHANNEL, dict(CONFIG_CHANGED))
 
 
 def apply(*, settings: Settings, overrides: dict[str, Any]) -> None:

@@ -53,15 +53,19 @@ def spawn_two_workers(tmp_path: Path, **extra_env: str) -> Iterator[tuple[Worker
         try:
             for name in ("a", "b"):
                 port = free_port()
-                env = os.environ | {
-                    "FIRSTCONTACT_ENV": "test",
-                    "FIRSTCONTACT_DATABASE_URL": url,
-                    "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
-                    "FIRSTCONTACT_REDIS_CHANNEL_PREFIX": prefix,
-                    "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-                    "FIRSTCONTACT_DATA_DIR": str(tmp_path / name),
-                    "FIRSTCONTACT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                } | extra_env
+                env = (
+                    os.environ
+                    | {
+                        "FIRSTCONTACT_ENV": "test",
+                        "FIRSTCONTACT_DATABASE_URL": url,
+                        "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
+                        "FIRSTCONTACT_REDIS_CHANNEL_PREFIX": prefix,
+                        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
+                        "FIRSTCONTACT_DATA_DIR": str(tmp_path / name),
+                        "FIRSTCONTACT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                    }
+                    | extra_env
+                )
                 procs.append(
                     subprocess.Popen(
                         [
