@@ -32,7 +32,15 @@ def load_shipped_canned_responses(*, session: Session) -> int:
         if row["title"] in existing:
             continue
         session.add(
-            CannedResponse(title=row["title"], body=row["body"], category=row["category"], tags=row["tags"])
+            CannedResponse(
+                title=row["title"],
+                body=row["body"],
+                category=row["category"],
+                tags=row["tags"],
+                keywords=row.get("keywords"),
+                title_cy=row.get("title_cy"),
+                body_cy=row.get("body_cy"),
+            )
         )
         added += 1
     session.flush()
