@@ -100,8 +100,8 @@ def save(*, session: Session, settings: Settings, key: str, value: Any, operator
         session.delete(row)
         after = env_default(settings=settings, key=key)
     else:
-        if row is not None and row.value == value:
-            return False
+        if (row is not None and row.value == value) or (row is None and before == value):
+            return False  # nothing changes (a value equal to the environment's stays unsaved)
         if row is None:
             row = ConfigOverride(key=key)
         row.value = value

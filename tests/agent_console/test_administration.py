@@ -145,7 +145,7 @@ def test_pod_validation_keeps_answers(client: TestClient, session: Session, sett
     assert r.status_code == 422
     for message in (
         "Enter a name",
-        "is not a postcode district",
+        "is not one",
         "Enter times like 08:00-20:00",
         "Enter closed days",
     ):
