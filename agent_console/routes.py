@@ -3,8 +3,10 @@
 from fastapi import APIRouter
 
 from agent_console.admin.canned_routes import router as canned_admin_router
-from agent_console.admin.config_routes import router as config_admin_router
+from agent_console.admin.history_routes import router as history_admin_router
+from agent_console.admin.org_routes import router as org_admin_router
 from agent_console.admin.routes import router as admin_router
+from agent_console.admin.settings_routes import router as settings_admin_router
 from agent_console.auth.routes import router as auth_router
 from agent_console.people.routes import router as people_router
 from agent_console.sms_log.routes import api_router as sms_api_router
@@ -24,7 +26,9 @@ router.include_router(texts_router)  # inbound texts to match
 router.include_router(wallboard_router)
 router.include_router(people_router)
 router.include_router(admin_router)
-router.include_router(config_admin_router)  # issue #15: teams, PODs, settings, texts, history
+router.include_router(org_admin_router)  # issue #15: teams and PODs
+router.include_router(settings_admin_router)  # issue #15: settings and text-message wording
+router.include_router(history_admin_router)  # issue #15: every version of what admins change
 router.include_router(canned_admin_router)  # issue #15: the canned answer library
 router.include_router(staffing_router)
 router.include_router(surveys_router)  # manager results and exports

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
+from agent_console.admin.forms import CsrfField, ShortText
 from agent_console.common import client_ip, render
 from contact_store import audit, canned
 from contact_store.administration.history import record_version
@@ -21,11 +22,9 @@ from contact_store.errors import NotFound
 from contact_store.models import CannedResponse, CannedSynonym, Role, Team
 from contact_store.staff import has_role
 from contact_store.text import DbId, PublicText
-from contact_store.web import CSRF_FORM_FIELD, AdminOnly, CurrentStaff, SessionDep, StaffContext, check_csrf
+from contact_store.web import AdminOnly, CurrentStaff, SessionDep, StaffContext, check_csrf
 
 router = APIRouter(include_in_schema=False)
-CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]
-ShortText = Annotated[PublicText, Form(max_length=200)]
 BodyText = Annotated[PublicText, Form(max_length=4000)]
 
 

@@ -122,7 +122,7 @@ def save_area(
     districts, bad = parse_districts(form.postcodes)
     if bad:
         errors["postcodes"] = (
-            f"{', '.join(bad[:3])} is not a postcode district: enter districts like PR1, BB11 or EC1A"
+            f"Enter postcode districts like PR1, BB11 or EC1A, separated by commas (“{bad[0]}” is not one)"
         )
     elif len(districts) > 500:
         errors["postcodes"] = "Enter 500 postcode districts or fewer"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 
 from contact_store import org_cache
 from contact_store.administration import config
@@ -63,3 +64,27 @@ class ConfigFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+# How often a process without an event loop (the standalone `firstcontact worker`) re-reads the
+# administrators' settings: its texts use the force's name, the survey questions and the wording.
+POLL_SECONDS = 10.0
+
+
+def poll_in_thread(
+    *, store: Store, settings: Settings, stop: threading.Event, every: float = POLL_SECONDS
+) -> threading.Thread:
+    """Re-read the settings now and then every `every` seconds until `stop` is set."""
+
+    def _run() -> None:
+        while True:
+            try:
+                _refresh(store, settings)
+            except Exception:
+                logger.exception("could not re-read administrators' settings")
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=_run, name="config-poll", daemon=True)
+    thread.start()
+    return thread

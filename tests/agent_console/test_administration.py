@@ -401,6 +401,7 @@ def test_operator_changes_keep_versions(client: TestClient, session: Session, se
     (v,) = history.versions(session=session, object_type="operator", object_id=op.id or 0)
     assert v.before["team_id"] is None and v.after["team_id"] == team.id
     assert v.after["areas"] == [area.id] and v.after["max_concurrent_chats"] == 4
+    assert v.changed_by == admin.id
     assert session.get(Team, team.id) is not None
 
 

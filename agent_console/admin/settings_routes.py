@@ -1,5 +1,5 @@
-"""Admin pages for running the service: teams, PODs, the force's settings, text-message wording,
-and the history of every change.
+"""Admin pages for the force's settings (name, colour, numbers, chat hours, danger phrases, the
+survey) and the text-message wording in English and Welsh, with a preview and segment count.
 
 All routes are admin-only (AdminOnly); every POST checks CSRF; every change writes a history
 version and an audit event in the same transaction and reaches every worker through the bus
@@ -8,30 +8,24 @@ version and an audit event in the same transaction and reaches every worker thro
 
 from __future__ import annotations
 
-from datetime import datetime, time
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import select
 
 from agent_console.admin import org
-from agent_console.common import client_ip, render
-from contact_store import audit
-from contact_store.administration import config, history
+from agent_console.admin.forms import CsrfField, LongText, ShortText
+from agent_console.admin.forms import audit_change as _audit
+from agent_console.common import render
+from contact_store.administration import config
 from contact_store.errors import NotFound
-from contact_store.models import Area, Operator, Team
 from contact_store.opening_hours import DAY_NAMES, DAYS, spec_problem
 from contact_store.outbox import SMS_TEMPLATES, render_template, template_text
 from contact_store.sms.segments import count_segments
-from contact_store.text import DbId, PublicText
-from contact_store.web import CSRF_FORM_FIELD, AdminOnly, SessionDep, SettingsDep, StaffContext, check_csrf
+from contact_store.text import PublicText
+from contact_store.web import AdminOnly, SessionDep, SettingsDep, check_csrf
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
-CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]
-ShortText = Annotated[PublicText, Form(max_length=200)]
-LongText = Annotated[PublicText, Form(max_length=5000)]
 LANGUAGES = {"en": "English", "cy": "Welsh"}
 # Example values for the preview of a text message (a long reference, as real ones are).
 PREVIEW_VALUES = {
@@ -41,229 +35,6 @@ PREVIEW_VALUES = {
     "question": "How satisfied were you with the time it took to answer your contact?",
     "link": "https://example.police.uk/s/abc123",
 }
-
-
-def _audit(
-    session: SessionDep,
-    ctx: StaffContext,
-    request: Request,
-    action: str,
-    kind: str,
-    key: object,
-    detail: dict[str, Any],
-) -> None:
-    audit.record(
-        session=session,
-        operator_id=ctx.operator.id,
-        action=action,
-        object_type=kind,
-        object_id=str(key),
-        ip=client_ip(request),
-        detail=detail,
-    )
-
-
-# ---------- teams ----------
-
-
-@router.get("/teams")
-def teams_page(request: Request, ctx: AdminOnly, session: SessionDep) -> Response:
-    teams = session.exec(select(Team).order_by(Team.name)).all()
-    return render(
-        request,
-        "agent_console/admin/teams.html",
-        nav="organisation",
-        teams=teams,
-        values={"max_chats": "3"},
-        errors={},
-    )
-
-
-def _team_or_404(session: SessionDep, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound("There is no such team")
-    return team
-
-
-@router.get("/teams/{team_id}")
-def team_page(request: Request, team_id: DbId, ctx: AdminOnly, session: SessionDep) -> Response:
-    team = _team_or_404(session, team_id)
-    values = {"name": team.name, "max_chats": str(team.default_max_chats)}
-    return render(
-        request, "agent_console/admin/team_form.html", nav="organisation", team=team, values=values, errors={}
-    )
-
-
-@router.post("/teams")
-@router.post("/teams/{team_id}")
-def save_team(
-    request: Request,
-    ctx: AdminOnly,
-    session: SessionDep,
-    team_id: DbId | None = None,
-    csrf_token: CsrfField = "",
-    name: ShortText = "",
-    max_chats: Annotated[PublicText, Form(max_length=6)] = "",
-) -> Response:
-    check_csrf(ctx, csrf_token)
-    team = _team_or_404(session, team_id) if team_id is not None else None
-    before = org.team_snapshot(team) if team else None
-    saved, errors = org.save_team(
-        session=session, team=team, name=name, max_chats=max_chats, operator_id=ctx.operator.id
-    )
-    if errors or saved is None:
-        values = {"name": name, "max_chats": max_chats}
-        if team is None:
-            teams = session.exec(select(Team).order_by(Team.name)).all()
-            return render(
-                request,
-                "agent_console/admin/teams.html",
-                nav="organisation",
-                teams=teams,
-                values=values,
-                errors=errors,
-                status=422,
-            )
-        return render(
-            request,
-            "agent_console/admin/team_form.html",
-            nav="organisation",
-            team=team,
-            values=values,
-            errors=errors,
-            status=422,
-        )
-    _audit(
-        session,
-        ctx,
-        request,
-        "team.add" if team is None else "team.update",
-        "team",
-        saved.id,
-        {"before": before, "after": org.team_snapshot(saved)},
-    )
-    return RedirectResponse("/console/admin/teams", status_code=303)
-
-
-# ---------- PODs ----------
-
-
-def _area_values(area: Area | None) -> dict[str, Any]:
-    hours = (area.opening_hours if area else None) or {}
-    return {
-        "name": area.name if area else "",
-        "postcodes": ", ".join(area.postcode_prefixes) if area else "",
-        "own_hours": bool(hours),
-        "hours": {d: hours.get(d, "") for d in DAYS},
-        "closed_days": "\n".join((area.closed_days or []) if area else []),
-    }
-
-
-def _area_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    area: Area | None,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Response:
-    return render(
-        request,
-        "agent_console/admin/pod_form.html",
-        nav="organisation",
-        area=area,
-        values=values,
-        errors=errors,
-        days=list(zip(DAYS, DAY_NAMES, strict=True)),
-        service_hours=settings.chat_opening_hours,
-        status=status,
-    )
-
-
-@router.get("/pods")
-def pods_page(request: Request, ctx: AdminOnly, session: SessionDep) -> Response:
-    areas = session.exec(select(Area).order_by(Area.name)).all()
-    return render(
-        request,
-        "agent_console/admin/pods.html",
-        nav="organisation",
-        areas=areas,
-        days=list(zip(DAYS, DAY_NAMES, strict=True)),
-    )
-
-
-@router.get("/pods/new")
-def new_pod_page(request: Request, ctx: AdminOnly, session: SessionDep, settings: SettingsDep) -> Response:
-    return _area_page(request, session, settings, None, _area_values(None), {})
-
-
-def _area_or_404(session: SessionDep, area_id: int) -> Area:
-    area = session.get(Area, area_id)
-    if area is None:
-        raise NotFound("There is no such POD")
-    return area
-
-
-@router.get("/pods/{area_id}")
-def pod_page(
-    request: Request, area_id: DbId, ctx: AdminOnly, session: SessionDep, settings: SettingsDep
-) -> Response:
-    area = _area_or_404(session, area_id)
-    return _area_page(request, session, settings, area, _area_values(area), {})
-
-
-@router.post("/pods")
-@router.post("/pods/{area_id}")
-def save_pod(
-    request: Request,
-    ctx: AdminOnly,
-    session: SessionDep,
-    settings: SettingsDep,
-    area_id: DbId | None = None,
-    csrf_token: CsrfField = "",
-    name: ShortText = "",
-    postcodes: LongText = "",
-    own_hours: Annotated[PublicText, Form(max_length=5)] = "",
-    hours_mon: ShortText = "",
-    hours_tue: ShortText = "",
-    hours_wed: ShortText = "",
-    hours_thu: ShortText = "",
-    hours_fri: ShortText = "",
-    hours_sat: ShortText = "",
-    hours_sun: ShortText = "",
-    closed_days: LongText = "",
-) -> Response:
-    check_csrf(ctx, csrf_token)
-    area = _area_or_404(session, area_id) if area_id is not None else None
-    before = org.area_snapshot(area) if area else None
-    hours = dict(
-        zip(DAYS, (hours_mon, hours_tue, hours_wed, hours_thu, hours_fri, hours_sat, hours_sun), strict=True)
-    )
-    form = org.AreaForm(
-        name=name, postcodes=postcodes, own_hours=own_hours == "yes", hours=hours, closed_days=closed_days
-    )
-    saved, errors = org.save_area(session=session, area=area, form=form, operator_id=ctx.operator.id)
-    if errors or saved is None:
-        values = {
-            "name": name,
-            "postcodes": postcodes,
-            "own_hours": form.own_hours,
-            "hours": hours,
-            "closed_days": closed_days,
-        }
-        return _area_page(request, session, settings, area, values, errors, status=422)
-    _audit(
-        session,
-        ctx,
-        request,
-        "area.add" if area is None else "area.update",
-        "area",
-        saved.id,
-        {"before": before, "after": org.area_snapshot(saved)},
-    )
-    return RedirectResponse("/console/admin/pods", status_code=303)
 
 
 # ---------- the force's settings ----------
@@ -582,60 +353,3 @@ def save_sms_template(
             session, ctx, request, "sms_template.update", "sms_template", key, {"from": before, "to": text}
         )
     return RedirectResponse("/console/admin/sms-templates", status_code=303)
-
-
-# ---------- history ----------
-
-HISTORY_KINDS = {
-    "setting": "Settings and text messages",
-    "team": "Teams",
-    "area": "PODs",
-    "operator": "Operators",
-    "canned": "Canned answers",
-    "synonym": "Synonyms",
-}
-
-
-@router.get("/history")
-def history_page(
-    request: Request,
-    ctx: AdminOnly,
-    session: SessionDep,
-    settings: SettingsDep,
-    kind: Annotated[PublicText, Query(alias="type", max_length=32)] = "",
-    object_id: Annotated[PublicText, Query(alias="id", max_length=80)] = "",
-    at: Annotated[PublicText, Query(max_length=10)] = "",
-) -> Response:
-    errors: dict[str, str] = {}
-    if kind and kind not in HISTORY_KINDS:
-        errors["type"] = "Choose what to show"
-        kind = ""
-    in_force = None
-    when = None
-    if at:
-        try:
-            day = datetime.strptime(at, "%Y-%m-%d").date()
-            when = datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(settings.timezone))
-        except ValueError:
-            errors["at"] = "Enter a date as YYYY-MM-DD, like 2026-03-15"
-    if object_id and kind:
-        rows = history.versions(session=session, object_type=kind, object_id=object_id)
-        if when is not None:
-            in_force = history.version_at(session=session, object_type=kind, object_id=object_id, at=when)
-    else:
-        rows = history.recent(session=session, object_type=kind)
-        if at and not errors:
-            errors["at"] = "Choose one item (its history link) to see the version in force on a date"
-    names = dict(session.exec(select(Operator.id, Operator.username)).all())
-    return render(
-        request,
-        "agent_console/admin/history.html",
-        nav="history",
-        rows=rows,
-        names=names,
-        kinds=HISTORY_KINDS,
-        values={"type": kind, "id": object_id, "at": at},
-        in_force=in_force,
-        errors=errors,
-        status=422 if errors else 200,
-    )
