@@ -14,9 +14,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
-from agent_console.admin.forms import CsrfField, ShortText
-from agent_console.common import client_ip, render
-from contact_store import audit, canned
+from agent_console.admin.forms import CsrfField, ShortText, audit_change
+from agent_console.common import render
+from contact_store import canned
 from contact_store.administration.history import record_version
 from contact_store.errors import NotFound
 from contact_store.models import CannedResponse, CannedSynonym, Role, Team
@@ -125,24 +125,16 @@ def _record(
     row: CannedResponse,
     before: dict[str, object] | None,
 ) -> None:
-    after = canned.snapshot(row)
-    record_version(
+    """A history version and an audit event for a change to an answer (none when nothing changed)."""
+    if record_version(
         session=session,
         object_type="canned",
         object_id=row.id or 0,
         before=before,
-        after=after,
+        after=canned.snapshot(row),
         operator_id=ctx.operator.id,
-    )
-    audit.record(
-        session=session,
-        operator_id=ctx.operator.id,
-        action=action,
-        object_type="canned",
-        object_id=row.id or "",
-        ip=client_ip(request),
-        detail={"title": row.title},
-    )
+    ):
+        audit_change(session, ctx, request, action, "canned", row.id, {"title": row.title})
 
 
 @router.post("/console/canned")
@@ -203,8 +195,7 @@ def save(
     row.team_id = team
     session.add(row)
     session.flush()
-    if before != canned.snapshot(row):
-        _record(session, ctx, request, "canned.add" if before is None else "canned.update", row, before)
+    _record(session, ctx, request, "canned.add" if before is None else "canned.update", row, before)
     return RedirectResponse("/console/canned", status_code=303)
 
 
@@ -296,22 +287,15 @@ def save_synonyms(
         session.add(group)
         session.flush()
         after, key = wanted, group.id
-    if before != after:
-        record_version(
-            session=session,
-            object_type="synonym",
-            object_id=key or 0,
-            before=before,
-            after=after,
-            operator_id=ctx.operator.id,
-        )
-        audit.record(
-            session=session,
-            operator_id=ctx.operator.id,
-            action="synonym.update",
-            object_type="synonym",
-            object_id=key or "",
-            ip=client_ip(request),
-            detail={"before": before, "after": after},
+    if record_version(
+        session=session,
+        object_type="synonym",
+        object_id=key or 0,
+        before=before,
+        after=after,
+        operator_id=ctx.operator.id,
+    ):
+        audit_change(
+            session, ctx, request, "synonym.update", "synonym", key or "", {"before": before, "after": after}
         )
     return RedirectResponse("/console/canned-synonyms", status_code=303)

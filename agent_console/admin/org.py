@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from agent_console.admin.service import MAX_CHATS_LIMIT
 from contact_store.administration.config import announce
 from contact_store.administration.history import record_version
 from contact_store.models import Area, Team
 from contact_store.opening_hours import DAYS, spec_problem
 
-MAX_CHATS_LIMIT = 20  # Team.default_max_chats allows 1-20
 # A postcode area ("PR") or district ("PR1", "M60", "EC1A"): what routing matches on.
 DISTRICT = re.compile(r"^[A-Z]{1,2}([0-9][A-Z0-9]?)?$")
 
@@ -67,15 +67,14 @@ def save_team(
     session.add(team)
     session.flush()
     after = team_snapshot(team)
-    if before != after:
-        record_version(
-            session=session,
-            object_type="team",
-            object_id=team.id or 0,
-            before=before,
-            after=after,
-            operator_id=operator_id,
-        )
+    if record_version(
+        session=session,
+        object_type="team",
+        object_id=team.id or 0,
+        before=before,
+        after=after,
+        operator_id=operator_id,
+    ):
         announce(session=session)
     return team, errors
 
@@ -156,14 +155,13 @@ def save_area(
     session.add(area)
     session.flush()
     after = area_snapshot(area)
-    if before != after:
-        record_version(
-            session=session,
-            object_type="area",
-            object_id=area.id or 0,
-            before=before,
-            after=after,
-            operator_id=operator_id,
-        )
+    if record_version(
+        session=session,
+        object_type="area",
+        object_id=area.id or 0,
+        before=before,
+        after=after,
+        operator_id=operator_id,
+    ):
         announce(session=session)
     return area, errors

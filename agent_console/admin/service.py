@@ -17,7 +17,7 @@ from contact_store.models import ROLE_RANK, Area, Operator, OperatorArea, Person
 from contact_store.people import normalise_email, normalise_phone
 from contact_store.staff import hash_password
 
-MAX_CHATS_LIMIT = 20  # the Operator.max_concurrent_chats column allows 1-20
+MAX_CHATS_LIMIT = 20  # Operator.max_concurrent_chats and Team.default_max_chats allow 1-20
 
 
 @dataclass(frozen=True)
@@ -91,15 +91,14 @@ def record_operator_version(
 ) -> None:
     """Write the operator's next history version when anything changed."""
     after = operator_snapshot(session=session, operator=operator)
-    if after != before:
-        record_version(
-            session=session,
-            object_type="operator",
-            object_id=operator.id or 0,
-            before=before,
-            after=after,
-            operator_id=by,
-        )
+    record_version(
+        session=session,
+        object_type="operator",
+        object_id=operator.id or 0,
+        before=before,
+        after=after,
+        operator_id=by,
+    )
 
 
 def operator_areas(*, session: Session, operator_id: int) -> list[int]:

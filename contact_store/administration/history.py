@@ -21,8 +21,11 @@ def record_version(
     before: Any,
     after: Any,
     operator_id: int | None,
-) -> ChangeHistory:
-    """Write the next version of an object (a race for the same number fails on the unique key)."""
+) -> ChangeHistory | None:
+    """Write the next version of an object, unless nothing changed (None). A race for the same
+    version number fails on the unique key, so two versions are never numbered alike."""
+    if before == after:
+        return None
     key = str(object_id)
     latest = session.exec(
         select(func.max(ChangeHistory.version)).where(
