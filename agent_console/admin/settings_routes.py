@@ -8,6 +8,7 @@ version and an audit event in the same transaction and reaches every worker thro
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -48,6 +49,10 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("survey_questions", "survey_excluded_topics", "survey_excluded_grades"),
     ),
 }
+
+
+# The form field that shows a setting's error (the summary links to it).
+FIELD_OF = {"chat_opening_hours": "hours_mon", "survey_questions": "question_0"}
 
 
 def _lines(text: str) -> list[str]:
@@ -105,6 +110,8 @@ def _read_section(section: str, form: dict[str, str]) -> tuple[dict[str, Any], d
         wanted = {k: form.get(k, "").strip() for k in SECTIONS["force"][1]}
         if not wanted["force_name"] or len(wanted["force_name"]) > 100:
             errors["force_name"] = "Enter the force's name, 100 characters or fewer"
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", wanted["force_brand_colour"]):
+            errors["force_brand_colour"] = "Enter the colour as # and six hexadecimal digits, like #0b3d91"
         if not wanted["force_phone_non_emergency"] or len(wanted["force_phone_non_emergency"]) > 30:
             errors["force_phone_non_emergency"] = "Enter the non-emergency number, like 101"
     elif section == "chat-hours":
@@ -138,11 +145,11 @@ def _read_section(section: str, form: dict[str, str]) -> tuple[dict[str, Any], d
             "survey_excluded_topics": topics,
             "survey_excluded_grades": sorted({int(g) for g in grades_text if g.isdigit()}),
         }
-    for key, value in wanted.items():
-        if not any(e for e in errors):
-            _, problem = config.check(key, value)
-            if problem:
-                errors[key] = problem
+    for key, value in wanted.items():  # the setting's own rules (types, lengths) once more
+        field = FIELD_OF.get(key, key)
+        _, problem = config.check(key, value)
+        if problem and field not in errors:
+            errors[field] = problem
     return wanted, errors
 
 

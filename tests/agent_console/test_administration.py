@@ -221,6 +221,7 @@ def test_settings_override_the_environment_and_return_to_it(
         },
     )
     assert bad.status_code == 422 and "There is a problem" in bad.text and 'value="blue"' in bad.text
+    assert 'href="#force_brand_colour"' in bad.text and "six hexadecimal digits" in bad.text
     ok = client.post(
         "/console/admin/settings/force",
         data={
