@@ -2,7 +2,11 @@
 
 from fastapi import APIRouter
 
+from agent_console.admin.canned_routes import router as canned_admin_router
+from agent_console.admin.history_routes import router as history_admin_router
+from agent_console.admin.org_routes import router as org_admin_router
 from agent_console.admin.routes import router as admin_router
+from agent_console.admin.settings_routes import router as settings_admin_router
 from agent_console.auth.routes import router as auth_router
 from agent_console.dashboards.routes import router as dashboards_router
 from agent_console.people.routes import router as people_router
@@ -23,6 +27,10 @@ router.include_router(texts_router)  # inbound texts to match
 router.include_router(wallboard_router)
 router.include_router(people_router)
 router.include_router(admin_router)
+router.include_router(org_admin_router)  # issue #15: teams and PODs
+router.include_router(settings_admin_router)  # issue #15: settings and text-message wording
+router.include_router(history_admin_router)  # issue #15: every version of what admins change
+router.include_router(canned_admin_router)  # issue #15: the canned answer library
 router.include_router(staffing_router)
 router.include_router(dashboards_router)  # performance dashboards (supervisors+)
 router.include_router(surveys_router)  # manager results and exports

@@ -49,10 +49,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     presence = Presence()
     routing_loop = RoutingLoop(store, settings, presence)
+    from contact_store.administration.sync import ConfigFollower
+
+    config_follower = ConfigFollower(store, settings)  # issue #15: console settings, no restart
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.bus.start()
+        await config_follower.start()
         # --- SMS area: the outbox worker runs in this process when `firstcontact serve` asks. ---
         sms_worker = None
         if settings.sms_worker_embedded:
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             if not await drain(store):
                 logger.warning("shutdown: group-commit units still pending after the drain timeout")
             await routing_loop.stop()
+            await config_follower.stop()
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()
                 sms_worker[0].join(timeout=15)
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.presence = presence
     app.state.routing_loop = routing_loop
     app.state.assets = current_manifest()
+    app.state.config_follower = config_follower
     app.state.templates = make_templates(settings=settings)
     # The forms' names by slug, for the console's report filters (agent_console cannot import web_forms).
     app.state.form_titles = {slug: form.title for slug, form in catalogue().items()}

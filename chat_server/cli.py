@@ -146,6 +146,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     _out(f"SMS worker running (provider: {settings.sms_provider}). Ctrl+C to stop.")
     from chat_server.maintenance import start_in_thread as start_maintenance
+    from contact_store.administration.sync import poll_in_thread
+
+    poll_in_thread(store=store, settings=settings, stop=stop)  # console settings (issue #15)
 
     housekeeping, housekeeping_stop = start_maintenance(store=store, settings=settings)
     try:

@@ -12,7 +12,10 @@ Guarantees
 - A flush that adds, changes or deletes a Team or Area clears this process's cache at once, and
   again when that session's transaction ends (commit or rollback). Until then that session reads
   the database directly, so uncommitted rows are never cached.
-- A change made elsewhere (another worker process, SQL by hand) is seen within `ORG_CACHE_TTL`.
+- A change an administrator makes on another worker reaches this one at once: the bus's
+  `config.changed` event calls `invalidate()` (contact_store/administration/sync.py).
+- A change made elsewhere without that event (SQL by hand, a lost event) is seen within
+  `ORG_CACHE_TTL`.
   Until then a team or area deleted elsewhere never fails a report: `reports.file_report` inserts
   cached ids through `sql.existing_id`, so a vanished one is stored as NULL.
 - A snapshot loaded while an invalidation happened is not stored (a generation counter).
@@ -23,7 +26,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -41,7 +45,12 @@ _POSTCODE_OUTWARD = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)")
 _team_table: Any = Team.__table__  # type: ignore[attr-defined]
 _area_table: Any = Area.__table__  # type: ignore[attr-defined]
 _SELECT_TEAMS = select(_team_table.c.name, _team_table.c.id)
-_SELECT_AREAS = select(_area_table.c.id, _area_table.c.postcode_prefixes)
+_SELECT_AREAS = select(
+    _area_table.c.id,
+    _area_table.c.postcode_prefixes,
+    _area_table.c.opening_hours,
+    _area_table.c.closed_days,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class OrgSnapshot:
     team_ids: dict[str, int]
     area_prefixes: tuple[tuple[str, int], ...]
     loaded_at: float
+    # PODs with their own chat hours: area id -> (hours per weekday, closed days).
+    area_hours: dict[int, tuple[dict[str, str], list[date]]] = field(default_factory=dict)
 
     def team_id(self, name: str | None) -> int | None:
         return self.team_ids.get(name) if name else None
@@ -96,12 +107,18 @@ def invalidate() -> None:
 def _load(session: Session) -> OrgSnapshot:
     conn = session.connection()
     teams = {name: team_id for name, team_id in conn.execute(_SELECT_TEAMS)}
+    areas = conn.execute(_SELECT_AREAS).all()
     prefixes = tuple(
         (prefix.replace(" ", "").upper(), area_id)
-        for area_id, area_prefixes in conn.execute(_SELECT_AREAS)
+        for area_id, area_prefixes, _hours, _closed in areas
         for prefix in area_prefixes or []
     )
-    return OrgSnapshot(teams, prefixes, time.monotonic())
+    hours = {
+        area_id: (dict(area_hours), [date.fromisoformat(d) for d in closed or []])
+        for area_id, _prefixes, area_hours, closed in areas
+        if area_hours
+    }
+    return OrgSnapshot(teams, prefixes, time.monotonic(), hours)
 
 
 def snapshot(session: Session) -> OrgSnapshot:

@@ -62,14 +62,28 @@ SMS_TEMPLATES: dict[str, str] = {
 _PLACEHOLDER = re.compile(r"\(\(([a-z_]+)\)\)")
 
 
-def template_text(template: str, language: str = "en") -> str:
-    """A template's wording in `language` (the English wording for an unknown language; a name that
-    is not a template is itself the text)."""
+def template_text(template: str, *, texts: dict[str, str] | None = None, language: str = "en") -> str:
+    """The wording of a template in `language`: an administrator's (or the environment's) text for
+    this language (`Settings.sms_templates`, keys "name" and "name.cy"), else the shipped wording
+    translated by the catalogue (English for an unknown language). A name that is not a template is
+    itself the text."""
+    texts = texts or {}
+    language = normalise(language)
+    if language != "en" and f"{template}.{language}" in texts:
+        return texts[f"{template}.{language}"]
+    if language == "en" and texts.get(template):
+        return texts[template]
     english = SMS_TEMPLATES.get(template)
-    return translator(normalise(language))(english) if english is not None else template
+    return translator(language)(english) if english is not None else template
 
 
-def render_template(template: str, personalisation: dict[str, Any], language: str = "en") -> str:
+def render_template(
+    template: str,
+    personalisation: dict[str, Any],
+    *,
+    texts: dict[str, str] | None = None,
+    language: str = "en",
+) -> str:
     """Fill `((placeholders))` of the template in `language`; a missing value is an error, not a
     blank in a text to the public."""
 
@@ -79,7 +93,7 @@ def render_template(template: str, personalisation: dict[str, Any], language: st
             raise ValidationFailed(f"Missing value for (({key}))", fields={key: "Missing"})
         return str(personalisation[key])
 
-    return _PLACEHOLDER.sub(_fill, template_text(template, language))
+    return _PLACEHOLDER.sub(_fill, template_text(template, texts=texts, language=language))
 
 
 def sms_values(
@@ -96,6 +110,7 @@ def sms_values(
     operator_id: int | None = None,
     due_at: datetime | None = None,
     opted_out: bool = False,
+    texts: dict[str, str] | None = None,
     language: str = "en",
 ) -> dict[str, Any] | None:
     """The outbox row's column values for a text to a mobile, or None when it cannot receive texts.
@@ -107,7 +122,7 @@ def sms_values(
     number = normalise_phone(to)
     if number is None or not is_mobile(number):
         return None
-    body = render_template(template, personalisation, language)
+    body = render_template(template, personalisation, texts=texts, language=language)
     if len(body) > MAX_SMS_LENGTH:
         raise ValidationFailed(
             f"The text is {len(body)} characters; the most is {MAX_SMS_LENGTH}",
@@ -174,6 +189,7 @@ def queue_sms(
         operator_id=operator_id,
         due_at=due_at,
         opted_out=opted_out,
+        texts=settings.sms_templates,
         language=language,
     )
     if values is None:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contact_store.i18n import N_
@@ -239,6 +239,10 @@ class Settings(BaseSettings):
     sms_allowed_prefixes: list[str] = Field(default_factory=lambda: ["+447"], min_length=1)
     # Texts to one number in any 24 hours, across every template, counted in the store.
     sms_max_per_recipient_per_day: int = Field(default=10, ge=1)
+    # Issue #15 (administration): text-message wording replacing the shipped templates, keyed by
+    # template name ("chat_ack") or name and language ("chat_ack.cy"). Administrators edit them in
+    # the console (a saved value there wins over this one).
+    sms_templates: dict[str, str] = Field(default_factory=dict)
 
     # --- Throttles (contact_store/throttle.py): shared by every worker through Redis when
     # redis_url is set. ---
@@ -253,6 +257,10 @@ class Settings(BaseSettings):
     # none free within sign_in_hash_wait_seconds is answered 429 "busy" with Retry-After.
     sign_in_hash_concurrency: int = 2
     sign_in_hash_wait_seconds: float = 2.0
+
+    # Issue #15: the environment's values of settings an administrator overrode in the console
+    # (contact_store/administration/config.py keeps them, to return to when an override goes).
+    _env_defaults: dict[str, object] | None = PrivateAttr(default=None)
 
     # --- Observability (issue #12; docs/readme/observability.md) ---
     # Log lines: "text" (the default) or "json" (one object per line with time, level, logger,

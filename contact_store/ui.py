@@ -23,7 +23,7 @@ def make_templates(*directories: Path, settings: Settings) -> Jinja2Templates:
     `asset_url('app.css')`: the fingerprinted URL of a static file (contact_store/assets.py).
     """
     templates = Jinja2Templates(
-        directory=[*directories, SHARED_TEMPLATES], context_processors=[csp_template_context]
+        directory=[*directories, SHARED_TEMPLATES], context_processors=[csp_template_context, brand_context]
     )
     env = templates.env
     env.autoescape = True
@@ -34,6 +34,19 @@ def make_templates(*directories: Path, settings: Settings) -> Jinja2Templates:
         asset_url=current_manifest().url,
     )
     return templates
+
+
+def brand_context(request: Any) -> dict[str, Any]:
+    """Jinja context processor: the force's name, colour and number as the worker's settings hold
+    them now (an administrator may change them in the console; the globals are the start-up values)."""
+    settings = getattr(getattr(getattr(request, "app", None), "state", None), "settings", None)
+    if not isinstance(settings, Settings):
+        return {}
+    return {
+        "force_name": settings.force_name,
+        "force_brand_colour": settings.force_brand_colour,
+        "non_emergency_number": settings.force_phone_non_emergency,
+    }
 
 
 def template_context(request: Any, **values: Any) -> dict[str, Any]:

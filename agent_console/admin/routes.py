@@ -163,6 +163,7 @@ def add_operator(
             status=exc.status_code,
         )
     service.apply_form(session=session, operator=operator, form=form)
+    service.record_operator_version(session=session, operator=operator, before=None, by=ctx.operator.id)
     _audit(
         session,
         ctx,
@@ -224,7 +225,9 @@ def edit_operator(
             "areas": form.area_ids,
         }
         return _form_page(request, session, operator=op, values=values, errors=errors, status=422)
+    before = service.operator_snapshot(session=session, operator=op)
     changes = service.apply_form(session=session, operator=op, form=form)
+    service.record_operator_version(session=session, operator=op, before=before, by=ctx.operator.id)
     _audit(session, ctx, request, "operator.update", op.id, {"changes": changes})
     return RedirectResponse("/console/admin/operators", status_code=303)
 
@@ -242,10 +245,10 @@ def operator_action(
     op = service.get_operator(session=session, operator_id=operator_id)
     if action in ("disable", "end-sessions", "reset-password") and op.id == ctx.operator.id:
         raise AppError("Ask another admin to do this to your own account", status_code=409)
-    if action == "disable":
-        service.set_active(session=session, operator=op, active=False)
-    elif action == "enable":
-        service.set_active(session=session, operator=op, active=True)
+    if action in ("disable", "enable"):
+        before = service.operator_snapshot(session=session, operator=op)
+        service.set_active(session=session, operator=op, active=action == "enable")
+        service.record_operator_version(session=session, operator=op, before=before, by=ctx.operator.id)
     elif action == "end-sessions":
         ended = service.end_sessions(session=session, operator_id=operator_id)
         _audit(session, ctx, request, "operator.end_sessions", op.id, {"ended": ended})

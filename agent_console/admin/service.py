@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, func, or_, select
 
+from contact_store.administration.history import record_version
 from contact_store.clock import utcnow
 from contact_store.errors import NotFound
 from contact_store.models import ROLE_RANK, Area, Operator, OperatorArea, Person, Report, StaffSession, Team
 from contact_store.people import normalise_email, normalise_phone
 from contact_store.staff import hash_password
 
-MAX_CHATS_LIMIT = 20  # the Operator.max_concurrent_chats column allows 1-20
+MAX_CHATS_LIMIT = 20  # Operator.max_concurrent_chats and Team.default_max_chats allow 1-20
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,33 @@ def apply_form(*, session: Session, operator: Operator, form: OperatorForm) -> d
         changes["areas"] = {"from": current, "to": wanted}
     session.flush()
     return changes
+
+
+def operator_snapshot(*, session: Session, operator: Operator) -> dict[str, object]:
+    """An operator's administered fields, as the change history keeps them."""
+    return {
+        "display_name": operator.display_name,
+        "role": operator.role,
+        "team_id": operator.team_id,
+        "max_concurrent_chats": operator.max_concurrent_chats,
+        "areas": sorted(operator_areas(session=session, operator_id=operator.id or 0)),
+        "is_active": operator.is_active,
+    }
+
+
+def record_operator_version(
+    *, session: Session, operator: Operator, before: dict[str, object] | None, by: int | None
+) -> None:
+    """Write the operator's next history version when anything changed."""
+    after = operator_snapshot(session=session, operator=operator)
+    record_version(
+        session=session,
+        object_type="operator",
+        object_id=operator.id or 0,
+        before=before,
+        after=after,
+        operator_id=by,
+    )
 
 
 def operator_areas(*, session: Session, operator_id: int) -> list[int]:

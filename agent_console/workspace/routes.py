@@ -4,6 +4,7 @@ The page is a shell; everything live goes over WS /ws/console (chat_server/conso
 workspace.js. The side panels use these JSON routes (any signed-in staff; every action on a chat
 goes through `access.conversation_for`, so an operator reaches only chats they hold or are offered):
     GET  /console/workspace/canned?q=&language=      canned responses, operator's name filled in
+    POST /console/workspace/canned/{id}/used         count one insertion (X-CSRF-Token)
     GET  /console/workspace/transfer-targets         operators and teams
     GET  /console/workspace/chats/<id>/person        the person panel (audited view)
     POST /console/workspace/chats/<id>/transfer      JSON {to_operator_id | to_team_id, note};
@@ -21,7 +22,8 @@ from pydantic import BaseModel
 from agent_console.workspace import service
 from contact_store import transfer
 from contact_store.access import conversation_for
-from contact_store.errors import AppError, ValidationFailed
+from contact_store.canned import count_use
+from contact_store.errors import AppError, NotFound, ValidationFailed
 from contact_store.grading import GRADES, THRIVE_KEYS
 from contact_store.settings import Settings
 from contact_store.text import DbId, PublicText, TextId, parse_int
@@ -77,6 +79,15 @@ def canned(ctx: CurrentStaff, session: SessionDep, q: str = "", language: str = 
         session=session, operator=ctx.operator, query=q[:100], language=language[:5]
     )
     return JSONResponse({"items": items})
+
+
+@router.post("/canned/{canned_id}/used")
+def canned_used(canned_id: DbId, request: Request, ctx: CurrentStaff, session: SessionDep) -> JSONResponse:
+    """Count one insertion of a canned answer (usage shown to the team on the library page)."""
+    check_csrf(ctx, request.headers.get(CSRF_HEADER))
+    if not count_use(session=session, canned_id=canned_id):
+        raise NotFound("There is no such canned answer")
+    return JSONResponse({"counted": True})
 
 
 @router.get("/transfer-targets")

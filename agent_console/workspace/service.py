@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from contact_store import audit
-from contact_store.canned import render_canned, search_canned_responses
+from contact_store.canned import render_canned, search_canned_responses, text_for
 from contact_store.models import Area, Conversation, Operator, Team
 from contact_store.person_history import person_history
 from contact_store.settings import Settings
@@ -17,15 +17,17 @@ from contact_store.sms import gate
 def canned_payload(
     *, session: Session, operator: Operator, query: str, language: str
 ) -> list[dict[str, Any]]:
-    """Canned responses matching `query` (title, tag or category), with the operator's name filled in."""
+    """Canned answers matching `query` (contact_store.canned), in the chat's language where there
+    is a version in it, with the operator's name filled in."""
     rows = search_canned_responses(session=session, query=query, language=language, team_id=operator.team_id)
     return [
         {
             "id": r.id,
-            "title": r.title,
+            "title": text_for(canned=r, language=language)[0],
             "category": r.category,
-            "tags": list(r.tags),
-            "text": render_canned(canned=r, operator_name=operator.display_name),
+            "tags": [*r.tags, *(r.keywords or [])],
+            "language": "cy" if language == "cy" and r.body_cy else "en",
+            "text": render_canned(canned=r, operator_name=operator.display_name, language=language),
         }
         for r in rows
     ]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlmodel import Session
 
 from chat_server.routing import queue as queue_service
-from contact_store import org_cache
+from contact_store import opening_hours, org_cache
 from contact_store.chat_topics import SENSITIVE_TOPICS, TOPICS
 from contact_store.clock import utcnow
 from contact_store.conversations import new_token, record_event, short_reference
@@ -22,7 +21,7 @@ from contact_store.settings import Settings
 from contact_store.sms import gate
 from contact_store.sms.acks import queue_chat_ack
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS = opening_hours.DAYS
 
 
 def clean_mobile(*, settings: Settings, mobile: str) -> tuple[str | None, str | None]:
@@ -40,44 +39,31 @@ def safe_to_contact_default(topic: str) -> bool:
     return topic not in SENSITIVE_TOPICS
 
 
-def _spans(spec: str) -> list[tuple[time, time | None]]:
-    """'08:00-20:00' or '08:00-12:00,13:00-24:00' -> spans; None as the end means midnight."""
-    out: list[tuple[time, time | None]] = []
-    for part in (spec or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        start, _, end = part.partition("-")
-        s = time.fromisoformat(start.strip())
-        e = None if end.strip() in ("24:00", "") else time.fromisoformat(end.strip())
-        out.append((s, e))
-    return out
+def _area_hours(session: Session, area_id: int | None) -> tuple[dict[str, str], list[date]] | None:
+    """A POD's own opening hours and closed days, when it has them (from the organisation cache)."""
+    return org_cache.snapshot(session).area_hours.get(area_id) if area_id is not None else None
 
 
-def is_open(*, settings: Settings, at: datetime | None = None) -> bool:
-    """Whether live chat is open at `at` (now), in the force's time zone, holidays closed."""
-    local = (at or utcnow()).astimezone(ZoneInfo(settings.timezone))
-    if local.date() in settings.chat_holidays:
-        return False
-    spec = settings.chat_opening_hours.get(DAYS[local.weekday()], "")
-    now_t = local.time()
-    return any(s <= now_t and (e is None or now_t < e) for s, e in _spans(spec))
+def is_open(
+    *,
+    settings: Settings,
+    at: datetime | None = None,
+    area_hours: tuple[dict[str, str], list[date]] | None = None,
+) -> bool:
+    """Whether live chat is open at `at` (now), in the force's time zone, holidays closed; a POD
+    with its own hours (`area_hours`) uses those instead of the service's."""
+    hours, closed = area_hours or (settings.chat_opening_hours, settings.chat_holidays)
+    return opening_hours.is_open(hours=hours, closed=closed, timezone=settings.timezone, at=at or utcnow())
 
 
 def next_opening(*, settings: Settings, at: datetime | None = None) -> datetime | None:
     """When chat next opens (local time), within a fortnight; None if never configured."""
-    local = (at or utcnow()).astimezone(ZoneInfo(settings.timezone))
-    for offset in range(15):
-        day = local.date() + timedelta(days=offset)
-        if day in settings.chat_holidays:
-            continue
-        for s, _ in sorted(
-            _spans(settings.chat_opening_hours.get(DAYS[day.weekday()], "")), key=lambda x: x[0]
-        ):
-            candidate = datetime.combine(day, s, tzinfo=local.tzinfo)
-            if candidate > local:
-                return candidate
-    return None
+    return opening_hours.next_opening(
+        hours=settings.chat_opening_hours,
+        closed=settings.chat_holidays,
+        timezone=settings.timezone,
+        at=at or utcnow(),
+    )
 
 
 def area_for(*, session: Session, postcode: str | None, area_id: int | None) -> int | None:
@@ -121,7 +107,8 @@ def start_chat(
     (None: not answered, which is "no" for sensitive topics). The receipt passes the SMS gate, so
     without a "yes" it is recorded as blocked and never sent.
     """
-    if not is_open(settings=settings):
+    early_area = area_id if area_id is not None else org_cache.snapshot(session).area_id(postcode)
+    if not is_open(settings=settings, area_hours=_area_hours(session, early_area)):
         raise Conflict("Live chat is closed now. You can report online instead.", code="closed")
     errors: dict[str, str] = {}
     name = " ".join((name or "").split())

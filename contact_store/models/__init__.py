@@ -1,5 +1,6 @@
 """Every table of the shared store. Import from here so all tables are registered on the metadata."""
 
+from contact_store.models.admin import CannedSynonym, ChangeHistory, ConfigOverride
 from contact_store.models.audit import AuditEvent
 from contact_store.models.base import NAMING_CONVENTION, metadata
 from contact_store.models.chat import (
@@ -44,6 +45,9 @@ __all__ = [
     "Area",
     "AuditEvent",
     "CannedResponse",
+    "CannedSynonym",
+    "ChangeHistory",
+    "ConfigOverride",
     "Conversation",
     "ConversationEvent",
     "ConversationStatus",

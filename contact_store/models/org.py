@@ -3,6 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from contact_store.models.base import created_at_field, json_field, utc_field
@@ -41,6 +42,10 @@ class Area(SQLModel, table=True):
     name: str = Field(max_length=100, unique=True)
     # Postcode districts that belong to this area, e.g. ["PR1", "PR2"], for routing by postcode.
     postcode_prefixes: list[str] = json_field(default_factory=list)
+    # The POD's own chat opening hours ({"mon": "08:00-20:00", ...}) and closed days (ISO dates);
+    # None: the service's hours (`chat_opening_hours`, `chat_holidays`) apply to its chats.
+    opening_hours: dict[str, str] | None = Field(default=None, sa_type=JSON, nullable=True)
+    closed_days: list[str] | None = Field(default=None, sa_type=JSON, nullable=True)
     created_at: datetime = created_at_field()
 
 

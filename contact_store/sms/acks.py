@@ -56,6 +56,7 @@ def report_ack_values(
             settings=settings, reference=reference, target=target, language=language
         ),
         language=language,
+        texts=settings.sms_templates,
     )
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,13 @@ class Worker:
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[Worker, Worker]]:
+    with spawn_two_workers(tmp_path) as workers:
+        yield workers
+
+
+@contextmanager
+def spawn_two_workers(tmp_path: Path, **extra_env: str) -> Iterator[tuple[Worker, Worker]]:
+    """Two worker processes (with these extra FIRSTCONTACT_* variables) on one fresh database."""
     with fresh_database(tmp_path, "workers") as url:  # migrated once here: no race between workers
         engine = make_engine(url)
         store = Store(engine, InProcessBus())
@@ -45,15 +53,19 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[Worker, Worker]]:
         try:
             for name in ("a", "b"):
                 port = free_port()
-                env = os.environ | {
-                    "FIRSTCONTACT_ENV": "test",
-                    "FIRSTCONTACT_DATABASE_URL": url,
-                    "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
-                    "FIRSTCONTACT_REDIS_CHANNEL_PREFIX": prefix,
-                    "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-                    "FIRSTCONTACT_DATA_DIR": str(tmp_path / name),
-                    "FIRSTCONTACT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                }
+                env = (
+                    os.environ
+                    | {
+                        "FIRSTCONTACT_ENV": "test",
+                        "FIRSTCONTACT_DATABASE_URL": url,
+                        "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
+                        "FIRSTCONTACT_REDIS_CHANNEL_PREFIX": prefix,
+                        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
+                        "FIRSTCONTACT_DATA_DIR": str(tmp_path / name),
+                        "FIRSTCONTACT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                    }
+                    | extra_env
+                )
                 procs.append(
                     subprocess.Popen(
                         [

@@ -90,8 +90,9 @@
   /* ---------- canned responses ---------- */
   var dialog = $("fcws-canned"), cannedFor = null, searchTimer = null;
   function searchCanned() {
-    var q = $("fcws-canned-q").value;
-    getJSON("/console/workspace/canned?q=" + encodeURIComponent(q)).then(function (body) {
+    var q = $("fcws-canned-q").value, c = W.chats[cannedFor];
+    var lang = c && c.summary.language ? c.summary.language : "en";
+    getJSON("/console/workspace/canned?q=" + encodeURIComponent(q) + "&language=" + encodeURIComponent(lang)).then(function (body) {
       var list = $("fcws-canned-list");
       list.textContent = "";
       $("fcws-canned-count").textContent = body.items.length ? body.items.length + " found" : "No canned responses match.";
@@ -112,6 +113,8 @@
     if (!c) return;
     c.box.value = item.text;
     c.box.focus();
+    // Usage counts show the team what is used; a failed count must never get in the way.
+    postJSON("/console/workspace/canned/" + encodeURIComponent(item.id) + "/used", {}).catch(function () {});
     announce("Canned response " + item.title + " put in the message box. Edit it and send.");
   }
   W.openCanned = function (id) {
