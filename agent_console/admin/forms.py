@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from sqlmodel import Session
 
-from agent_console.common import client_ip
 from contact_store import audit
 from contact_store.text import PublicText
-from contact_store.web import CSRF_FORM_FIELD, StaffContext
+from contact_store.web import CSRF_FORM_FIELD, StaffContext, client_ip
 
 CsrfField = Annotated[PublicText, Form(alias=CSRF_FORM_FIELD, max_length=200)]
 ShortText = Annotated[PublicText, Form(max_length=200)]
