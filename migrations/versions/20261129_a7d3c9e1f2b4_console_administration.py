@@ -1,7 +1,7 @@
 """console administration: setting overrides, change history, POD hours, the living canned library
 
 Revision ID: a7d3c9e1f2b4
-Revises: 5afe7e47c0de
+Revises: 3f6d2a9c8e14
 Create Date: 2026-11-29 07:30:00
 
 Expand-only: three new tables and nullable columns; the previous release ignores them.
@@ -15,7 +15,7 @@ from alembic import op
 from contact_store.types import UTCDateTime
 
 revision: str = "a7d3c9e1f2b4"
-down_revision: str | None = "5afe7e47c0de"
+down_revision: str | None = "3f6d2a9c8e14"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
