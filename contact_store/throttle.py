@@ -193,8 +193,9 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {tostring(wait), got}
 """
-# A lease's unspent tokens are dropped after this long (never given back: stricter, not looser).
-LEASE_TTL_S = 2.0
+# A lease's unspent tokens are dropped after this long (never given back: stricter, not looser;
+# the shared bucket never gives out more than it holds, however long a worker keeps them).
+LEASE_TTL_S = 10.0
 
 
 class RedisLimiter:
