@@ -261,9 +261,14 @@ class RedisLimiter:
                     if len(self._leases) >= MAX_TRACKED_KEYS:
                         now = time.monotonic()
                         self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
-                    self._leases[key] = (got - 1, time.monotonic() + LEASE_TTL_S)
+                    # Concurrent takes of one key may each have leased: keep every spare token.
+                    spare = self._leases.get(key, (0, 0.0))[0]
+                    self._leases[key] = (spare + got - 1, time.monotonic() + LEASE_TTL_S)
                     return 0.0
-                self._leases.pop(key, None)
+                if self._leases.get(key, (0, 0.0))[0] > 0:  # another take's lease arrived meanwhile
+                    left, until = self._leases[key]
+                    self._leases[key] = (left - 1, until)
+                    return 0.0
                 return wait
             return float(reply)
         except (redis.RedisError, OSError, ValueError):
