@@ -193,8 +193,9 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {tostring(wait), got}
 """
-# A lease's unspent tokens are dropped after this long (never given back: stricter, not looser).
-LEASE_TTL_S = 2.0
+# A lease's unspent tokens are dropped after this long (never given back: stricter, not looser;
+# the shared bucket never gives out more than it holds, however long a worker keeps them).
+LEASE_TTL_S = 10.0
 
 
 class RedisLimiter:
@@ -260,9 +261,14 @@ class RedisLimiter:
                     if len(self._leases) >= MAX_TRACKED_KEYS:
                         now = time.monotonic()
                         self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
-                    self._leases[key] = (got - 1, time.monotonic() + LEASE_TTL_S)
+                    # Concurrent takes of one key may each have leased: keep every spare token.
+                    spare = self._leases.get(key, (0, 0.0))[0]
+                    self._leases[key] = (spare + got - 1, time.monotonic() + LEASE_TTL_S)
                     return 0.0
-                self._leases.pop(key, None)
+                if self._leases.get(key, (0, 0.0))[0] > 0:  # another take's lease arrived meanwhile
+                    left, until = self._leases[key]
+                    self._leases[key] = (left - 1, until)
+                    return 0.0
                 return wait
             return float(reply)
         except (redis.RedisError, OSError, ValueError):
