@@ -232,8 +232,15 @@ class RedisBus(EventBus):
     async def start(self) -> None:
         await super().start()
         self._pubsub = self._async.pubsub()
-        await self._psubscribe()
-        self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
+        try:
+            await self._psubscribe()
+            reader = self._read_forever()
+        except Exception:
+            # Redis down at start-up: the worker still starts (readiness says Redis is not
+            # reachable) and subscribes as soon as Redis answers, as after a lost connection.
+            logger.warning("redis bus: Redis unreachable at start-up; reconnecting", exc_info=True)
+            reader = self._reconnect_then_read()
+        self._reader = asyncio.create_task(reader, name="redis-bus-reader")
         self._publisher = asyncio.create_task(self._publish_forever(), name="redis-bus-publisher")
 
     async def stop(self) -> None:
@@ -340,6 +347,10 @@ class RedisBus(EventBus):
             except Exception:
                 logger.warning("redis bus connection lost; reconnecting", exc_info=True)
                 await self._reconnect()
+
+    async def _reconnect_then_read(self) -> None:
+        await self._reconnect()
+        await self._read_forever()
 
     def _handle(self, message: dict[str, Any]) -> None:
         if message["type"] != "pmessage":

@@ -116,6 +116,7 @@ def multiprocess_dir() -> str | None:
 
 
 _instrumented: WeakSet[Engine] = WeakSet()
+_COUNTED = "fc_pool_counted"
 
 
 def instrument_pool(engine: Engine) -> None:
@@ -127,13 +128,17 @@ def instrument_pool(engine: Engine) -> None:
     if callable(size):
         DB_POOL_SIZE.inc(size())
 
+    # Only a checkout counted here is uncounted at its checkin: a connection already out when the
+    # engine was instrumented (the migrations' own) must not drive the gauge below the truth.
     @event.listens_for(engine, "checkout")
-    def _checkout(*_: Any) -> None:
+    def _checkout(_dbapi: Any, record: Any, *_: Any) -> None:
+        record.info[_COUNTED] = True
         DB_POOL_CHECKED_OUT.inc()
 
     @event.listens_for(engine, "checkin")
-    def _checkin(*_: Any) -> None:
-        DB_POOL_CHECKED_OUT.dec()
+    def _checkin(_dbapi: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_COUNTED, False):
+            DB_POOL_CHECKED_OUT.dec()
 
 
 StoreFigures = tuple[list[tuple[str, int, datetime | None]], tuple[int, datetime | None], datetime]

@@ -23,6 +23,10 @@ def _refresh(store: Store, settings: Settings) -> None:
     org_cache.invalidate()
 
 
+# How long a worker that could not read the administrators' settings at start-up waits to try again.
+RETRY_SECONDS = 5.0
+
+
 class ConfigFollower:
     """Keeps one worker's settings and organisation cache in step with the database."""
 
@@ -33,15 +37,43 @@ class ConfigFollower:
         self.refreshes = 0  # how many times this worker re-read (tests and health checks)
 
     async def start(self) -> None:
-        """Subscribe, then read the overrides (no change can fall between), then follow."""
+        """Subscribe, then read the overrides (no change can fall between), then follow.
+
+        A worker starts even when the database or Redis cannot be reached (readiness then says so,
+        `chat_server/health.py`): it serves the environment's settings and keeps trying every
+        `RETRY_SECONDS` until it has read the overrides and follows them."""
         if self._store.bind is not None:
             # A store bound to a test's rolled-back connection: a background reader would share
             # that connection across threads. Such tests call `config.reload` themselves.
             return
-        subscription = self._store.bus.subscribe()
-        await subscription.add(config.CONFIG_CHANNEL)
-        await self.refresh()
+        try:
+            subscription = await self._subscribe_and_read()
+        except Exception:
+            logger.warning("administrators' settings not read at start-up; retrying", exc_info=True)
+            self._task = asyncio.create_task(self._retry_then_follow(), name="config-follower")
+            return
         self._task = asyncio.create_task(self._follow(subscription), name="config-follower")
+
+    async def _subscribe_and_read(self) -> Subscription:
+        subscription = self._store.bus.subscribe()
+        try:
+            await subscription.add(config.CONFIG_CHANNEL)
+            await self.refresh()
+        except BaseException:
+            await subscription.close()
+            raise
+        return subscription
+
+    async def _retry_then_follow(self) -> None:
+        while True:
+            await asyncio.sleep(RETRY_SECONDS)
+            try:
+                subscription = await self._subscribe_and_read()
+            except Exception:
+                logger.warning("administrators' settings still not read; retrying")
+                continue
+            await self._follow(subscription)
+            return
 
     async def refresh(self) -> None:
         await asyncio.to_thread(_refresh, self._store, self._settings)

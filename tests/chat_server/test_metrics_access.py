@@ -50,7 +50,7 @@ def test_configured_networks(settings: Settings, store: Store) -> None:
 
 
 def test_bad_network_is_refused_at_start() -> None:
-    with pytest.raises(ValidationError, match="not a network"):
+    with pytest.raises(ValidationError, match="is not an IP address or network"):
         Settings(metrics_allowed_networks=["10.0.0.0/8", "ten"])
 
 

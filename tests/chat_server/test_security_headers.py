@@ -17,12 +17,12 @@ from sqlmodel import Session
 from chat_server.app import create_app
 from chat_server.security_headers import is_cacheable
 from contact_store.db import Store
-from contact_store.models import Evidence, Role
+from contact_store.models import CannedResponse, CannedSynonym, Evidence, Role
 from contact_store.settings import Settings
 from contact_store.staff import start_session
 from contact_store.web import SESSION_COOKIE
 from tests.agent_console.helpers import sign_in_as
-from tests.builders import make_conversation, make_operator, make_person, make_report
+from tests.builders import make_area, make_conversation, make_operator, make_person, make_report, make_team
 from tests.conftest import LiveServer
 from web_forms.catalogue import catalogue
 
@@ -63,6 +63,10 @@ def world(session: Session, settings: Settings) -> World:
     session.add(ev)
     other = make_operator(session)
     conv = make_conversation(session, person_id=person.id)
+    team, area = make_team(session), make_area(session)
+    canned = CannedResponse(title="Headers", body="Advice", category="Test")
+    synonyms = CannedSynonym(words=["bike", "cycle"])
+    session.add_all([canned, synonyms])
     session.commit()
     crime = catalogue()["crime"]
     return World(
@@ -78,6 +82,14 @@ def world(session: Session, settings: Settings) -> World:
             "slug": "crime",
             "page_id": crime.pages[0].id,
             "token": "not-a-real-token",
+            "team_id": str(team.id),
+            "area_id": str(area.id),
+            "canned_id": str(canned.id),
+            "group_id": str(synonyms.id),
+            "section": "force",
+            "name": "report_ack",
+            "language": "cy",
+            "path": "not-an-asset.css",
         }
     )
 
