@@ -80,6 +80,7 @@ def sources(root: Path = PACKAGES_ROOT) -> dict[str, Path]:
         "favicon.ico": root / "contact_store/static/favicon.ico",
         "favicon.svg": root / "contact_store/static/favicon.svg",
         "console/wallboard.js": root / "contact_store/static/console/wallboard.js",
+        "console/tables.js": root / "contact_store/static/console/tables.js",
         "console/workspace.js": root / "agent_console/workspace/static/workspace.js",
         "console/tools.js": root / "agent_console/workspace/static/tools.js",
         "console/workspace.css": root / "agent_console/workspace/static/workspace.css",

