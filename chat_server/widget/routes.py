@@ -34,19 +34,24 @@ def chat_origins(settings: Settings) -> set[str]:
 def widget_js(request: Request) -> Response:
     """The widget, with its words in every language and the origins it may be used on. Forces' pages
     load it from this stable URL: a short max-age, then an ETag revalidation (304), compressed."""
-    made: static_assets.MadeAsset | None = request.app.state.__dict__.get("_widget_js")
-    if made is None:
+    settings: Settings = request.app.state.settings
+    # Made again only when what is written into it changes (an administrator's new phone number
+    # reaches every worker through the settings follower, and so the next request here).
+    key = (settings.force_phone_non_emergency, tuple(sorted(chat_origins(settings))))
+    cached: tuple[object, static_assets.MadeAsset] | None = request.app.state.__dict__.get("_widget_js")
+    if cached is not None and cached[0] == key:
+        made = cached[1]
+    else:
         source = static_assets.source_text(request, "widget.js")
         if source is None:
             return Response(status_code=404)
-        settings: Settings = request.app.state.settings
         body = widget_source(
             source,
             allowed_origins=chat_origins(settings),
             non_emergency_number=settings.force_phone_non_emergency,
         )
         made = static_assets.MadeAsset.of(body.encode("utf-8"), "text/javascript; charset=utf-8")
-        request.app.state._widget_js = made
+        request.app.state._widget_js = (key, made)
     return static_assets.made_response(request, made)
 
 

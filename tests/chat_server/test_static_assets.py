@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from chat_server.static_assets import accepted_encodings
 from contact_store.assets import IMMUTABLE, SHORT, AssetManifest, build, current_manifest, sources
+from contact_store.settings import Settings
 
 BIG_CSS = ".a{color:red}\n" * 100 + '.crest{background:url("/assets/images/crest.svg")}\n'
 
@@ -140,6 +141,15 @@ def test_widget_js_keeps_its_url_with_a_short_cache_compression_and_304(client: 
     assert client.get("/chat/widget.js", headers={"If-None-Match": '"stale"'}).status_code == 200
     css = client.get("/chat/widget.css", headers={"Accept-Encoding": "gzip"})
     assert css.status_code == 200 and css.headers["content-encoding"] == "gzip"
+
+
+def test_widget_js_follows_a_changed_phone_number(client: TestClient, settings: Settings) -> None:
+    """An administrator's new number reaches every worker's settings; the widget is made again."""
+    first = client.get("/chat/widget.js", headers={"Accept-Encoding": "identity"})
+    settings.force_phone_non_emergency = "01234 567890"
+    second = client.get("/chat/widget.js", headers={"Accept-Encoding": "identity"})
+    assert "01234 567890" in second.text and "01234 567890" not in first.text
+    assert second.headers["etag"] != first.headers["etag"]
 
 
 def test_favicon(client: TestClient) -> None:
