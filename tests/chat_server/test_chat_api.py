@@ -63,8 +63,13 @@ def test_closed_outside_hours_and_on_holidays(client: TestClient, settings: Sett
 def test_cors_only_for_allowed_origins(client: TestClient, settings: Settings, session: Session) -> None:
     settings.allowed_origins = ["https://www.northshire.police.uk"]
     from chat_server.app import create_app
+    from contact_store.db import Store
+    from contact_store.events import make_bus
 
-    app = create_app(settings, store=client.app.state.store)  # type: ignore[attr-defined]
+    # Its own bus: the second app's shutdown stops its bus, which must not be the first app's.
+    shared = client.app.state.store  # type: ignore[attr-defined]
+    own_bus = make_bus(settings.redis_url, prefix=settings.redis_channel_prefix)
+    app = create_app(settings, store=Store(shared.engine, own_bus, bind=shared.bind))
     with TestClient(app) as c:
         ok = c.options("/api/v1/chats", headers={"Origin": "https://www.northshire.police.uk"})
         assert ok.status_code == 204
