@@ -49,7 +49,8 @@ required = [
     "migrations/env.py",
     "migrations/alembic.ini",
     "migrations/script.py.mako",
-    "web_forms/locale/cy.json",
+    "web_forms/locale/cy/LC_MESSAGES/messages.po",
+    "web_forms/locale/cy/LC_MESSAGES/messages.mo",
     "chat_server/widget/static/widget.js",
 ]
 missing = [n for n in required if n not in names]
