@@ -24,6 +24,8 @@ from contact_store.request_context import REQUEST_ID, new_request_id, well_forme
 HEADER = b"x-request-id"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CONSOLE_SOCKET_PREFIX = "/ws/console"
+# What uvicorn says when the app sends on a socket the server has already closed.
+_SERVER_ALREADY_CLOSED = "after sending 'websocket.close'"
 
 
 def route_template(scope: Scope) -> str:
@@ -100,7 +102,16 @@ class Observe:
                     gauge = telemetry.CONSOLE_SOCKETS if console else telemetry.VISITOR_SOCKETS
                     gauge.inc()
                 return
-            await send(message)
+            try:
+                await send(message)
+            except RuntimeError as exc:
+                # uvicorn closes a socket itself (1009 for a frame over the transport cap, 1012 on
+                # shutdown) and then refuses the app's next send with a RuntimeError before the
+                # app has read the disconnect. That is the client gone, not a fault: as an OSError,
+                # Starlette reports it as WebSocketDisconnect(1006), which every handler expects.
+                if _SERVER_ALREADY_CLOSED in str(exc):
+                    raise OSError(str(exc)) from exc
+                raise
 
         try:
             await self.app(scope, receive, send_with_id)

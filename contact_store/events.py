@@ -211,6 +211,7 @@ class RedisBus(EventBus):
 
     name = "redis"
     RECONNECT_DELAY_SECONDS = 0.5
+    STOP_TIMEOUT_SECONDS = 2.0
 
     def __init__(self, url: str, *, prefix: str = "firstcontact") -> None:
         super().__init__()
@@ -228,9 +229,11 @@ class RedisBus(EventBus):
         self._outbox: deque[tuple[str, str]] = deque()
         self._outbox_ready = asyncio.Event()
         self._publisher: asyncio.Task[None] | None = None
+        self._stopped = False
 
     async def start(self) -> None:
         await super().start()
+        self._stopped = False
         self._pubsub = self._async.pubsub()
         try:
             await self._psubscribe()
@@ -244,16 +247,25 @@ class RedisBus(EventBus):
         self._publisher = asyncio.create_task(self._publish_forever(), name="redis-bus-publisher")
 
     async def stop(self) -> None:
-        for task in (self._reader, self._publisher):
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        """Stop reading and publishing and close the connections. Safe to call twice (an app
+        sharing this bus may stop it too) and bounded: a Redis that no longer answers cannot hold
+        a worker's shutdown for longer than STOP_TIMEOUT_SECONDS per connection."""
+        if self._stopped:
+            return
+        self._stopped = True
+        tasks = [task for task in (self._reader, self._publisher) if task is not None]
+        self._reader = self._publisher = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.STOP_TIMEOUT_SECONDS)
+        closers = [self._async.aclose()]
         if self._pubsub is not None:
+            closers.insert(0, self._pubsub.aclose())
+            self._pubsub = None
+        for closer in closers:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        with contextlib.suppress(Exception):
-            await self._async.aclose()
+                await asyncio.wait_for(closer, self.STOP_TIMEOUT_SECONDS)
         self._sync.close()
         await super().stop()
 

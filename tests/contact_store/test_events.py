@@ -102,3 +102,16 @@ async def test_redis_publish_many_from_a_thread_keeps_order(settings: Settings) 
     finally:
         await one.stop()
         await two.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="FIRSTCONTACT_TEST_REDIS_URL not set")
+async def test_redis_bus_stops_twice_without_hanging(settings: Settings) -> None:
+    """Two apps sharing one bus both stop it on shutdown: the second stop returns at once."""
+    bus = RedisBus(TEST_REDIS_URL, prefix=settings.redis_channel_prefix)
+    await bus.start()
+    assert await bus.ping()
+    async with asyncio.timeout(10):
+        await bus.stop()
+        await bus.stop()
+    assert not await bus.ping()
