@@ -94,14 +94,17 @@ def cpu_seconds(root: int) -> float:
     return total / tick
 
 
-def profile_server(server: Server, rate: float, duration: float) -> subprocess.Popen[bytes] | None:
+def profile_server(
+    server: Server, rate: float, duration: float, *, name: str = ""
+) -> subprocess.Popen[bytes] | None:
     """With FC_BENCH_PROFILE=<dir>: py-spy samples the server's processes during the load only
-    (not the start-up), writing <dir>/<workers>w-<rate>.txt (collapsed stacks; see bench/README)."""
+    (not the start-up), writing <dir>/<workers>w-<rate or name>.txt (collapsed stacks; see
+    bench/README)."""
     out_dir = os.environ.get("FC_BENCH_PROFILE")
     if not out_dir:
         return None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    target = Path(out_dir) / f"{WORKERS}w-{int(rate)}.txt"
+    target = Path(out_dir) / f"{WORKERS}w-{name or int(rate)}.txt"
     spy = Path(sys.executable).with_name("py-spy")
     command = [str(spy), "record", "--pid", str(server.proc.pid), "--subprocesses", "--nonblocking"]
     command += ["--rate", "100", "--duration", str(int(duration) + 1), "--format", "raw", "-o", str(target)]
@@ -609,16 +612,18 @@ async def storm_visitor(
 ) -> None:
     """One waiting visitor as the widget behaves: connect, auth, resume; on a drop, reconnect with
     the widget's backoff; note when the first frame after a REconnection arrives."""
-    attempt, connections = 0, 0
+    attempt, connections, last_seq = 0, 0, 0
     while not stop.is_set():
         try:
             async with connect(f"{ws_base}/ws/chat/{cid}", ping_interval=None, open_timeout=30) as ws:
                 attempt = 0
-                await ws.send(json.dumps({"type": "auth", "token": token}))
-                await ws.send(json.dumps({"type": "resume", "after_seq": 0}))
+                # As the widget does: the token and the last seq held in the first frame.
+                await ws.send(json.dumps({"type": "auth", "token": token, "after_seq": last_seq}))
                 connections += 1
                 async for raw in ws:
                     frame = json.loads(raw)
+                    if frame.get("type") == "message":
+                        last_seq = max(last_seq, int(frame["seq"]))
                     if frame.get("type") == "ping":
                         await ws.send('{"type":"pong"}')
                     if connections == 1:
@@ -673,9 +678,17 @@ async def reconnect_storm(
     new_server = await asyncio.to_thread(restart)
     try:
         t0 = healthy_at[0]
+        # Who spends the CPU while the visitors resume: the server's process tree or this client.
+        server_cpu0, client_cpu0 = cpu_seconds(new_server.proc.pid), time.process_time()
+        spy = profile_server(new_server, 0, 20, name=f"storm-{n}")
         deadline = t0 + STORM_TIMEOUT_S
         while len(resumed) < connected and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
+        resume_window = time.perf_counter() - t0
+        server_cpu = cpu_seconds(new_server.proc.pid) - server_cpu0
+        client_cpu = time.process_time() - client_cpu0
+        if spy is not None:
+            spy.wait()
         waits = [max(0.0, t - t0) for t in resumed.values()]
         out = {
             "visitors": n,
@@ -687,6 +700,10 @@ async def reconnect_storm(
             "resume_p99_s": round(percentile(waits, 99), 2),
             "resume_max_s": round(max(waits, default=float("nan")), 2),
             "reconnect_cap_s": RECONNECT_CAP_S,
+            "server_cpu_s": round(server_cpu, 2),
+            "server_cpu_ms_per_resume": round(1000 * server_cpu / max(len(resumed), 1), 2),
+            "client_cpu_s": round(client_cpu, 2),
+            "resume_window_s": round(resume_window, 2),
             "load_average": round(os.getloadavg()[0], 2),
         }
         print(f"reconnect storm: {json.dumps(out)}", flush=True)
@@ -719,6 +736,9 @@ def main() -> int:
     ap.add_argument(
         "--storm", type=int, default=0, help="waiting visitors for the reconnect storm (0 to skip)"
     )
+    ap.add_argument(
+        "--storm-only", action="store_true", help="only the reconnect storm (no load steps, no relay)"
+    )
     ap.add_argument("--database-url")
     ap.add_argument("--redis-url")
     ap.add_argument("--workers", type=int, default=1, help="needs PostgreSQL and Redis above 1")
@@ -733,7 +753,18 @@ def main() -> int:
         "load_average_before": os.getloadavg(),
     }
 
+    results["invariants_broken"] = []
+
     async def run() -> None:
+        if not args.storm_only:
+            await load_steps()
+        if args.storm:
+            with tempfile.TemporaryDirectory() as tmp, fresh_postgres(args.database_url) as db_url:
+                results["reconnect_storm"] = await reconnect_storm(
+                    Path(tmp), db_url, args.redis_url, args.storm
+                )
+
+    async def load_steps() -> None:
         with tempfile.TemporaryDirectory() as tmp, fresh_postgres(args.database_url) as db_url:
             server = start_server(Path(tmp), db_url, args.redis_url)
             try:
@@ -815,11 +846,6 @@ def main() -> int:
                     results["idle"] = await idle_connections(server, args.idle)
                 finally:
                     server.stop()
-        if args.storm:
-            with tempfile.TemporaryDirectory() as tmp, fresh_postgres(args.database_url) as db_url:
-                results["reconnect_storm"] = await reconnect_storm(
-                    Path(tmp), db_url, args.redis_url, args.storm
-                )
 
     asyncio.run(run())
     results["load_average_after"] = os.getloadavg()

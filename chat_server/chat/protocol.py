@@ -17,9 +17,12 @@ The visitor token never travels in a URL
 
 Visitor socket: WS /ws/chat/{conversation_id}
     First client frame, within AUTH_DEADLINE_SECONDS of the handshake:
-                   {"type": "auth", "token": <the token from POST /api/v1/chats>}
+                   {"type": "auth", "token": <the token from POST /api/v1/chats>, "after_seq": N}
+                   With after_seq (the last seq the client holds; 0 for a new chat) the server
+                   authorises and resumes in one read of the store, as if a resume frame followed
+                   (what the widget sends). Without it, send a resume frame next.
     Then client frames: {"type": "message", "client_id": <uuid>, "body": <text>}
-                   {"type": "resume", "after_seq": N}   (send next; 0 for a new chat)
+                   {"type": "resume", "after_seq": N}   (after an auth frame without after_seq)
                    {"type": "typing"}  {"type": "end"}  {"type": "ping"}  {"type": "pong"}
     Server frames: {"type": "ack", "client_id", "seq"}
                    {"type": "message", "seq", "client_id", "sender": "visitor"|"operator"|"system",
@@ -226,7 +229,9 @@ def _auth(raw: dict[str, Any], max_body: int) -> dict[str, Any]:
     token = raw.get("token")
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         raise _refuse("bad_token", "Send the chat's token")
-    return {"token": token}
+    # after_seq in the auth frame: authorise and resume in one step (one read of the store).
+    after_seq = _whole_number(raw, "after_seq") if "after_seq" in raw else None
+    return {"token": token, "after_seq": after_seq}
 
 
 def _resume(raw: dict[str, Any], max_body: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -50,14 +51,38 @@ TYPING_EVERY_SECONDS = 2.0
 VISITOR_EVENTS = {"queue", "assigned", "delivered", "ended", "requeued"}
 
 
-def _open(*, session: Session, settings: Settings, conversation_id: str, token: str) -> int:
+@dataclass(frozen=True)
+class Opening:
+    """An authorised visitor socket: the chat's last seq and, when the auth frame carried
+    `after_seq`, the resume read in the same transaction (`resume` None otherwise)."""
+
+    last_seq: int
+    resume: tuple[int, list[conv_service.StoredMessage], list[dict[str, Any]]] | None = None
+
+
+def _open(
+    *,
+    session: Session,
+    settings: Settings,
+    conversation_id: str,
+    token: str,
+    after_seq: int | None = None,
+    view: queue_service.QueueView | None = None,
+) -> Opening:
+    """The token check and, with `after_seq`, the resume state: one transaction, and for a visitor
+    who already holds every message (a reconnect storm of waiting visitors) one query."""
     conv = conv_service.authorise_visitor(
         session=session,
         conversation_id=conversation_id,
         token=token,
         ttl_minutes=settings.chat_token_ttl_after_end_minutes,
     )
-    return conv.last_seq
+    if after_seq is None:
+        return Opening(conv.last_seq)
+    msgs, frames = _resume_state(
+        session=session, settings=settings, conversation_id=conversation_id, after_seq=after_seq, view=view
+    )
+    return Opening(conv.last_seq, (after_seq, msgs, frames))
 
 
 def status_frames(
@@ -84,10 +109,16 @@ def _resume_state(
     settings: Settings,
     conversation_id: str,
     after_seq: int,
-    view: queue_service.QueueView,
+    view: queue_service.QueueView | None,
 ) -> tuple[list[conv_service.StoredMessage], list[dict[str, Any]]]:
-    """The replay after `after_seq` and the status frames, read in ONE transaction."""
-    msgs = conv_service.messages_after(session=session, conversation_id=conversation_id, after_seq=after_seq)
+    """The replay after `after_seq` and the status frames, read in ONE transaction (no message
+    query when the chat has nothing after `after_seq`; the conversation is read once)."""
+    conv = session.get(Conversation, conversation_id)
+    msgs: list[conv_service.StoredMessage] = []
+    if conv is not None and conv.last_seq > after_seq:
+        msgs = conv_service.messages_after(
+            session=session, conversation_id=conversation_id, after_seq=after_seq
+        )
     return msgs, status_frames(session=session, settings=settings, conversation_id=conversation_id, view=view)
 
 
@@ -114,14 +145,12 @@ def _store_visitor_message(
 class VisitorConnection:
     """One visitor socket: a receive loop and a forwarder sharing `last_sent`."""
 
-    def __init__(
-        self, ws: WebSocket, store: Store, settings: Settings, conversation_id: str, last_seq: int
-    ) -> None:
+    def __init__(self, ws: WebSocket, store: Store, settings: Settings, conversation_id: str) -> None:
         self.ws = ws
         self.store = store
         self.settings = settings
         self.cid = conversation_id
-        self.last_sent = last_seq  # until the client resumes, only new messages are forwarded
+        self.last_sent = 0  # the chat's last seq once authorised: only new messages until a resume
         self.started = asyncio.Event()
         self.lock = asyncio.Lock()  # one writer of last_sent / the socket at a time
         self.rate = ConversationRate.of(ws.app)  # one budget per conversation, not per socket
@@ -134,8 +163,11 @@ class VisitorConnection:
         if frame.get("type") == "message":
             telemetry.DELIVERED_TO_VISITOR.inc()
 
-    async def run(self) -> None:
-        await self.sub.add(channels.conversation(self.cid))
+    async def run(self, opening: Opening) -> None:
+        """Serve the socket; the subscription is live already (`_visit` adds it before the
+        store is read, so nothing committed after that read can be missed)."""
+        if opening.resume is not None:
+            await self.resumed(*opening.resume)
         forwarder = asyncio.create_task(self.forward())
         try:
             while True:
@@ -152,7 +184,6 @@ class VisitorConnection:
             forwarder.cancel()
             with contextlib.suppress(BaseException):
                 await forwarder
-            await self.sub.close()
 
     async def handle(self, frame: dict[str, Any]) -> None:
         """A frame `parse_frame` has checked against VISITOR_FRAMES."""
@@ -219,15 +250,21 @@ class VisitorConnection:
         return write.stored
 
     async def resume(self, after_seq: int) -> None:
+        msgs, frames = await run_db(
+            self.store,
+            _resume_state,
+            settings=self.settings,
+            conversation_id=self.cid,
+            after_seq=after_seq,
+            view=queue_view_of(self.ws.app),
+        )
+        await self.resumed(after_seq, msgs, frames)
+
+    async def resumed(
+        self, after_seq: int, msgs: list[conv_service.StoredMessage], frames: list[dict[str, Any]]
+    ) -> None:
+        """Send the replay and status read for a resume after `after_seq`, then forward live."""
         async with self.lock:
-            msgs, frames = await run_db(
-                self.store,
-                _resume_state,
-                settings=self.settings,
-                conversation_id=self.cid,
-                after_seq=after_seq,
-                view=queue_view_of(self.ws.app),
-            )
             for m in msgs:
                 await self.send(m.frame())
             self.last_sent = max(after_seq, msgs[-1].seq if msgs else after_seq)
@@ -291,8 +328,10 @@ class VisitorConnection:
             await self.send(event)
 
 
-async def _authenticate(ws: WebSocket, store: Store, settings: Settings, conversation_id: str) -> int | None:
-    """The chat's last seq once the first frame carries its token; None once the socket is closed
+async def _authenticate(
+    ws: WebSocket, store: Store, settings: Settings, conversation_id: str
+) -> Opening | None:
+    """The Opening once the first frame carries the chat's token; None once the socket is closed
     (4401 for no or a wrong token, 4410 for one past its expiry)."""
     try:
         async with asyncio.timeout(AUTH_DEADLINE_SECONDS):
@@ -305,7 +344,13 @@ async def _authenticate(ws: WebSocket, store: Store, settings: Settings, convers
         return None
     try:
         return await run_db(
-            store, _open, settings=settings, conversation_id=conversation_id, token=frame["token"]
+            store,
+            _open,
+            settings=settings,
+            conversation_id=conversation_id,
+            token=frame["token"],
+            after_seq=frame["after_seq"],
+            view=queue_view_of(ws.app),
         )
     except Gone:
         await ws.close(code=CLOSE_EXPIRED, reason="This chat has ended and is no longer available")
@@ -317,14 +362,22 @@ async def _authenticate(ws: WebSocket, store: Store, settings: Settings, convers
 async def _visit(
     ws: WebSocket, store: Store, settings: Settings, presence: Presence, conversation_id: str
 ) -> None:
-    last_seq = await _authenticate(ws, store, settings, conversation_id)
-    if last_seq is None:
-        return
-    presence.join_visitor(conversation_id)
+    connection = VisitorConnection(ws, store, settings, conversation_id)
+    # Subscribed before the store is read (the token check may carry the resume): a message
+    # committed after that read arrives on the bus; one before it is in the read.
+    await connection.sub.add(channels.conversation(conversation_id))
     try:
-        await VisitorConnection(ws, store, settings, conversation_id, last_seq).run()
+        opening = await _authenticate(ws, store, settings, conversation_id)
+        if opening is None:
+            return
+        connection.last_sent = opening.last_seq  # until the client resumes, only new messages
+        presence.join_visitor(conversation_id)
+        try:
+            await connection.run(opening)
+        finally:
+            presence.leave_visitor(conversation_id)
     finally:
-        presence.leave_visitor(conversation_id)
+        await connection.sub.close()
 
 
 @router.websocket("/ws/chat/{conversation_id}")

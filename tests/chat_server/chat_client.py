@@ -43,10 +43,16 @@ def visitor_url(server: LiveServer, chat: Frame) -> str:
     return f"{server.ws_url}/ws/chat/{chat['conversation_id']}"
 
 
-async def visitor_socket(server: LiveServer, chat: Frame, *, token: str | None = None) -> ClientConnection:
-    """A visitor socket signed in to `chat` by its first frame (the protocol's auth frame)."""
+async def visitor_socket(
+    server: LiveServer, chat: Frame, *, token: str | None = None, after_seq: int | None = None
+) -> ClientConnection:
+    """A visitor socket signed in to `chat` by its first frame (the protocol's auth frame); with
+    `after_seq`, resumed by that same frame (as the widget does)."""
     ws = await connect(visitor_url(server, chat), origin=server.base_url)  # type: ignore[arg-type]
-    await send(ws, {"type": "auth", "token": token or chat["token"]})
+    auth: Frame = {"type": "auth", "token": token or chat["token"]}
+    if after_seq is not None:
+        auth["after_seq"] = after_seq
+    await send(ws, auth)
     return ws
 
 

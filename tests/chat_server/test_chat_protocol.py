@@ -63,7 +63,10 @@ async def test_acks_in_seq_order_and_duplicate_client_id_stores_once(live_server
         assert "queued" in kinds
 
 
-async def test_resume_after_dropped_socket_replays_operator_messages_once(live_server: LiveServer) -> None:
+@pytest.mark.parametrize("resume_in_auth", [False, True], ids=["resume-frame", "after_seq-in-auth"])
+async def test_resume_after_dropped_socket_replays_operator_messages_once(
+    live_server: LiveServer, resume_in_auth: bool
+) -> None:
     chat = await start_chat(live_server)
     _, token = operator_token(live_server)
     visitor = await visitor_socket(live_server, chat)
@@ -96,8 +99,11 @@ async def test_resume_after_dropped_socket_replays_operator_messages_once(live_s
         sent.append(ack["seq"])
     # Reconnect and resume from the last seq held: every missed message once, in order, then live.
     last = max(held | {0})
-    visitor = await visitor_socket(live_server, chat)
-    await send(visitor, {"type": "resume", "after_seq": last})
+    if resume_in_auth:  # the widget's way: one frame, one read of the store
+        visitor = await visitor_socket(live_server, chat, after_seq=last)
+    else:
+        visitor = await visitor_socket(live_server, chat)
+        await send(visitor, {"type": "resume", "after_seq": last})
     await send(
         operator,
         {

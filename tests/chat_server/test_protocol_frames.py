@@ -43,7 +43,14 @@ def refused(result: dict[str, Any] | Refusal, code: str = "bad_frame") -> Refusa
 
 
 def test_valid_frames_come_back_checked() -> None:
-    assert visitor({"type": "auth", "token": "abc_DEF-123"}) == {"type": "auth", "token": "abc_DEF-123"}
+    assert visitor({"type": "auth", "token": "abc_DEF-123"}) == {
+        "type": "auth",
+        "token": "abc_DEF-123",
+        "after_seq": None,
+    }
+    assert visitor({"type": "auth", "token": "t", "after_seq": 7})["after_seq"] == 7  # type: ignore[index]
+    assert isinstance(visitor({"type": "auth", "token": "t", "after_seq": "7"}), Refusal)
+    assert isinstance(visitor({"type": "auth", "token": "t", "after_seq": -1}), Refusal)
     assert visitor({"type": "resume", "after_seq": 7}) == {"type": "resume", "after_seq": 7}
     assert visitor({"type": "resume"}) == {"type": "resume", "after_seq": 0}
     assert visitor({"type": "resume", "after_seq": MAX_DB_INT})["after_seq"] == MAX_DB_INT  # type: ignore[index]

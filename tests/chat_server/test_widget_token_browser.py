@@ -96,7 +96,8 @@ def test_no_url_the_hosted_chat_requests_carries_the_token(page: Page, live_serv
         assert token not in url and "token" not in url.lower(), url
     assert len(traffic.sent) == 2
     for frames in traffic.sent.values():
-        assert json.loads(frames[0]) == {"type": "auth", "token": token}  # the first frame, every time
+        first = json.loads(frames[0])  # the first frame, every time: the token and the last seq held
+        assert first["type"] == "auth" and first["token"] == token and isinstance(first["after_seq"], int)
 
 
 def test_an_ended_chat_whose_transcript_is_refused_says_so(page: Page, live_server: LiveServer) -> None:

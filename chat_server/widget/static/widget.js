@@ -468,8 +468,9 @@
     ws = new WebSocket(wsBase + "/ws/chat/" + encodeURIComponent(state.id));
     ws.onopen = function () {
       attempt = 0;
-      send({type: "auth", token: state.token}); // first frame: the token stays out of the URL
-      send({type: "resume", after_seq: state.lastSeq || 0});
+      // First frame: the token (it stays out of the URL) and the last seq held, so the server
+      // authorises and resumes in one read of the store.
+      send({type: "auth", token: state.token, after_seq: state.lastSeq || 0});
       pending = state.pending || {};
       Object.keys(pending).forEach(function (id) { send({type: "message", client_id: id, body: pending[id]}); });
       showStatus();
