@@ -66,9 +66,14 @@ def local_day(at: datetime, tz: ZoneInfo) -> date:
     return at.astimezone(tz).date()
 
 
+def halfhour(local: datetime) -> str:
+    """The "HH:MM" half-hour of a local time, as the facts' "halfhour" breakdown keys it."""
+    return f"{local.hour:02d}:{30 if local.minute >= 30 else 0:02d}"
+
+
 def _slot(at: datetime, tz: ZoneInfo) -> tuple[date, str]:
     local = at.astimezone(tz)
-    return local.date(), f"{local.hour:02d}:{30 if local.minute >= 30 else 0:02d}"
+    return local.date(), halfhour(local)
 
 
 def _s(value: Any) -> str:
@@ -286,4 +291,4 @@ def matches(
     return c.dims.get(dim) == value
 
 
-__all__ = ["DIMS", "Contribution", "contributions", "local_bounds", "local_day", "matches"]
+__all__ = ["DIMS", "Contribution", "contributions", "halfhour", "local_bounds", "local_day", "matches"]

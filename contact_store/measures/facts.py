@@ -228,3 +228,21 @@ def built_at(*, session: Session) -> datetime | None:
     """When the facts were last brought up to date (None: never)."""
     s = fact_build_state
     return session.execute(select(s.c.built_at).where(s.c.id == STATE_ID)).scalar()
+
+
+def ensure_fresh(
+    *, session: Session, settings: Settings, since: date, now: datetime | None = None
+) -> list[date]:
+    """Make sure the facts of local days `since`..today are built and current, for a reader that
+    plans from them (the staffing planner): the maintenance loop normally keeps them so and this
+    does nothing; when the facts were never built, or not refreshed for two refresh periods (the
+    loop is not running), or history back to `since` is still to be backfilled, it does that work
+    now, in the caller's transaction. The local days rebuilt ([] when the facts were current)."""
+    now = now or utcnow()
+    last = built_at(session=session)
+    days: list[date] = []
+    if last is None or last < now - 2 * timedelta(minutes=settings.facts_refresh_minutes):
+        days += refresh_facts(session=session, settings=settings, now=now)
+    while (to := backfill_to(session=session)) is not None and to > since:
+        days += backfill_facts(session=session, settings=settings, now=now)
+    return sorted(set(days))

@@ -25,12 +25,16 @@ chats at once deliver, so callers pass the AHT measured at the chosen concurrenc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 # Beyond this many servers the plan is not a staffing question any more but a typo in the inputs.
 MAX_AGENTS = 10_000
 # Stationary-distribution terms smaller than this share of the running total are dropped.
 _TAIL = 1e-16
+
+T = TypeVar("T")
 
 
 def erlang_b(traffic: float, agents: int) -> float:
@@ -194,6 +198,18 @@ def _check(
         raise ValueError("concurrency must be at least 1")
 
 
+def fewest_seats(first: int, figures_at: Callable[[int], T], meets: Callable[[T], bool]) -> tuple[int, T]:
+    """The fewest seats N ≥ `first` whose figures meet the target, with those figures: the one
+    search behind Erlang C and Erlang A. Service level rises with N, so counting up from a lower
+    bound finds the smallest; the search stops at MAX_AGENTS (a typo in the inputs, not a plan)."""
+    n = first
+    while True:
+        found = figures_at(n)
+        if meets(found) or n >= MAX_AGENTS:
+            return n, found
+        n += 1
+
+
 def required_erlang_c(
     *,
     contacts: float,
@@ -212,12 +228,11 @@ def required_erlang_c(
     traffic = contacts / period_seconds * aht_seconds
     if contacts == 0:
         return Requirement(0.0, 0, 0, 0, 1.0, 0.0, 0.0, 0.0)
-    n = max(1, math.floor(traffic) + 1)
-    while True:
-        sl = erlang_c_service_level(traffic, n, aht_seconds=aht_seconds, target_seconds=target_seconds)
-        if sl >= target_service_level or n >= MAX_AGENTS:
-            break
-        n += 1
+    n, sl = fewest_seats(
+        max(1, math.floor(traffic) + 1),  # N ≤ A never answers: the queue grows without end
+        lambda k: erlang_c_service_level(traffic, k, aht_seconds=aht_seconds, target_seconds=target_seconds),
+        lambda level: level >= target_service_level,
+    )
     c = erlang_c(traffic, n)
     operators = math.ceil(n / concurrency)
     return Requirement(
@@ -253,18 +268,17 @@ def required_erlang_a(
     lam = contacts / period_seconds
     # Erlang A never needs more seats than Erlang C for the same target: search upwards from 1,
     # but start near the load to save work (fewer seats than A·(1 − target) cannot answer enough).
-    n = max(1, math.floor(traffic * target_service_level))
-    while True:
-        figures = erlang_a(
+    n, figures = fewest_seats(
+        max(1, math.floor(traffic * target_service_level)),
+        lambda k: erlang_a(
             arrivals_per_second=lam,
             aht_seconds=aht_seconds,
             patience_seconds=patience_seconds,
-            agents=n,
+            agents=k,
             target_seconds=target_seconds,
-        )
-        if figures.service_level >= target_service_level or n >= MAX_AGENTS:
-            break
-        n += 1
+        ),
+        lambda f: f.service_level >= target_service_level,
+    )
     operators = math.ceil(n / concurrency)
     return Requirement(
         traffic=traffic,

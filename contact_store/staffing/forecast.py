@@ -12,7 +12,14 @@ For each day type, fitted on the history before the forecast:
   that type's days (the intra-day pattern changes slowly and needs more data than the level).
 A forecast interval = level × shape[slot]. A day the clocks go forward has 46 intervals (the
 skipped hour's demand does not happen); a day they go back has 50 and the repeated hour's slots
-are forecast twice. On such history days the repeated slots count once (their mean).
+are forecast twice.
+
+History is the measures' arrivals, `{(local date, "HH:MM"): offered}`
+(`contact_store.measures.planning.arrivals_per_interval`), keyed as each interval's `key`. On the
+day the clocks go back the two intervals of a repeated slot share a key holding their sum: such a
+slot counts once, at its mean per interval (the sum ÷ 2), in the fit, and the backtest scores each of
+the two intervals against that mean (the day's total is exact; the split of the repeated hour
+between its two occurrences is not recorded).
 
 This is a Holt-Winters model with level and seasonal smoothing and no trend, done in plain Python:
 weekly and daily seasonality with a few thousand numbers needs no NumPy or statsmodels, and a
@@ -24,9 +31,10 @@ intervals with no chats are skipped (the percentage is undefined) and their numb
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -49,14 +57,22 @@ def day_type(day: date, holidays: set[date]) -> str:
     return "holiday" if day in holidays else DAY_TYPES[day.weekday()]
 
 
-def _slot_values(counts: Mapping[datetime, float], day: date, tz: ZoneInfo) -> list[float | None]:
+Counts = Mapping[tuple[date, str], float]  # (local date, "HH:MM") → arrivals, as the measures
+
+
+def _actuals(counts: Counts, day: date, tz: ZoneInfo) -> list[tuple[Interval, float]]:
+    """Each interval of the day with its arrivals (a repeated slot's count shared by its two)."""
+    intervals = day_intervals(day, tz)
+    times = Counter(iv.slot for iv in intervals)
+    return [(iv, counts.get(iv.key, 0) / times[iv.slot]) for iv in intervals]
+
+
+def _slot_values(counts: Counts, day: date, tz: ZoneInfo) -> list[float | None]:
     """The day's arrivals by clock slot: None where the slot did not occur, mean where it repeated."""
-    sums: list[float] = [0.0] * SLOTS_PER_DAY
-    seen = [0] * SLOTS_PER_DAY
-    for iv in day_intervals(day, tz):
-        sums[iv.slot] += counts.get(iv.start, 0)
-        seen[iv.slot] += 1
-    return [sums[s] / seen[s] if seen[s] else None for s in range(SLOTS_PER_DAY)]
+    values: list[float | None] = [None] * SLOTS_PER_DAY
+    for iv, value in _actuals(counts, day, tz):
+        values[iv.slot] = value
+    return values
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,7 @@ class Model:
 
 
 def fit(
-    counts: Mapping[datetime, float],
+    counts: Counts,
     *,
     first_day: date,
     end_day: date,
@@ -145,7 +161,7 @@ class WeekCheck:
 
 
 def backtest(
-    counts: Mapping[datetime, float],
+    counts: Counts,
     *,
     mondays: Iterable[date],
     history_weeks: int,
@@ -173,8 +189,8 @@ def backtest(
             day = monday + timedelta(days=offset)
             day_f = 0.0
             day_a = 0.0
-            for iv, f in predict_day(model, day, tz=tz, holidays=holidays):
-                a = counts.get(iv.start, 0)
+            forecast = predict_day(model, day, tz=tz, holidays=holidays)
+            for (_, f), (_, a) in zip(forecast, _actuals(counts, day, tz), strict=True):
                 day_f += f
                 day_a += a
                 if a > 0:

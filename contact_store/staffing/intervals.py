@@ -4,7 +4,9 @@ A local day runs from local midnight to the next local midnight, cut every 30 mi
 (UTC) time: 48 intervals on most days, 46 on the day the clocks go forward and 50 on the day they
 go back (01:00–01:30 and 01:30–02:00 happen twice in Europe/London). Each interval is known by its
 UTC start; its local clock slot (0..47, hour·2 + minute ÷ 30) is what demand follows, so the
-repeated hour maps to the same slots twice and the skipped hour's slots do not occur.
+repeated hour maps to the same slots twice and the skipped hour's slots do not occur. Its `key`,
+(local date, "HH:MM"), is how the measures count arrivals (`measures.planning.arrivals_per_interval`):
+the two intervals of a repeated slot share one key, whose count is theirs together.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from contact_store.measures.contacts import halfhour
 
 INTERVAL = timedelta(minutes=30)
 SLOTS_PER_DAY = 48
@@ -26,6 +30,11 @@ class Interval:
     @property
     def end(self) -> datetime:
         return self.start + INTERVAL
+
+    @property
+    def key(self) -> tuple[date, str]:
+        """(local date, "HH:MM"): the measures' key of the half-hour (shared by a repeated slot)."""
+        return self.local_start.date(), halfhour(self.local_start)
 
     @property
     def label(self) -> str:
@@ -50,12 +59,3 @@ def day_intervals(day: date, tz: ZoneInfo) -> list[Interval]:
         out.append(Interval(t, local, local.hour * 2 + local.minute // 30))
         t += INTERVAL
     return out
-
-
-def interval_of(instant: datetime, tz: ZoneInfo) -> tuple[date, datetime]:
-    """The local day an instant falls on and the UTC start of its interval."""
-    local = instant.astimezone(tz)
-    day = local.date()
-    start = local_midnight(day, tz)
-    steps = int((instant.astimezone(UTC) - start).total_seconds() // INTERVAL.total_seconds())
-    return day, start + steps * INTERVAL

@@ -1,5 +1,12 @@
 """A day's staffing plan: forecast arrivals per interval, then seats, operators and rostered
-staff by Erlang C and by Erlang A, from the history the store holds (see history and forecast).
+staff by Erlang C and by Erlang A, from the history the store holds (see forecast).
+
+History is read through the dashboards' measures (`contact_store.measures.planning`: the one rule of
+offered / answered / abandoned, the one patience estimate): arrivals per (local date, "HH:MM")
+half-hour from the daily facts, handling time by concurrency and patience from the chats of the
+same local days. `read_history` first makes sure the facts of those days are built and current
+(`measures.facts.ensure_fresh`: a no-op while the maintenance loop refreshes them), so the plan
+is never fitted on missing or stale days.
 
 Inputs a manager chooses: the day, the service level and target time, shrinkage, and the chats
 each operator handles at once (c). The handling time is the one measured at c (or the nearest
@@ -18,6 +25,14 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from contact_store.clock import utcnow
+from contact_store.measures.facts import built_at, ensure_fresh
+from contact_store.measures.planning import (
+    Handling,
+    Patience,
+    arrivals_per_interval,
+    handling_by_concurrency,
+    patience,
+)
 from contact_store.settings import Settings
 from contact_store.staffing.erlang import Requirement, required_erlang_a, required_erlang_c
 from contact_store.staffing.forecast import (
@@ -29,14 +44,7 @@ from contact_store.staffing.forecast import (
     fit,
     predict_day,
 )
-from contact_store.staffing.history import (
-    Handling,
-    Patience,
-    arrivals_by_interval,
-    handling_by_concurrency,
-    patience,
-)
-from contact_store.staffing.intervals import INTERVAL, Interval, local_midnight
+from contact_store.staffing.intervals import INTERVAL, Interval
 
 # Used only when the store has no answered or abandoned chats to measure (a new installation).
 DEFAULT_AHT_SECONDS = 600.0
@@ -67,15 +75,16 @@ class PlanRow:
 
 @dataclass(frozen=True)
 class History:
-    """What the store says, over the weeks before today."""
+    """What the store says, over the local days first_day..last_day (the weeks before today)."""
 
-    start: datetime
-    end: datetime
-    counts: dict[datetime, int]
-    handling: Handling
-    patience: Patience
+    first_day: date
+    last_day: date  # yesterday: today is not over
+    counts: dict[tuple[date, str], int]  # offered per (local date, "HH:MM"), from the facts
+    handling: Handling  # over the last HISTORY_WEEKS
+    patience: Patience  # over the last HISTORY_WEEKS
     holidays: set[date]
     today: date
+    facts_built_at: datetime | None  # when the facts the arrivals come from were brought up to date
 
 
 @dataclass(frozen=True)
@@ -112,20 +121,21 @@ def read_history(*, session: Session, settings: Settings, now: datetime | None =
     today = now.astimezone(tz).date()
     this_monday = today - timedelta(days=today.weekday())
     first = this_monday - timedelta(weeks=HISTORY_WEEKS + BACKTEST_WEEKS)
-    start = local_midnight(first, tz)
-    end = local_midnight(today, tz)
-    recent = local_midnight(today - timedelta(weeks=HISTORY_WEEKS), tz)
+    last = today - timedelta(days=1)
+    recent = today - timedelta(weeks=HISTORY_WEEKS)
+    ensure_fresh(session=session, settings=settings, since=first, now=now)
     years = range(first.year, (today + timedelta(days=HORIZON_DAYS)).year + 1)
     return History(
-        start=start,
-        end=end,
-        counts=arrivals_by_interval(session=session, settings=settings, start=start, end=end),
-        handling=handling_by_concurrency(session=session, start=recent, end=end),
-        patience=patience(session=session, settings=settings, start=recent, end=end),
+        first_day=first,
+        last_day=last,
+        counts=arrivals_per_interval(session=session, start=first, end=last),
+        handling=handling_by_concurrency(session=session, settings=settings, start=recent, end=last),
+        patience=patience(session=session, settings=settings, start=recent, end=last),
         holidays=bank_holidays(
             years, region=settings.staffing_bank_holiday_region, extra=settings.chat_holidays
         ),
         today=today,
+        facts_built_at=built_at(session=session),
     )
 
 

@@ -169,13 +169,15 @@ def test_what_the_staffing_planner_needs(session: Session, cfg: Settings, sc: Sc
     rebuild_all(session=session, settings=cfg, now=NOW)
     arrivals = arrivals_per_interval(session=session, start=DAY, end=DAY)
     assert arrivals == {(DAY, "10:00"): 2, (DAY, "11:00"): 1, (DAY, "23:30"): 1}
-    handling = {
-        h.concurrency: h for h in handling_by_concurrency(session=session, settings=cfg, start=DAY, end=DAY)
-    }
-    assert handling[1].chats == 3  # chat1 overlaps chat2 for 220 s of 600: rounds to 1
+    handling = handling_by_concurrency(session=session, settings=cfg, start=DAY, end=DAY)
+    (level,) = handling.levels  # chat1 overlaps chat2 for 220 s of 600 (and of 480): rounds to 1
+    assert (level.concurrency, level.chats) == (1, 3)
+    assert level.aht_seconds == pytest.approx((600 + 480 + 1770 + 120 + 60) / 3)  # as the dashboards' AHT
+    assert handling.sustained_concurrency == pytest.approx((1080 + 570) / (860 + 570))  # op1, op2 that day
     p = patience(session=session, settings=cfg, start=DAY, end=DAY)
-    assert p.abandoned == 2 and sorted(p.waits_of_abandoned) == [10, 120]
-    assert p.mean_patience_seconds == pytest.approx((40 + 120 + 10 + 120 + 30) / 2)
+    # Offered as the dashboards count them: chat3 (left after 10 s, under 30 s) is a short abandon.
+    assert (p.offered, p.abandoned, p.waits_of_abandoned) == (4, 1, [120])
+    assert p.mean_patience_seconds == pytest.approx((40 + 120 + 120 + 30) / 1)
 
 
 def test_history_is_built_backwards_in_chunks(session: Session, cfg: Settings, sc: Scenario) -> None:

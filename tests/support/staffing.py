@@ -36,13 +36,16 @@ def expected(day: date, slot: int, holidays: set[date]) -> float:
     return DAY_TOTALS[kind] * day_shape(kind)[slot]
 
 
-def synthetic_counts(first: date, end: date, tz: ZoneInfo, holidays: set[date]) -> dict[datetime, float]:
-    """Arrivals exactly following the pattern, per interval UTC start."""
-    counts: dict[datetime, float] = {}
+def synthetic_counts(
+    first: date, end: date, tz: ZoneInfo, holidays: set[date]
+) -> dict[tuple[date, str], float]:
+    """Arrivals exactly following the pattern, keyed as the measures key them: (local date, "HH:MM"),
+    the two intervals of a repeated slot (the day the clocks go back) together."""
+    counts: dict[tuple[date, str], float] = {}
     day = first
     while day < end:
         for iv in day_intervals(day, tz):
-            counts[iv.start] = expected(day, iv.slot, holidays)
+            counts[iv.key] = counts.get(iv.key, 0.0) + expected(day, iv.slot, holidays)
         day += timedelta(days=1)
     return counts
 
