@@ -16,6 +16,7 @@ from chat_server.errors import install_error_handlers
 from chat_server.observe import Observe
 from chat_server.security_headers import API_DOCS_PATH, SecurityHeaders, add_nonce_to_scripts
 from contact_store import telemetry
+from contact_store.admission import LoopLag
 from contact_store.assets import current_manifest
 from contact_store.db import Store, make_engine
 from contact_store.events import make_bus
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.bus.start()
+        app.state.loop_lag.start()  # the admission gates' measure of how late this worker runs
         await config_follower.start()
         # --- SMS area: the outbox worker runs in this process when `firstcontact serve` asks. ---
         sms_worker = None
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 logger.warning("shutdown: group-commit units still pending after the drain timeout")
             await routing_loop.stop()
             await config_follower.stop()
+            await app.state.loop_lag.stop()
             if sms_worker is not None:  # SMS area: stop the worker thread
                 sms_worker[1].set()
                 sms_worker[0].join(timeout=15)
@@ -101,6 +104,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks are off: the metrics are prometheus-client's
+        # (contact_store.telemetry), and asking OpenTelemetry whether a provider is configured
+        # read the environment on every request and socket (9% of a reconnect storm's CPU).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.store = store
@@ -108,6 +115,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.routing_loop = routing_loop
     app.state.assets = current_manifest()
     app.state.config_follower = config_follower
+    app.state.loop_lag = LoopLag()
     app.state.templates = make_templates(settings=settings)
     # The forms' names by slug, for the console's report filters (agent_console cannot import web_forms).
     app.state.form_titles = {slug: form.title for slug, form in catalogue().items()}

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     chat_max_pending_messages: int = Field(default=400, ge=1)
     forms_max_pending_submissions: int = Field(default=200, ge=1)
     busy_retry_after_seconds: float = Field(default=1.0, gt=0)
+    # ...and while the worker's event loop runs more than this late (ms; 0 = off): the bound on
+    # how long accepted work waits, wherever the backlog sits (contact_store/admission.py).
+    overload_max_delay_ms: int = Field(default=250, ge=0)
     chat_default_max_chats: int = 3  # capacity when neither operator nor team sets one
     # Issue #10 (chat websockets): the visitor's chat token (socket, transcript, in-chat survey)
     # stops working this long after the chat ended or was abandoned.

@@ -6,6 +6,8 @@ itself (no timing, no load)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,7 +16,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from contact_store.admission import CHAT_MESSAGES, FORM_SUBMISSIONS, Busy, Gate, gate_for, make_gates
+from contact_store.admission import (
+    CHAT_MESSAGES,
+    FORM_SUBMISSIONS,
+    Busy,
+    Gate,
+    LoopLag,
+    gate_for,
+    make_gates,
+)
 from contact_store.models import Message, Report
 from tests.chat_server.chat_client import (
     new_id,
@@ -47,6 +57,57 @@ def test_a_gate_admits_up_to_its_bound_and_refuses_the_rest_at_once() -> None:
         assert gate.in_flight == 1
 
 
+def test_a_gate_refuses_while_the_worker_runs_later_than_its_bound() -> None:
+    lag = [0.0]
+    gate = Gate("test", limit=10, retry_after=1, max_delay=0.25, lag=lambda: lag[0])
+    with gate.admit():
+        pass
+    lag[0] = 0.3  # every piece of work on the worker now waits 300 ms before it starts
+    with pytest.raises(Busy), gate.admit():
+        pass
+    assert gate.refused == 1 and gate.in_flight == 0
+    lag[0] = 0.1
+    with gate.admit():
+        pass
+    off = Gate("off", limit=10, retry_after=1, max_delay=0, lag=lambda: 5.0)  # 0: no delay bound
+    with off.admit():
+        pass
+
+
+async def test_loop_lag_sees_a_blocked_event_loop_and_recovers() -> None:
+    lag = LoopLag(sample_seconds=0.05)
+    lag.start()
+    try:
+        await asyncio.sleep(0.12)
+        time.sleep(0.4)  # the loop is held: everything due waits
+        await asyncio.sleep(0.001)  # the overdue sample runs first
+        assert lag.lag >= 0.25
+        await asyncio.sleep(0.5)  # halves every sample once the loop runs on time
+        assert lag.lag < 0.2
+    finally:
+        await lag.stop()
+
+
+async def test_a_visitor_message_is_refused_busy_while_the_worker_runs_late(live_server: LiveServer) -> None:
+    chat = await start_chat(live_server)
+    ws = await visitor_socket(live_server, chat, after_seq=0)
+    gate = gate_for(live_server.app, CHAT_MESSAGES)
+    saved = gate.max_delay, gate.lag
+    gate.max_delay, gate.lag = 0.25, lambda: 0.5
+    cid = new_id()
+    try:
+        await send(ws, {"type": "message", "client_id": cid, "body": "Are you there?"})
+        refused = await recv_until(ws, lambda f: f["type"] in ("ack", "error"))
+        assert refused["code"] == "busy" and refused["client_id"] == cid and refused["retry_after"] > 0
+        assert _stored(live_server, chat["conversation_id"]) == []
+    finally:
+        gate.max_delay, gate.lag = saved
+    await send(ws, {"type": "message", "client_id": cid, "body": "Are you there?"})
+    ack = await recv_until(ws, lambda f: f["type"] in ("ack", "error"))
+    assert ack["type"] == "ack" and _stored(live_server, chat["conversation_id"]) == [cid]
+    await ws.close()
+
+
 def test_the_bounds_come_from_the_settings(live_server: LiveServer) -> None:
     gates = make_gates(
         live_server.settings.model_copy(
@@ -54,10 +115,13 @@ def test_the_bounds_come_from_the_settings(live_server: LiveServer) -> None:
                 "chat_max_pending_messages": 3,
                 "forms_max_pending_submissions": 4,
                 "busy_retry_after_seconds": 2,
+                "overload_max_delay_ms": 300,
             }
-        )
+        ),
+        LoopLag(),
     )
     assert (gates[CHAT_MESSAGES].limit, gates[FORM_SUBMISSIONS].limit) == (3, 4)
+    assert gates[CHAT_MESSAGES].max_delay == gates[FORM_SUBMISSIONS].max_delay == 0.3
     assert gates[CHAT_MESSAGES].retry_after == 2
 
 
