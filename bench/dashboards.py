@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine, insert, make_url, text
 from sqlmodel import Session
 
 from agent_console.dashboards.service import Query, build
@@ -177,21 +177,37 @@ def _time(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
     }
 
 
+def _seeded(url: str) -> bool:
+    """A kept store from an earlier run (--keep): seeded and its facts built."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(text("SELECT count(*) FROM fact_contact_day")).scalar_one())
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
 def run(url: str, contacts: int, label: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     settings = Settings(env="test", database_url=url)
     upgrade_database(url)
-    t0 = time.perf_counter()
-    _seed(url, contacts, now)
-    seeded = time.perf_counter() - t0
-    engine = create_engine(url)
-    result: dict[str, Any] = {"backend": label, "contacts": contacts, "seed_s": round(seeded, 1)}
-    with Session(engine) as session:
+    result: dict[str, Any] = {"backend": label, "contacts": contacts}
+    kept = _seeded(url)
+    if not kept:
         t0 = time.perf_counter()
-        days = rebuild_all(session=session, settings=settings, now=now)
-        session.commit()
-        result["first_build_s"] = round(time.perf_counter() - t0, 1)
-        result["days_built"] = len(days)
+        _seed(url, contacts, now)
+        result["seed_s"] = round(time.perf_counter() - t0, 1)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        if not kept:
+            t0 = time.perf_counter()
+            days = rebuild_all(session=session, settings=settings, now=now)
+            session.commit()
+            result["first_build_s"] = round(time.perf_counter() - t0, 1)
+            result["days_built"] = len(days)
+        result["load_average_before_timing"] = os.getloadavg()
         t0 = time.perf_counter()
         refresh_facts(session=session, settings=settings, now=now)
         session.commit()
@@ -219,11 +235,29 @@ def run(url: str, contacts: int, label: str) -> dict[str, Any]:
     return result
 
 
+def _kept_postgres(server_url: str, contacts: int) -> str:
+    """The kept PostgreSQL database for --keep (created when missing, never dropped)."""
+    server = make_url(server_url)
+    name = f"fc_bench_dash_kept_{contacts}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--pg-url", default="")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument(
+        "--keep",
+        default="",
+        help="keep the seeded stores (SQLite file in this directory, PostgreSQL database "
+        "fc_bench_dash_kept) and reuse them on the next run: seed once, time on a quiet machine",
+    )
     args = parser.parse_args()
     out = {
         "load_average": os.getloadavg(),
@@ -231,13 +265,24 @@ def main() -> None:
         "date": str(date.today()),
     }
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        runs.append(run(f"sqlite:///{tmp}/bench.db", args.contacts, "sqlite"))
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        runs.append(
+            run(f"sqlite:///{Path(args.keep).resolve()}/bench-{args.contacts}.db", args.contacts, "sqlite")
+        )
         print(json.dumps(runs[-1], indent=2))
-    if args.pg_url and not args.sqlite_only:
-        with scratch_postgres_database(args.pg_url, prefix="fc_bench_dash") as url:
-            runs.append(run(url, args.contacts, "postgresql"))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(run(f"sqlite:///{tmp}/bench.db", args.contacts, "sqlite"))
             print(json.dumps(runs[-1], indent=2))
+    if args.pg_url and not args.sqlite_only:
+        if args.keep:
+            runs.append(run(_kept_postgres(args.pg_url, args.contacts), args.contacts, "postgresql"))
+            print(json.dumps(runs[-1], indent=2))
+        else:
+            with scratch_postgres_database(args.pg_url, prefix="fc_bench_dash") as url:
+                runs.append(run(url, args.contacts, "postgresql"))
+                print(json.dumps(runs[-1], indent=2))
     out["runs"] = runs
     out["load_average_after"] = os.getloadavg()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

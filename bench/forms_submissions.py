@@ -133,6 +133,28 @@ def _start_worker(env: dict[str, str], log: Any) -> tuple[subprocess.Popen[bytes
     return proc, f"http://127.0.0.1:{port}"
 
 
+SERVER_PIDS: list[int] = []  # of the running `server()`, for the profiler
+
+
+def profile(name: str, duration: float) -> list[subprocess.Popen[bytes]]:
+    """With FC_BENCH_PROFILE=<dir>: py-spy samples each server process during one scenario,
+    writing <dir>/forms-<scenario>-<pid>.txt (collapsed stacks)."""
+    out_dir = os.environ.get("FC_BENCH_PROFILE")
+    if not out_dir:
+        return []
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--nonblocking", "--rate", "100", "--duration",
+             str(int(duration)), "--format", "raw", "-o", str(Path(out_dir) / f"forms-{name}-{pid}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in SERVER_PIDS
+    ]  # fmt: skip
+
+
 @contextmanager
 def server(url: str, tmp: Path, workers: int = 1, redis_url: str = ""):  # type: ignore[no-untyped-def]
     """`workers` server processes, each on its own port, as behind a load balancer.
@@ -168,6 +190,7 @@ def server(url: str, tmp: Path, workers: int = 1, redis_url: str = ""):  # type:
                     other.kill()
                 raise RuntimeError("server did not start: " + (tmp / "server.log").read_text()[-2000:])
             time.sleep(0.1)
+    SERVER_PIDS[:] = [proc.pid for proc, _ in started]
     try:
         yield [base for _, base in started]
     finally:
@@ -484,9 +507,12 @@ def main() -> None:
             ):
                 figures: dict[str, Any] = {}
                 for scenario in args.scenarios.split(","):
+                    spies = profile(f"{backend}-{scenario}", args.duration)
                     figures[scenario] = asyncio.run(
                         run_scenario(scenario, bases, args.concurrency, args.duration, url)
                     )
+                    for spy in spies:
+                        spy.wait()
                     f = figures[scenario]
                     print(
                         f"{backend:10} {scenario:8} {f['per_second']:8.1f}/s  "
