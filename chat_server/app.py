@@ -157,6 +157,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(widget_routes.ChatCors, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
+    # The catch-all 500 is answered outside every middleware (by Starlette's ServerErrorMiddleware):
+    # its handler sets the same headers itself (chat_server.errors).
+    app.state.security_headers = SecurityHeaders(app, settings).headers_for
     # Outermost of all: the request id covers every line logged, the latency every middleware.
     app.add_middleware(Observe)
     return app

@@ -24,10 +24,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chat_server.security_headers import new_nonce
 from contact_store.errors import AppError, Conflict, NotAuthenticated, ValidationFailed
 from contact_store.i18n import N_, translator
 from contact_store.openapi import ERROR_DESCRIPTIONS, ErrorBody
 from contact_store.text import UnstorableText, strip_unstorable
+from contact_store.web import csp_nonce
 from web_forms.pages import page_language, render
 
 logger = logging.getLogger(__name__)
@@ -198,5 +200,12 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         message = UNEXPECTED_MESSAGE
         if wants_json(request):
-            return JSONResponse(error_body("internal_error", message), status_code=500)
-        return _page(request, 500, message)
+            response: Response = JSONResponse(error_body("internal_error", message), status_code=500)
+        else:
+            response = _page(request, 500, message)
+        # This answer leaves from outside the middleware stack: the security headers are set here.
+        secure = getattr(request.app.state, "security_headers", None)
+        if secure is not None:
+            nonce = csp_nonce(request) or new_nonce()
+            response.raw_headers[:] = secure(request.url.path, nonce, list(response.raw_headers))
+        return response

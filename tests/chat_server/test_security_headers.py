@@ -294,3 +294,29 @@ def test_templates_hold_no_inline_code_without_the_nonce() -> None:
             if re.search(r"<[^>]*\son[a-z]+\s*=", text):
                 problems.append(f"{template}: inline event handler")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_an_unexpected_error_500_carries_the_security_headers(
+    settings: Settings, store: Store, accept: str
+) -> None:
+    """The catch-all 500 is sent from outside the middleware stack; it still gets every header."""
+    app = create_app(settings, store=store)
+
+    @app.get("/test-only/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        response = c.get("/test-only/boom", headers={"Accept": accept})
+    assert response.status_code == 500
+    assert "RuntimeError" not in response.text  # nothing of the fault is shown
+    assert NONCE.search(response.headers["content-security-policy"])
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+    if accept == "text/html":
+        nonce = NONCE.search(response.headers["content-security-policy"]).group(1)  # type: ignore[union-attr]
+        tags = re.findall(r"<(?:script|style)\b[^>]*>", response.text)
+        assert all(f'nonce="{nonce}"' in tag for tag in tags)
