@@ -87,6 +87,9 @@ def logging_config(fmt: LogFormat = "text", *, level: str = "INFO") -> dict[str,
     config["root"] = {"handlers": ["app"], "level": level.upper()}
     # Alembic says "Context impl ..." at INFO each time readiness reads the schema's revision.
     config["loggers"]["alembic"] = {"level": "WARNING"}
+    # Twilio's client logs every request it makes at INFO, with the recipient's number and the
+    # text's body in the form data: never below WARNING (the redaction filter is a second line).
+    config["loggers"]["twilio"] = {"level": "WARNING"}
     return config
 
 
@@ -94,3 +97,4 @@ def configure_logging(fmt: LogFormat = "text", *, level: str = "INFO") -> None:
     """Apply `logging_config` in this process (the CLI, before it serves or works)."""
     logging.config.dictConfig(logging_config(fmt, level=level))
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("twilio").setLevel(logging.WARNING)

@@ -177,3 +177,9 @@ def test_logging_config_formats() -> None:
             assert {"redact_secrets", "request_id"} <= set(handler["filters"])
     assert all(f == {"()": "chat_server.log_format.JsonFormatter"} for f in as_json["formatters"].values())
     assert "()" not in text["formatters"]["app"]
+
+
+def test_twilio_request_logging_stays_below_the_configured_level() -> None:
+    """Twilio's client logs each request (number and body in the form data) at INFO."""
+    for fmt in ("text", "json"):
+        assert logging_config(fmt)["loggers"]["twilio"]["level"] == "WARNING"  # type: ignore[arg-type]
