@@ -196,7 +196,14 @@ INSERT_MESSAGE_SQL = (
     "VALUES (:conversation_id, :seq, :client_id, :sender, :operator_id, :body, :internal, :created_at) "
     "ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING id"
 )
+# A seq allocated for an insert that found the client_id already stored (another worker's resend
+# won the race) is given back at once: this transaction has held the conversation's row lock since
+# it allocated, so nobody has taken a later seq, and messages stay numbered 1..n with no gap.
+RELEASE_SEQ_SQL = (
+    "UPDATE conversation SET last_seq = last_seq - 1 WHERE id = :id AND last_seq = :seq RETURNING last_seq"
+)
 _ALLOCATE_SEQ = text(ALLOCATE_SEQ_SQL)
+_RELEASE_SEQ = text(RELEASE_SEQ_SQL)
 _INSERT_MESSAGE = text(INSERT_MESSAGE_SQL).bindparams(
     bindparam("created_at", type_=UTCDateTime), bindparam("internal", type_=Boolean)
 )
@@ -258,8 +265,9 @@ def append_message(
     }
     if not _insert_ignoring_duplicate(session, values):
         # Another worker stored this client_id between our check and insert (PostgreSQL only:
-        # SQLite's BEGIN IMMEDIATE serialises). Its row is the original; ours never existed.
-        # Our seq allocation stays (a harmless gap, like an internal note's); nothing is duplicated.
+        # SQLite's BEGIN IMMEDIATE serialises). Its row is the original; ours never existed, and
+        # its seq is given back (RELEASE_SEQ_SQL); nothing is duplicated.
+        session.execute(_RELEASE_SEQ, {"id": conversation_id, "seq": seq})
         existing = _find_by_client_id(session, conversation_id, client_id)
         if existing is None:
             raise NotFound("No such chat")

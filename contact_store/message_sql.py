@@ -32,7 +32,13 @@ from sqlalchemy.engine import Dialect
 
 from contact_store.access import holds_chat
 from contact_store.clock import utcnow
-from contact_store.conversations import ALLOCATE_SEQ_SQL, INSERT_MESSAGE_SQL, StoredMessage, staff_channel
+from contact_store.conversations import (
+    ALLOCATE_SEQ_SQL,
+    INSERT_MESSAGE_SQL,
+    RELEASE_SEQ_SQL,
+    StoredMessage,
+    staff_channel,
+)
 from contact_store.errors import AppError, Forbidden, NotFound
 from contact_store.events import Event, channels
 from contact_store.models import ConversationStatus, SenderKind
@@ -55,14 +61,20 @@ _ALLOCATE_SEQ_FIRST_RESPONSE = (
 )
 # `_insert` in ONE statement (seq allocation, first-response stamp and insert), for the pipelined
 # `store_messages`: the same columns and conflict rule as ALLOCATE_SEQ_SQL + INSERT_MESSAGE_SQL.
-# On a conflict it returns no row and the seq stays a harmless gap, as in `_insert`.
+# The conversation's row is locked FIRST (FOR UPDATE waits for a concurrent writer and then reads
+# its committed last_seq), the message inserted with the next seq, and last_seq moved to it only
+# if the insert went in: a client_id another worker stored meanwhile returns no row and takes no
+# seq (allocating before the insert left a gap in the numbering on such a race, as a rolling
+# restart's resends showed: chat.seq_contiguous).
 _STORE_ONE_TRIP = (
-    "WITH s AS (UPDATE conversation SET last_seq = last_seq + 1, first_response_at ="
+    "WITH c AS (SELECT last_seq FROM conversation WHERE id = :conversation_id FOR UPDATE),"
+    " i AS (INSERT INTO message (conversation_id, seq, client_id, sender, operator_id, body, internal,"
+    " created_at) SELECT :conversation_id, c.last_seq + 1, :client_id, :sender, :operator_id, :body,"
+    " :internal, :created_at FROM c ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING seq),"
+    " u AS (UPDATE conversation SET last_seq = i.seq, first_response_at ="
     " CASE WHEN :stamp THEN COALESCE(first_response_at, :created_at) ELSE first_response_at END"
-    " WHERE id = :conversation_id RETURNING last_seq)"
-    " INSERT INTO message (conversation_id, seq, client_id, sender, operator_id, body, internal, created_at)"
-    " SELECT :conversation_id, s.last_seq, :client_id, :sender, :operator_id, :body, :internal, :created_at"
-    " FROM s ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING seq"
+    " FROM i WHERE conversation.id = :conversation_id RETURNING conversation.last_seq)"
+    " SELECT seq FROM i"
 )
 _ENDED = (ConversationStatus.ENDED, ConversationStatus.ABANDONED)
 _NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -281,7 +293,7 @@ def _insert_values(
 
 def _original(cur: SqlCursor, message: NewMessage, operator_name: str | None) -> MessageWrite:
     """The message another writer stored with this client_id since our read (PostgreSQL only):
-    it is the original; our seq stays a harmless gap, as in `append_message`."""
+    it is the original."""
     found = cur.one(_FIND, {"cid": message.conversation_id, "client_id": message.client_id})
     if found is None:
         raise NotFound("No such chat")
@@ -299,6 +311,7 @@ def _insert(cur: SqlCursor, message: NewMessage, sender: str, operator_name: str
         raise NotFound("No such chat")
     seq = int(row[0])
     if cur.one(INSERT_MESSAGE_SQL, _insert_values(cur, message, sender, now, seq=seq)) is None:
+        cur.one(RELEASE_SEQ_SQL, {"id": cid, "seq": seq})  # no gap: see RELEASE_SEQ_SQL
         return _original(cur, message, operator_name)
     return _written(message, sender, operator_name, seq, now)
 

@@ -13,7 +13,7 @@ from contact_store import conversations as conv_service
 from contact_store.db import Store
 from contact_store.events import InProcessBus, channels
 from contact_store.group_commit import GroupCommitWriter, run_sql
-from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message
+from contact_store.message_sql import MessageWrite, NewMessage, SqlCursor, store_message, store_messages
 from contact_store.models import Conversation, ConversationStatus, Message
 from tests.builders import make_conversation, make_operator
 from tests.conftest import LiveServer
@@ -173,3 +173,50 @@ async def test_a_batch_of_messages_stores_like_one_at_a_time_with_resends_inside
         ("seq", 3),
         ("message", 4),
     ]
+
+
+@pytest.mark.parametrize("path", ["pipelined", "one-at-a-time"])
+def test_a_resend_stored_meanwhile_by_another_worker_leaves_no_gap_in_the_seqs(
+    live_server: LiveServer, path: str
+) -> None:
+    """Two workers racing with one client_id (a resend during a rolling restart): the one that
+    waits for the conversation's row lock gets the original back and takes no seq, so the chat's
+    messages stay numbered 1..n (chat.seq_contiguous). Only PostgreSQL has concurrent writers."""
+    engine = live_server.store.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the race cannot happen")
+    with live_server.store.session_scope() as s:
+        cid = make_conversation(s, status=ConversationStatus.ACTIVE).id
+    first, second = engine.raw_connection(), engine.raw_connection()
+    try:
+        won = store_message(cur=SqlCursor(first.cursor(), engine.dialect), message=NewMessage(cid, "r", "hi"))
+        assert won.stored.seq == 1  # not committed yet: the other worker's read does not see it
+
+        def other_worker() -> list[MessageWrite]:
+            cur = SqlCursor(second.cursor(), engine.dialect)
+            resend, after = NewMessage(cid, "r", "hi"), NewMessage(cid, "s", "still there?")
+            if path == "pipelined":
+                writes = store_messages(cur=cur, messages=[resend, after])
+            else:
+                writes = [store_message(cur=cur, message=resend), store_message(cur=cur, message=after)]
+            second.commit()
+            return writes
+
+        result: list[list[MessageWrite]] = []
+        racing = threading.Thread(target=lambda: result.append(other_worker()))
+        racing.start()
+        racing.join(0.5)
+        assert racing.is_alive(), "the other worker waits for the conversation's row lock"
+        first.commit()
+        racing.join(10)
+        resent, after = result[0]
+        assert (resent.stored.seq, resent.created) == (1, False)
+        assert (after.stored.seq, after.created) == (2, True)
+    finally:
+        first.close()
+        second.close()
+    with live_server.store.session_scope() as s:
+        rows = s.exec(select(Message.client_id, Message.seq).where(Message.conversation_id == cid)).all()
+        assert sorted(rows, key=lambda r: r[1]) == [("r", 1), ("s", 2)]
+        conv = s.get(Conversation, cid)
+        assert conv is not None and conv.last_seq == 2
