@@ -99,7 +99,9 @@ def _seed(url: str, contacts: int, now: datetime) -> None:
             for key, table in (("chat", Conversation), ("report", Report), ("sms", SmsMessage),
                                ("survey", SurveyInvitation), ("answer", SurveyResponse)):  # fmt: skip
                 rows = tables[key]
-                if rows and (force or len(rows) >= BATCH):
+                # Answers go in with their invitations (PostgreSQL checks the foreign key).
+                due = force or len(rows) >= BATCH or (key == "survey" and len(tables["answer"]) >= BATCH)
+                if rows and due:
                     conn.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
                     rows.clear()
 

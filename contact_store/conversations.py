@@ -101,22 +101,31 @@ def authorise_visitor(
     """The conversation this visitor token opens: Forbidden for any other token (a token opens
     only its own chat), Gone once `ttl_minutes` have passed since the chat ended.
 
-    The one check of a visitor token, for the socket, the transcript and the in-chat survey.
+    The one check of a visitor token, for the socket, the transcript and the in-chat survey
+    (`check_visitor_token` is its rule, for callers that loaded many conversations at once).
     """
-    conv = None
-    if (
+    conv = session.get(Conversation, conversation_id) if may_look_up(conversation_id, token) else None
+    return check_visitor_token(conversation=conv, token=token, ttl_minutes=ttl_minutes)
+
+
+def may_look_up(conversation_id: str, token: str) -> bool:
+    """Whether a (conversation id, token) pair is worth a database read at all."""
+    return bool(
         conversation_id
         and token
         and len(conversation_id) <= 36
         and not unstorable_reason(conversation_id + token)
-    ):
-        conv = session.get(Conversation, conversation_id)
-    if conv is None or not hmac.compare_digest(conv.token_hash, token_hash(token)):
+    )
+
+
+def check_visitor_token(*, conversation: Conversation | None, token: str, ttl_minutes: int) -> Conversation:
+    """`authorise_visitor`'s rule on a conversation already read (None: no such chat)."""
+    if conversation is None or not hmac.compare_digest(conversation.token_hash, token_hash(token)):
         raise Forbidden("This chat link is not valid", code="forbidden")
-    expires_at = token_expires_at(conversation=conv, ttl_minutes=ttl_minutes)
+    expires_at = token_expires_at(conversation=conversation, ttl_minutes=ttl_minutes)
     if expires_at is not None and utcnow() >= expires_at:
         raise Gone("This chat has ended and is no longer available", code="chat_expired")
-    return conv
+    return conversation
 
 
 def can_operator_access(*, operator: Operator, conversation: Conversation) -> bool:

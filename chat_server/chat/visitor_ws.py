@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from sqlmodel import Session
 
 from chat_server.chat.message_rate import ConversationRate
+from chat_server.chat.opening import Opening, OpenRequest, opener_of, resume_state, status_frames
 from chat_server.chat.presence import Presence
 from chat_server.chat.protocol import (
     AUTH_DEADLINE_SECONDS,
@@ -39,7 +39,6 @@ from contact_store.errors import AppError, Gone
 from contact_store.events import channels
 from contact_store.group_commit import run_db, run_sql
 from contact_store.message_sql import NewMessage, store_message, store_message_in_session
-from contact_store.models import Conversation, ConversationStatus, Operator
 from contact_store.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -49,85 +48,6 @@ router = APIRouter()
 TYPING_EVERY_SECONDS = 2.0
 # Event types from the conversation channel a visitor may see, besides messages.
 VISITOR_EVENTS = {"queue", "assigned", "delivered", "ended", "requeued"}
-
-
-@dataclass(frozen=True)
-class Opening:
-    """An authorised visitor socket: the chat's last seq and, when the auth frame carried
-    `after_seq`, the resume read in the same transaction (`resume` None otherwise)."""
-
-    last_seq: int
-    resume: tuple[int, list[conv_service.StoredMessage], list[dict[str, Any]]] | None = None
-
-
-def _open(
-    *,
-    session: Session,
-    settings: Settings,
-    conversation_id: str,
-    token: str,
-    after_seq: int | None = None,
-    view: queue_service.QueueView | None = None,
-) -> Opening:
-    """The token check and, with `after_seq`, the resume state: one transaction, and for a visitor
-    who already holds every message (a reconnect storm of waiting visitors) one query."""
-    conv = conv_service.authorise_visitor(
-        session=session,
-        conversation_id=conversation_id,
-        token=token,
-        ttl_minutes=settings.chat_token_ttl_after_end_minutes,
-    )
-    if after_seq is None:
-        return Opening(conv.last_seq)
-    msgs, frames = _resume_state(
-        session=session, settings=settings, conversation_id=conversation_id, after_seq=after_seq, view=view
-    )
-    return Opening(conv.last_seq, (after_seq, msgs, frames))
-
-
-def status_frames(
-    *, session: Session, settings: Settings, conversation_id: str, view: queue_service.QueueView | None = None
-) -> list[dict[str, Any]]:
-    """What a (re)connecting visitor needs to know about their chat right now (a waiting chat's
-    place from the worker's recent `view` of the queue when given)."""
-    conv = session.get(Conversation, conversation_id)
-    if conv is None or conv.status in (ConversationStatus.ENDED, ConversationStatus.ABANDONED):
-        return [{"type": "ended"}]
-    if conv.status == ConversationStatus.ACTIVE:
-        op = session.get(Operator, conv.assignee_id) if conv.assignee_id else None
-        return [{"type": "assigned", "operator": {"display_name": op.display_name if op else ""}}]
-    if view is not None:
-        return [view.frame_for(session=session, settings=settings, conversation=conv)]
-    position = queue_service.position_of(session=session, conversation=conv)
-    model = queue_service.wait_model(session=session, settings=settings)
-    return [queue_service.queue_frame(position, model.estimate(position))]
-
-
-def _resume_state(
-    *,
-    session: Session,
-    settings: Settings,
-    conversation_id: str,
-    after_seq: int,
-    view: queue_service.QueueView | None,
-) -> tuple[list[conv_service.StoredMessage], list[dict[str, Any]]]:
-    """The replay after `after_seq` and the status frames, read in ONE transaction (no message
-    query when the chat has nothing after `after_seq`; the conversation is read once)."""
-    conv = session.get(Conversation, conversation_id)
-    msgs: list[conv_service.StoredMessage] = []
-    if conv is not None and conv.last_seq > after_seq:
-        msgs = conv_service.messages_after(
-            session=session, conversation_id=conversation_id, after_seq=after_seq
-        )
-    return msgs, status_frames(session=session, settings=settings, conversation_id=conversation_id, view=view)
-
-
-def queue_view_of(app: Any) -> queue_service.QueueView:
-    """The worker's shared recent view of the queue (`app.state.queue_view`)."""
-    view: queue_service.QueueView | None = getattr(app.state, "queue_view", None)
-    if view is None:
-        view = app.state.queue_view = queue_service.QueueView()
-    return view
 
 
 def _store_visitor_message(
@@ -250,29 +170,30 @@ class VisitorConnection:
         return write.stored
 
     async def resume(self, after_seq: int) -> None:
-        msgs, frames = await run_db(
-            self.store,
-            _resume_state,
-            settings=self.settings,
-            conversation_id=self.cid,
-            after_seq=after_seq,
-            view=queue_view_of(self.ws.app),
-        )
-        await self.resumed(after_seq, msgs, frames)
+        async with self.lock:  # read and sent with no live event forwarded in between
+            msgs, frames = await run_db(
+                self.store,
+                resume_state,
+                settings=self.settings,
+                conversation_id=self.cid,
+                after_seq=after_seq,
+                view=queue_service.queue_view_of(self.ws.app),
+            )
+            await self.resumed(after_seq, msgs, frames)
 
     async def resumed(
         self, after_seq: int, msgs: list[conv_service.StoredMessage], frames: list[dict[str, Any]]
     ) -> None:
-        """Send the replay and status read for a resume after `after_seq`, then forward live."""
-        async with self.lock:
-            for m in msgs:
-                await self.send(m.frame())
-            self.last_sent = max(after_seq, msgs[-1].seq if msgs else after_seq)
-            if self.started.is_set():
-                self.last_sent = max(self.last_sent, after_seq)
-            for f in frames:
-                await self.send(f)
-            self.started.set()
+        """Send the replay and status read for a resume after `after_seq`, then forward live
+        (holding `lock`, or before the forwarder starts)."""
+        for m in msgs:
+            await self.send(m.frame())
+        self.last_sent = max(after_seq, msgs[-1].seq if msgs else after_seq)
+        if self.started.is_set():
+            self.last_sent = max(self.last_sent, after_seq)
+        for f in frames:
+            await self.send(f)
+        self.started.set()
 
     async def catch_up(self) -> None:
         """Re-read the store after the last seq sent (a gap or a bus resync)."""
@@ -343,15 +264,8 @@ async def _authenticate(
         await ws.close(code=CLOSE_NOT_AUTHORISED, reason="The first frame must be auth with the token")
         return None
     try:
-        return await run_db(
-            store,
-            _open,
-            settings=settings,
-            conversation_id=conversation_id,
-            token=frame["token"],
-            after_seq=frame["after_seq"],
-            view=queue_view_of(ws.app),
-        )
+        request = OpenRequest(conversation_id, frame["token"], frame["after_seq"])
+        return await opener_of(ws.app).open(request)
     except Gone:
         await ws.close(code=CLOSE_EXPIRED, reason="This chat has ended and is no longer available")
     except AppError:

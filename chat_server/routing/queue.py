@@ -143,6 +143,14 @@ class QueueView:
         return model, position
 
 
+def queue_view_of(app: Any) -> QueueView:
+    """The worker's shared recent view of the queue (`app.state.queue_view`)."""
+    view: QueueView | None = getattr(app.state, "queue_view", None)
+    if view is None:
+        view = app.state.queue_view = QueueView()
+    return view
+
+
 def queue_frame(position: int, wait: int | None) -> dict[str, Any]:
     """The visitor's queue frame: `staffed` false (and no estimate) when nobody can answer now."""
     return {
