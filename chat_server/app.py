@@ -126,19 +126,21 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         page = get_swagger_ui_html(openapi_url=app.openapi_url or "", title=f"{app.title} API")
         return HTMLResponse(add_nonce_to_scripts(bytes(page.body).decode(), csp_nonce(request)))
 
-    app.include_router(health.router)
-    app.include_router(metrics_endpoint.router)  # operations: Prometheus (access-controlled)
-    app.include_router(auth_api.router)
-    app.include_router(sms_webhooks.router)  # SMS area: provider callbacks
-
     from chat_server import console_ws
     from chat_server.chat import routes as chat_routes
     from chat_server.chat import visitor_ws
     from chat_server.widget import routes as widget_routes
 
-    app.include_router(chat_routes.router)
+    # The two sockets first: a websocket route never matches an HTTP request, and FastAPI matches
+    # routers in order, so a (re)connecting socket does not walk every page's router first (seen
+    # in the reconnect storm's profile).
     app.include_router(visitor_ws.router)
     app.include_router(console_ws.router)
+    app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)  # operations: Prometheus (access-controlled)
+    app.include_router(auth_api.router)
+    app.include_router(sms_webhooks.router)  # SMS area: provider callbacks
+    app.include_router(chat_routes.router)
     app.include_router(widget_routes.router)
 
     from agent_console.routes import router as console_router

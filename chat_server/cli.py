@@ -245,6 +245,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # KB each) and a 64 KB frame cap (the protocol refuses frames over 16 KB anyway).
         ws_per_message_deflate=False,
         ws_max_size=MAX_TRANSPORT_FRAME_BYTES,
+        # After a restart every waiting visitor reconnects within the widget's 3 s back-off: past
+        # a full accept queue (uvicorn's default 2,048) the kernel drops the handshake and the
+        # client's TCP retries it 1 s, then 3 s later, which held the 5,000-visitor storm's median
+        # resume at 7 s while the worker sat partly idle.
+        backlog=args.backlog,
         # The visitor's chat token and survey tokens appear in request lines: never log them.
         log_config=uvicorn_log_config(settings.log_format),
     )
@@ -280,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--backlog",
+        type=int,
+        default=8192,
+        help="connections waiting to be accepted (the kernel caps it at net.core.somaxconn)",
+    )
     serve.add_argument("--demo", action="store_true", help="seed demo data first if the store is empty")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-sms-worker", action="store_true", help="do not run the SMS worker in-process")

@@ -50,6 +50,10 @@ _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")  # escaped in the channel prefix of 
 PUBLISH_BATCH = 500
 
 
+# One encoder for every event published (json.dumps with options builds one per call).
+_EVENT_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 class channels:
     """Channel names, in one place."""
 
@@ -270,7 +274,7 @@ class RedisBus(EventBus):
         await super().stop()
 
     def publish(self, channel: str, event: Event) -> None:
-        payload = json.dumps(event, separators=(",", ":"), default=str)
+        payload = _EVENT_ENCODER.encode(event)
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -303,9 +307,7 @@ class RedisBus(EventBus):
         try:
             with self._sync.pipeline(transaction=False) as pipe:
                 for channel, event in events:
-                    pipe.publish(
-                        self._prefix + channel, json.dumps(event, separators=(",", ":"), default=str)
-                    )
+                    pipe.publish(self._prefix + channel, _EVENT_ENCODER.encode(event))
                 pipe.execute()
         except Exception:
             logger.exception("redis publish failed for %d events; subscribers will resync", len(events))
