@@ -772,13 +772,18 @@ def main() -> int:
 
                 async def full_step(rate: float) -> dict[str, Any]:
                     stats = Stats()
-                    cpu0 = cpu_seconds(server.proc.pid)
+                    cpu0, client0 = cpu_seconds(server.proc.pid), time.process_time()
+                    wall0 = time.perf_counter()
                     spy = profile_server(server, rate, args.duration)
                     step = await run_load(pairs, rate, args.duration, relay=False, stats=stats)
+                    client, wall = time.process_time() - client0, time.perf_counter() - wall0
                     if spy is not None:
                         await asyncio.to_thread(spy.wait)
                     cpu = cpu_seconds(server.proc.pid) - cpu0
                     step["server_cpu_ms_per_message"] = round(1000 * cpu / max(len(stats.seen), 1), 3)
+                    # This process is the load generator: near a full core, it is the bottleneck.
+                    step["client_cpu_share_of_a_core"] = round(client / wall, 2)
+                    step["server_cpu_share_of_a_core"] = round(cpu / wall, 2)
                     # Undelivered is only a loss if it was stored (acked); a message the server
                     # refused (busy) and the client never got to resend was never accepted.
                     stored = await asyncio.to_thread(stored_client_ids, server.database_url)
