@@ -72,8 +72,9 @@ Guarantees (exactly-once as the user sees it)
       worker through Redis when configured; `chat_rate_per_second`, `chat_rate_burst`, see
       `message_rate.py`); a message over the limit is refused with error code `rate_limited` and
       `retry_after` (seconds), and NOT stored (resend it, same client_id, after that delay).
-    - Overload: a worker holds at most `chat_max_pending_messages` messages being stored at once
-      (`contact_store.admission`); past that a message is refused at once with
+    - Overload: a worker holds at most `chat_max_pending_messages` messages being stored at once,
+      and takes none while its event loop runs more than `overload_max_delay_ms` late
+      (`contact_store.admission`); past either a message is refused at once with
       {"type": "error", "code": "busy", "client_id", "retry_after"} and NOT stored: the client keeps
       it and resends it (same client_id) after `retry_after` seconds. Nothing queues without bound.
 
