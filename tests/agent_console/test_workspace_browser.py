@@ -4,6 +4,7 @@ one queue, and the wallboard when a chat arrives. Visitors are real websocket cl
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlmodel import col, select
 from websockets.sync.client import ClientConnection, connect
 
+from contact_store.admission import CHAT_MESSAGES, gate_for
 from contact_store.clock import utcnow
 from contact_store.models import CannedResponse, Conversation, Message, Report, Role, SmsMessage
 from contact_store.sms.inbound import handle_inbound
@@ -331,4 +333,39 @@ def test_an_offer_beeps_and_alerts_and_alt_a_accepts_it(page: Page, live_server:
     page.keyboard.press("Alt+A")
     expect(page.get_by_role("tab", name="Sam")).to_be_visible()
     expect(alert).to_have_count(0)
+    visitor.ws.close()
+
+
+def test_a_message_refused_busy_is_kept_and_resent_by_the_workspace(
+    page: Page, live_server: LiveServer
+) -> None:
+    """The workspace, like the widget, keeps a message the worker refused `busy` and resends the
+    same client_id after `retry_after`: the operator's words are stored once, nothing is lost."""
+    with live_server.store.session_scope() as s:
+        make_operator(s, username="bo", display_name="Bo")
+    visitor = Visitor(live_server, "Ash")
+    visitor.say("Is anyone there?")
+    sign_in(page, live_server, "bo")
+    expect(page.get_by_text("Connected as Bo")).to_be_visible()
+    page.get_by_role("button", name="Accept chat with").first.click()
+    panel = page.locator(f"#fcws-panel-{visitor.id}")
+    gate = gate_for(live_server.app, CHAT_MESSAGES)
+    saved = gate.limit, gate.retry_after
+    gate.limit, gate.retry_after = 1, 0.5
+    try:
+        with gate.admit():  # the worker's one place is taken: the next message is refused busy
+            panel.get_by_label("Message to Ash").fill("Hello Ash, I am here to help")
+            panel.get_by_role("button", name="Send", exact=True).click()
+            deadline = time.monotonic() + 10
+            while gate.refused == 0 and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            assert gate.refused >= 1
+    finally:
+        gate.limit, gate.retry_after = saved
+    assert visitor.wait_for("Hello Ash, I am here to help")["sender"] == "operator"
+    with live_server.store.session_scope() as s:
+        bodies = s.exec(select(Message.body).where(Message.conversation_id == visitor.id)).all()
+        assert list(bodies).count("Hello Ash, I am here to help") == 1
+    expect(panel.locator(".fcws-msg--operator")).to_contain_text("Hello Ash, I am here to help")
+    expect(panel.locator(".fcws-msg--operator .fcws-meta")).not_to_contain_text("not sent")
     visitor.ws.close()

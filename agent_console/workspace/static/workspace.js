@@ -99,7 +99,10 @@
       case "ended": chat.ended(f.conversation_id); break;
       case "released": chat.ended(f.conversation_id, "This chat went back to the queue."); break;
       case "danger": chat.danger(f.conversation_id); break;
-      case "error": announce(f.message); if (f.conversation_id && W.chats[f.conversation_id]) chat.error(f); break;
+      case "error":
+        if (f.code !== "busy" && f.code !== "rate_limited") announce(f.message);  // those are resent
+        if (f.conversation_id && W.chats[f.conversation_id]) chat.error(f);
+        break;
       case "ping": conn.send({type: "pong"}); break;
     }
   }
@@ -286,7 +289,20 @@
     announce("Chat with " + c.summary.visitor_name + " ended");
   };
   chat.danger = function (id) { announce("Danger words in a chat: it has jumped the queue"); if (W.chats[id]) W.chats[id].summary.danger = true; };
-  chat.error = function (f) { var c = W.chats[f.conversation_id]; if (f.client_id) delete c.unacked[f.client_id]; };
+  chat.error = function (f) {
+    var c = W.chats[f.conversation_id];
+    if (!f.client_id || !c.unacked[f.client_id]) return;
+    if (f.code === "busy" || f.code === "rate_limited") {
+      // Not stored: keep it and resend the same client_id after the server's delay (jittered), as
+      // the widget does; an ack (or a repeat's ack) ends it.
+      var delay = (typeof f.retry_after === "number" ? f.retry_after : 1.5) * 1000 * (1 + Math.random() * 0.5);
+      setTimeout(function () { if (c.unacked[f.client_id]) conn.send(c.unacked[f.client_id]); }, delay);
+      return;
+    }
+    delete c.unacked[f.client_id];
+    var li = c.log.querySelector('[data-client-id="' + f.client_id + '"] .fcws-meta');
+    if (li) li.textContent = "not sent: " + f.message;
+  };
 
   $("fcws-status").addEventListener("change", function () { W.statusEdited = true; });
   $("fcws-status-form").addEventListener("submit", function (e) {
