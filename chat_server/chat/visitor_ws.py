@@ -249,9 +249,7 @@ class VisitorConnection:
             await self.send(event)
 
 
-async def _authenticate(
-    ws: WebSocket, store: Store, settings: Settings, conversation_id: str
-) -> Opening | None:
+async def _authenticate(ws: WebSocket, settings: Settings, conversation_id: str) -> Opening | None:
     """The Opening once the first frame carries the chat's token; None once the socket is closed
     (4401 for no or a wrong token, 4410 for one past its expiry)."""
     try:
@@ -281,7 +279,7 @@ async def _visit(
     # committed after that read arrives on the bus; one before it is in the read.
     await connection.sub.add(channels.conversation(conversation_id))
     try:
-        opening = await _authenticate(ws, store, settings, conversation_id)
+        opening = await _authenticate(ws, settings, conversation_id)
         if opening is None:
             return
         connection.last_sent = opening.last_seq  # until the client resumes, only new messages
