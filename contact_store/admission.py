@@ -77,7 +77,7 @@ class LoopLag:
             due = loop.time() + self.sample_seconds
             await asyncio.sleep(self.sample_seconds)
             late = max(0.0, loop.time() - due)
-            self.lag = max(late, self.lag / 2)  # up at once, down by half a sample
+            self.lag = max(late, self.lag / 2)  # up at once; halves with each sample on time
 
 
 class Gate:
