@@ -154,30 +154,41 @@ class Opener:
         return result
 
     async def _read_while_waiting(self) -> None:
+        batch: list[tuple[OpenRequest, asyncio.Future[Opening | AppError]]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
                 batch = [(r, f) for r, f in batch if not f.done()]  # sockets gone while waiting
-                if not batch:
-                    continue
-                try:
-                    results = await run_db(
-                        self.store,
-                        open_many,
-                        settings=self.settings,
-                        requests=[request for request, _ in batch],
-                        view=self.view,
-                    )
-                except Exception as exc:  # the read failed: every socket of the batch fails
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                if batch:
+                    await self._read(batch)
         finally:
             self._reader = None
+            # Only on an abnormal end (cancelled at shutdown): nobody is left waiting for ever.
+            for _, future in batch + self._waiting:
+                if not future.done():
+                    future.set_exception(ConnectionAbortedError("the worker is stopping"))
+            self._waiting = []
+
+    async def _read(self, batch: list[tuple[OpenRequest, asyncio.Future[Opening | AppError]]]) -> None:
+        try:
+            results = await run_db(
+                self.store,
+                open_many,
+                settings=self.settings,
+                requests=[request for request, _ in batch],
+                view=self.view,
+            )
+            answers: list[tuple[asyncio.Future[Opening | AppError], Opening | AppError]] = list(
+                zip((future for _, future in batch), results, strict=True)
+            )
+        except Exception as exc:  # the read failed: every socket of the batch fails
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result in answers:
+            if not future.done():
+                future.set_result(result)
 
 
 def opener_of(app: Any) -> Opener:

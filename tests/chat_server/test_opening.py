@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session
+from websockets.exceptions import ConnectionClosed
 
 from chat_server.chat import opening
 from chat_server.chat.opening import Opening, OpenRequest, open_many
@@ -78,3 +79,20 @@ async def test_a_burst_of_sockets_is_opened_by_a_few_reads(
         assert len(reads) < 40, reads  # sockets that opened while a read was in flight shared the next
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+@pytest.mark.anyio
+async def test_a_failed_read_fails_its_sockets_and_the_next_ones_open(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = opening.open_many
+    monkeypatch.setattr(opening, "open_many", lambda **kwargs: 1 / 0)
+    chat = await start_chat(live_server)
+    ws = await visitor_socket(live_server, chat, after_seq=0)
+    with pytest.raises(ConnectionClosed) as closed:
+        await recv_until(ws, lambda f: False)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011  # its client reconnects
+    monkeypatch.setattr(opening, "open_many", real)
+    again = await visitor_socket(live_server, chat, after_seq=0)
+    assert (await recv_until(again, lambda f: f["type"] == "queue"))["position"] >= 1
+    await again.close()
