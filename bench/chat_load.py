@@ -688,7 +688,7 @@ async def reconnect_storm(
         server_cpu = cpu_seconds(new_server.proc.pid) - server_cpu0
         client_cpu = time.process_time() - client_cpu0
         if spy is not None:
-            spy.wait()
+            await asyncio.to_thread(spy.wait)  # the visitors' sockets keep being read meanwhile
         waits = [max(0.0, t - t0) for t in resumed.values()]
         out = {
             "visitors": n,
