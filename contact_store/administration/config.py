@@ -7,6 +7,7 @@ import copy
 from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import event as sa_event
 from sqlmodel import Session, select
 
 from contact_store.administration.history import record_version
@@ -32,6 +33,10 @@ OVERRIDABLE = (
 # Text-message wording is stored one template and language per row: "sms:chat_ack:cy".
 SMS_PREFIX = "sms:"
 SETTING_HISTORY = "setting"
+# session.info keys: the settings object of the worker saving a change, and the overrides it will
+# hold once the transaction commits (read inside the transaction, applied after it).
+_APPLY_HERE_KEY = "firstcontact.settings_to_apply"
+_OVERRIDES_KEY = "firstcontact.overrides_committed"
 
 
 def sms_key(template: str, language: str) -> str:
@@ -119,6 +124,7 @@ def save(*, session: Session, settings: Settings, key: str, value: Any, operator
         operator_id=operator_id,
     )
     announce(session=session)
+    session.info[_APPLY_HERE_KEY] = settings
     return True
 
 
@@ -153,3 +159,26 @@ def apply(*, settings: Settings, overrides: dict[str, Any]) -> None:
 def reload(*, session: Session, settings: Settings) -> None:
     """Apply what the database holds now."""
     apply(settings=settings, overrides=load(session=session))
+
+
+# The worker that saves a change applies it itself as its transaction commits, so the page it
+# answers next (the redirect after Save) already shows it; the bus event brings the other workers
+# (and this one again, harmlessly) up to date a moment later.
+@sa_event.listens_for(Session, "before_commit")
+def _read_overrides_to_apply(session: Session) -> None:
+    if session.info.get(_APPLY_HERE_KEY) is not None:
+        session.info[_OVERRIDES_KEY] = load(session=session)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _apply_saved_overrides_here(session: Session) -> None:
+    settings = session.info.pop(_APPLY_HERE_KEY, None)
+    overrides = session.info.pop(_OVERRIDES_KEY, None)
+    if settings is not None and overrides is not None:
+        apply(settings=settings, overrides=overrides)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_unsaved_overrides(session: Session) -> None:
+    session.info.pop(_APPLY_HERE_KEY, None)
+    session.info.pop(_OVERRIDES_KEY, None)

@@ -233,9 +233,12 @@ def test_settings_override_the_environment_and_return_to_it(
         follow_redirects=False,
     )
     assert ok.status_code == 303
-    config.reload(session=session, settings=settings)  # what every worker's follower does
+    # The saving worker applies the change as it commits: the page after the redirect shows it
+    # without waiting for the bus (the CI race: the page rendered before the follower re-read).
     assert (settings.force_name, settings.force_brand_colour) == ("Gwent Police", "#123456")
     assert "Gwent Police" in client.get("/console/admin/settings").text  # the page shell follows
+    config.reload(session=session, settings=settings)  # what every worker's follower does
+    assert (settings.force_name, settings.force_brand_colour) == ("Gwent Police", "#123456")
     hours = {f"hours_{d}": "08:00-20:00" for d in DAYS} | {"hours_sun": ""}
     r = client.post(
         "/console/admin/settings/chat-hours",
