@@ -25,6 +25,13 @@ workspace person panel, the repeat-contact and double-demand badges) reads throu
 may see anyone. A phone number typed by the public is a claim, not an identity: an unanswered chat
 started with someone's number gives nobody access to that person. Every view is audited by the
 caller.
+
+Figures and shared tools (not contact records, but the same question of who sees what):
+- Dashboards (`dashboard_team`): a supervisor sees the figures of their own team only (no team:
+  none); managers and admins see every team's, or all teams together. Their drill-down to the
+  contacts behind a figure reads through the report and chat rules above.
+- Canned answers (`visible_canned_clause`): an operator is offered the shared answers (no team) and
+  their own team's; the library's administrators see and manage every team's.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy import exists, true
 from sqlmodel import Session, and_, col, or_, select
 
 from contact_store.errors import Forbidden, NotFound
 from contact_store.models import (
+    CannedResponse,
     Conversation,
     InboundSms,
     Operator,
@@ -200,3 +208,19 @@ def conversation_for(*, session: Session, staff: Operator, conversation_id: str)
     from contact_store.conversations import get_for_operator
 
     return get_for_operator(session=session, operator=staff, conversation_id=conversation_id)
+
+
+def dashboard_team(*, staff: Operator, requested: int | None) -> int | None:
+    """The team whose figures `staff` may see: a supervisor their own (0 = no team, so nothing),
+    managers and admins the one they ask for (None = every team)."""
+    if has_role(staff, Role.MANAGER):
+        return requested
+    return staff.team_id or 0
+
+
+def visible_canned_clause(staff: Operator, *, every_team_for_admins: bool = False) -> Any:
+    """The canned answers `staff` is offered: the shared ones and their own team's. In the library
+    (`every_team_for_admins`) an administrator sees every team's, to manage them."""
+    if every_team_for_admins and has_role(staff, Role.ADMIN):
+        return true()
+    return or_(col(CannedResponse.team_id).is_(None), col(CannedResponse.team_id) == staff.team_id)

@@ -85,21 +85,21 @@ def search_canned_responses(
     session: Session,
     query: str = "",
     language: str = "en",
-    team_id: int | None = None,
+    visible: Any = None,
     include_retired: bool = False,
-    all_teams: bool = False,
     sort: str = "category",
     limit: int | None = SEARCH_LIMIT,
 ) -> list[CannedResponse]:
     """Canned answers matching `query` (all when empty) for this team.
 
     `language` is the chat's: every answer is offered (the Welsh version is used where there is
-    one, see `text_for`); rows stored as another language only (old data) are left out."""
+    one, see `text_for`); rows stored as another language only (old data) are left out.
+    `visible` is the member of staff's rule (`access.visible_canned_clause`); without it only the
+    shared answers (no team) are searched."""
     stmt = select(CannedResponse).where(
         or_(CannedResponse.language == "en", CannedResponse.language == language),
+        col(CannedResponse.team_id).is_(None) if visible is None else visible,
     )
-    if not all_teams:
-        stmt = stmt.where(or_(col(CannedResponse.team_id).is_(None), CannedResponse.team_id == team_id))
     if not include_retired:
         stmt = stmt.where(CannedResponse.is_active == True)  # noqa: E712 (SQL expression)
     orders: dict[str, list[Any]] = {
@@ -131,11 +131,12 @@ def render_canned(*, canned: CannedResponse, operator_name: str, language: str =
     return text_for(canned=canned, language=language)[1].replace("{name}", operator_name)
 
 
-def count_use(*, session: Session, canned_id: int) -> bool:
-    """Count one insertion of an active answer (one UPDATE: concurrent uses never lose a count)."""
+def count_use(*, session: Session, canned_id: int, visible: Any) -> bool:
+    """Count one insertion of an active answer this member of staff is offered (`visible`, from
+    `access.visible_canned_clause`): one UPDATE, so concurrent uses never lose a count."""
     result = session.execute(
         update(CannedResponse)
-        .where(col(CannedResponse.id) == canned_id, col(CannedResponse.is_active).is_(True))
+        .where(col(CannedResponse.id) == canned_id, col(CannedResponse.is_active).is_(True), visible)
         .values(usage_count=func.coalesce(col(CannedResponse.usage_count), 0) + 1)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

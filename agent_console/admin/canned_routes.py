@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from agent_console.admin.forms import CsrfField, ShortText, audit_change
 from agent_console.common import render
 from contact_store import canned
+from contact_store.access import visible_canned_clause
 from contact_store.administration.history import record_version
 from contact_store.errors import NotFound
 from contact_store.models import CannedResponse, CannedSynonym, Role, Team
@@ -46,8 +47,7 @@ def library(
     rows = canned.search_canned_responses(
         session=session,
         query=q,
-        team_id=ctx.operator.team_id,
-        all_teams=is_admin,  # admins see every team's answers
+        visible=visible_canned_clause(ctx.operator, every_team_for_admins=True),
         include_retired=is_admin and retired == "yes",
         sort=sort,
         limit=None,

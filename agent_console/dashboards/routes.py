@@ -25,9 +25,9 @@ from agent_console.dashboards.service import (
     channel_label,
     last_month,
     names,
-    scope_team,
     value,
 )
+from contact_store.access import dashboard_team
 from contact_store.clock import utcnow
 from contact_store.measures.definitions import CHANNELS, DEFINITIONS
 from contact_store.measures.drill import DRILLABLE, contacts_behind
@@ -82,7 +82,7 @@ def parse_query(request: Request, staff: Any, today: date) -> tuple[Query, dict[
         start=start,
         end=end,
         channel=channel if channel in CHANNELS else "chat",
-        team_id=scope_team(staff, parse_int(raw.get("team", ""), low=0)),
+        team_id=dashboard_team(staff=staff, requested=parse_int(raw.get("team", ""), low=0)),
         by=by if by in BREAKDOWNS else "team",
         grain=grain,
     )
@@ -358,7 +358,7 @@ def drill_page(request: Request, ctx: SupervisorOnly, session: SessionDep, setti
     dim = p.get("dim", "all")
     if dim not in ("all", "team", "area", "operator", "topic", "halfhour", "wait"):
         dim = "all"
-    team_id = scope_team(ctx.operator, parse_int(p.get("team", ""), low=0))
+    team_id = dashboard_team(staff=ctx.operator, requested=parse_int(p.get("team", ""), low=0))
     count, rows = contacts_behind(
         session=session,
         settings=settings,

@@ -26,8 +26,7 @@ from contact_store.measures.query import (
     series,
     totals,
 )
-from contact_store.models import Area, Operator, Role, Team
-from contact_store.staff import has_role
+from contact_store.models import Area, Operator, Team
 
 BREAKDOWNS = {
     "team": "Team",
@@ -79,13 +78,6 @@ def last_month(today: date) -> tuple[date, date]:
     """The previous calendar month: the default period."""
     end = today.replace(day=1) - timedelta(days=1)
     return end.replace(day=1), end
-
-
-def scope_team(staff: Operator, requested: int | None) -> int | None:
-    """The team whose figures `staff` may see: a supervisor their own (0 = no team), others any."""
-    if has_role(staff, Role.MANAGER):
-        return requested
-    return staff.team_id or 0
 
 
 @dataclass

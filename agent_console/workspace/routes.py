@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from agent_console.workspace import service
 from contact_store import transfer
-from contact_store.access import conversation_for
+from contact_store.access import conversation_for, visible_canned_clause
 from contact_store.canned import count_use
 from contact_store.errors import AppError, NotFound, ValidationFailed
 from contact_store.grading import GRADES, THRIVE_KEYS
@@ -85,7 +85,7 @@ def canned(ctx: CurrentStaff, session: SessionDep, q: str = "", language: str = 
 def canned_used(canned_id: DbId, request: Request, ctx: CurrentStaff, session: SessionDep) -> JSONResponse:
     """Count one insertion of a canned answer (usage shown to the team on the library page)."""
     check_csrf(ctx, request.headers.get(CSRF_HEADER))
-    if not count_use(session=session, canned_id=canned_id):
+    if not count_use(session=session, canned_id=canned_id, visible=visible_canned_clause(ctx.operator)):
         raise NotFound("There is no such canned answer")
     return JSONResponse({"counted": True})
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from contact_store import audit
+from contact_store.access import visible_canned_clause
 from contact_store.canned import render_canned, search_canned_responses, text_for
 from contact_store.models import Area, Conversation, Operator, Team
 from contact_store.person_history import person_history
@@ -19,7 +20,9 @@ def canned_payload(
 ) -> list[dict[str, Any]]:
     """Canned answers matching `query` (contact_store.canned), in the chat's language where there
     is a version in it, with the operator's name filled in."""
-    rows = search_canned_responses(session=session, query=query, language=language, team_id=operator.team_id)
+    rows = search_canned_responses(
+        session=session, query=query, language=language, visible=visible_canned_clause(operator)
+    )
     return [
         {
             "id": r.id,

@@ -12,6 +12,7 @@ from contact_store.models import CannedResponse, CannedSynonym, Role
 from contact_store.settings import Settings
 from contact_store.web import CSRF_HEADER
 from tests.agent_console.helpers import sign_in_as
+from tests.builders import make_team
 
 
 def _titles(rows: list[CannedResponse]) -> list[str]:
@@ -211,3 +212,29 @@ def test_operators_see_the_library_but_cannot_change_it(
     cycle = _cycle_id(session)
     assert client.get(f"/console/canned/{cycle}").status_code == 403
     assert client.post(f"/console/canned/{cycle}/retire", data={"csrf_token": csrf}).status_code == 403
+
+
+def test_another_teams_answers_are_neither_offered_nor_counted(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """One rule (`access.visible_canned_clause`): an operator is offered the shared answers and
+    their own team's, in the workspace and the library, and may count only those; the library's
+    administrators see every team's."""
+    own, other = make_team(session, name="Digital Desk"), make_team(session, name="Roads Policing")
+    for team, title in ((None, "Shared hello"), (own, "Desk hello"), (other, "Roads hello")):
+        session.add(CannedResponse(title=title, body="Hello", category="Greetings", team_id=team and team.id))
+    session.commit()
+    roads = session.exec(select(CannedResponse.id).where(CannedResponse.title == "Roads hello")).one()
+    _, csrf = sign_in_as(client, session, settings, role=Role.OPERATOR, team_id=own.id)
+    offered = [
+        i["title"] for i in client.get("/console/workspace/canned", params={"q": "hello"}).json()["items"]
+    ]
+    assert sorted(offered) == ["Desk hello", "Shared hello"]
+    library = client.get("/console/canned", params={"q": "hello"}).text
+    assert "Desk hello" in library and "Roads hello" not in library
+    used = client.post(f"/console/workspace/canned/{roads}/used", headers={CSRF_HEADER: csrf})
+    assert used.status_code == 404
+    sign_in_as(client, session, settings, role=Role.ADMIN, username="canned-admin", team_id=own.id)
+    assert "Roads hello" in client.get("/console/canned", params={"q": "hello"}).text
+    admin_offered = client.get("/console/workspace/canned", params={"q": "hello"}).json()["items"]
+    assert "Roads hello" not in [i["title"] for i in admin_offered]  # the workspace offers their team's
