@@ -222,7 +222,9 @@ def test_another_teams_answers_are_neither_offered_nor_counted(
     administrators see every team's."""
     own, other = make_team(session, name="Digital Desk"), make_team(session, name="Roads Policing")
     for team, title in ((None, "Shared hello"), (own, "Desk hello"), (other, "Roads hello")):
-        session.add(CannedResponse(title=title, body="Hello", category="Greetings", team_id=team and team.id))
+        session.add(
+            CannedResponse(title=title, body="Hello", category="Greetings", team_id=team.id if team else None)
+        )
     session.commit()
     roads = session.exec(select(CannedResponse.id).where(CannedResponse.title == "Roads hello")).one()
     _, csrf = sign_in_as(client, session, settings, role=Role.OPERATOR, team_id=own.id)
