@@ -330,9 +330,13 @@ def test_an_offer_beeps_and_alerts_and_alt_a_accepts_it(page: Page, live_server:
     expect(alert).to_be_visible()
     assert page.evaluate("window.FCWorkspace.beeps") == 1
     assert page.title().startswith("New chat offered")
+    expect(page.locator("#fcws-queue li")).to_have_count(1)
     page.keyboard.press("Alt+A")
     expect(page.get_by_role("tab", name="Sam")).to_be_visible()
     expect(alert).to_have_count(0)
+    # The accepted chat left the queue list as its tab opened, not at the next queue update.
+    assert page.locator("#fcws-queue li").count() == 0
+    expect(page.locator("#fcws-queue-summary")).to_have_text("No chats waiting.")
     visitor.ws.close()
 
 

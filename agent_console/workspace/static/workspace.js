@@ -123,7 +123,15 @@
     });
   }, 1000);
   var LANGUAGES = {en: "English", cy: "Welsh"};
+  function holding(id) { var c = W.chats[id]; return !!c && c.summary.status !== "ended"; }
   queue.render = function (items) {
+    queue.items = items;
+    // A chat this operator holds is not waiting, whatever an update computed before the accept
+    // says: it leaves the list as its tab opens, and the others move up a place.
+    var waiting = items.filter(function (it) { return !holding(it.conversation_id); });
+    if (waiting.length !== items.length) {
+      items = waiting.map(function (it, i) { return Object.assign({}, it, {position: i + 1}); });
+    }
     var list = $("fcws-queue");
     list.textContent = "";
     $("fcws-queue-summary").textContent = items.length ? items.length + " waiting" : "No chats waiting.";
@@ -170,6 +178,9 @@
     $("fcws-offers").appendChild(box);
   };
   queue.withdraw = function (id) { var el = $("fcws-offer-" + id); if (el) el.remove(); };
+  queue.taken = function (id) {
+    if ((queue.items || []).some(function (it) { return it.conversation_id === id; })) queue.render(queue.items);
+  };
 
   /* ---------- tabs ---------- */
   var tabs = W.tabs = {};
@@ -201,7 +212,7 @@
   chat.upsert = function (s) {
     var c = W.chats[s.conversation_id];
     queue.withdraw(s.conversation_id);
-    if (c) { c.summary = s; tabs.label(c); return c; }
+    if (c) { c.summary = s; tabs.label(c); queue.taken(s.conversation_id); return c; }
     c = W.chats[s.conversation_id] = {summary: s, lastSeq: 0, unacked: {}, unread: 0};
     var id = s.conversation_id;
     c.tab = h("button", {type: "button", role: "tab", "class": "fcws-tab govuk-body-s", id: "fcws-tab-" + id, "aria-controls": "fcws-panel-" + id,
@@ -238,6 +249,7 @@
     W.panelHooks.forEach(function (fn) { fn(c.panel, c); });
     tabs.select(id);
     tabs.label(c);
+    queue.taken(id);
     announce("Chat with " + s.visitor_name + " opened");
     return c;
   };
