@@ -34,7 +34,7 @@ def _seed(session: Session) -> dict[str, int]:
     a = make_team(session, "Alpha team")
     b = make_team(session, "Bravo team")
     pod = make_area(session, "East")
-    scores = {
+    scores: dict[int | None, list[tuple[int | None, ...]]] = {
         a.id: [(5, 4, 3), (4, 2, 5), (1, 5, None), (3, None, 4)],
         b.id: [(5, 5, 5), (2, 3, 4)],
     }
