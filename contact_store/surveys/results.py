@@ -17,7 +17,7 @@ Definitions (shown beside the figures on the results page):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
+from contact_store.measures.contacts import local_bounds
 from contact_store.models import SurveyInvitation, SurveyResponse, Team
 from contact_store.models.surveys import InvitationStatus
 from contact_store.surveys.questions import SCORE_FIELDS
@@ -47,12 +48,8 @@ class Filters:
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """The period as UTC instants: local midnight of `start` to local midnight after `end`."""
         tz = ZoneInfo(self.timezone)
-        lo = datetime.combine(self.start, time.min, tzinfo=tz).astimezone(UTC) if self.start else None
-        hi = (
-            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-            if self.end
-            else None
-        )
+        lo = local_bounds(self.start, self.start, tz)[0] if self.start else None
+        hi = local_bounds(self.end, self.end, tz)[1] if self.end else None
         return lo, hi
 
 

@@ -191,6 +191,42 @@ def test_trend_by_week_and_month(session: Session) -> None:
     assert month.period == date(2026, 3, 1)
 
 
+LONDON = "Europe/London"
+
+
+@pytest.mark.parametrize(
+    ("day", "inside", "outside"),
+    [
+        (  # Sunday 29 March 2026: clocks go forward, a 23-hour day
+            date(2026, 3, 29),
+            [datetime(2026, 3, 29, 0, 0, tzinfo=UTC), datetime(2026, 3, 29, 22, 59, tzinfo=UTC)],
+            [datetime(2026, 3, 28, 23, 59, tzinfo=UTC), datetime(2026, 3, 29, 23, 0, tzinfo=UTC)],
+        ),
+        (  # Sunday 25 October 2026: clocks go back, a 25-hour day
+            date(2026, 10, 25),
+            [datetime(2026, 10, 24, 23, 0, tzinfo=UTC), datetime(2026, 10, 25, 23, 59, tzinfo=UTC)],
+            [datetime(2026, 10, 24, 22, 59, tzinfo=UTC), datetime(2026, 10, 26, 0, 0, tzinfo=UTC)],
+        ),
+    ],
+)
+def test_a_day_at_the_clock_change_is_the_local_day(
+    session: Session, day: date, inside: list[datetime], outside: list[datetime]
+) -> None:
+    team = make_team(session, "Clock team")
+    for at in [*inside, *outside]:
+        _answered_invitation(session, team_id=team.id, contact_at=at, answered_at=at)
+    london = Filters(team_id=team.id, timezone=LONDON)
+    one_day = Filters(start=day, end=day, team_id=team.id, timezone=LONDON)
+    assert figure18(session=session, filters=one_day)[-1].responses == len(inside)
+    (point,) = trend(session=session, filters=one_day, grain="week")
+    assert point.responses == len(inside)
+    from_day = Filters(start=day, team_id=team.id, timezone=LONDON)
+    assert figure18(session=session, filters=from_day)[-1].responses == len(inside) + 1
+    to_day = Filters(end=day, team_id=team.id, timezone=LONDON)
+    assert figure18(session=session, filters=to_day)[-1].responses == len(inside) + 1
+    assert figure18(session=session, filters=london)[-1].responses == len(inside) + len(outside)
+
+
 def test_comment_search_is_literal(session: Session) -> None:
     _seed(session)
     rows, total = search_comments(session=session, filters=Filters(), q="kind")
