@@ -194,6 +194,29 @@ def test_trend_by_week_and_month(session: Session) -> None:
 LONDON = "Europe/London"
 
 
+def test_trend_weeks_are_the_forces_local_weeks(session: Session) -> None:
+    """00:30 BST on Monday 6 April (23:30 UTC on Sunday) is in the week of 6 April; 23:30 GMT on
+    Sunday 4 January is the same instant in UTC and London, so it stays in the week of 29 December."""
+    team = make_team(session, "Week team")
+    for at in (datetime(2026, 4, 5, 23, 30, tzinfo=UTC), datetime(2026, 1, 4, 23, 30, tzinfo=UTC)):
+        _answered_invitation(session, team_id=team.id, contact_at=at, answered_at=at)
+    weeks = trend(session=session, filters=Filters(team_id=team.id, timezone=LONDON), grain="week")
+    assert [(p.period, p.responses) for p in weeks] == [(date(2025, 12, 29), 1), (date(2026, 4, 6), 1)]
+    utc = trend(session=session, filters=Filters(team_id=team.id), grain="week")
+    assert [p.period for p in utc] == [date(2025, 12, 29), date(2026, 3, 30)]
+
+
+def test_trend_months_are_the_forces_local_months(session: Session) -> None:
+    """23:30 UTC on 30 April is 00:30 BST on 1 May: May's, in London; the last minute of April stays."""
+    team = make_team(session, "Month team")
+    for at in (datetime(2026, 4, 30, 23, 30, tzinfo=UTC), datetime(2026, 4, 30, 22, 59, tzinfo=UTC)):
+        _answered_invitation(session, team_id=team.id, contact_at=at, answered_at=at)
+    months = trend(session=session, filters=Filters(team_id=team.id, timezone=LONDON), grain="month")
+    assert [(p.period, p.responses) for p in months] == [(date(2026, 4, 1), 1), (date(2026, 5, 1), 1)]
+    (utc,) = trend(session=session, filters=Filters(team_id=team.id), grain="month")
+    assert (utc.period, utc.responses) == (date(2026, 4, 1), 2)
+
+
 @pytest.mark.parametrize(
     ("day", "inside", "outside"),
     [
