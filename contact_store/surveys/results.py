@@ -17,21 +17,26 @@ Definitions (shown beside the figures on the results page):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy import Date, Integer, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
+from contact_store.measures.contacts import local_bounds, local_day
 from contact_store.models import SurveyInvitation, SurveyResponse, Team
 from contact_store.models.surveys import InvitationStatus
 from contact_store.surveys.questions import SCORE_FIELDS
 
 # Comments shown per page on the results page.
 COMMENTS_PAGE_SIZE = 25
+# SQLite trends group answers by this slice of UTC time before Python puts each slice in its local
+# week or month: every offset and clock change since 1972, in every zone, falls on a quarter hour, so
+# a slice never straddles a local midnight.
+SLOT_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,8 @@ class Filters:
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """The period as UTC instants: local midnight of `start` to local midnight after `end`."""
         tz = ZoneInfo(self.timezone)
-        lo = datetime.combine(self.start, time.min, tzinfo=tz).astimezone(UTC) if self.start else None
-        hi = (
-            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-            if self.end
-            else None
-        )
+        lo = local_bounds(self.start, self.start, tz)[0] if self.start else None
+        hi = local_bounds(self.end, self.end, tz)[1] if self.end else None
         return lo, hi
 
 
@@ -209,32 +210,51 @@ class TrendPoint:
         return total
 
 
-def _bucket(session: Session, grain: str) -> Any:
-    """The UTC week (starting Monday) or month of the cohort's contact date."""
+def _period(day: date, grain: str) -> date:
+    """The first day of the week (Monday) or month holding `day`."""
+    return day.replace(day=1) if grain == "month" else day - timedelta(days=day.weekday())
+
+
+def _bucket(session: Session, filters: Filters, grain: str) -> Any:
+    """What the trend groups by: the local week or month itself where the database knows time zones,
+    else the quarter hour of UTC time (see `trend`)."""
     column = col(SurveyInvitation.contact_at)
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc(grain, func.timezone("UTC", column)), Date)
-    if grain == "week":
-        return func.date(column, "weekday 0", "-6 days")  # the Monday of the week
-    return func.strftime("%Y-%m-01", column)
+        return cast(func.date_trunc(grain, func.timezone(filters.timezone, column)), Date)
+    return cast(func.strftime("%s", column), Integer) // SLOT_SECONDS
 
 
 def trend(*, session: Session, filters: Filters, grain: str = "week") -> list[TrendPoint]:
-    """The cohort's answers and satisfaction per week of contact (starting Monday) or month."""
+    """The cohort's answers and satisfaction per local week of contact (starting Monday) or month.
+
+    PostgreSQL buckets by `date_trunc(grain, contact_at AT TIME ZONE tz)`. SQLite has no time zones:
+    one fixed offset would misplace whatever is on the other side of a clock change, and an offset
+    chosen per row in SQL would restate the zone's rules. So SQLite sums per quarter hour of UTC time
+    (`SLOT_SECONDS`) and each slice goes to the week or month of its `local_day` here: exact across
+    DST, and at most ~35k small rows a year whatever the volume (100k answers over a year: about
+    2-3 times the old grouping by UTC date).
+    """
     grain = "month" if grain == "month" else "week"
-    bucket = _bucket(session, grain).label("period")
+    tz = ZoneInfo(filters.timezone)
+    bucket = _bucket(session, filters, grain).label("bucket")
     query = (
         responses_of_cohort(bucket, func.count(), *_score_columns())
         .where(*response_conditions(filters))
         .group_by(bucket)
-        .order_by(bucket)
     )
+    sums: dict[date, list[int]] = {}  # period -> [count, then (n, satisfied, total) per question]
+    for key, *values in session.execute(query).tuples():
+        # PostgreSQL: the period's first day; SQLite: the slot number.
+        day = key if isinstance(key, date) else local_day(datetime.fromtimestamp(key * SLOT_SECONDS, UTC), tz)
+        period = _period(day, grain)
+        acc = sums.setdefault(period, [0] * len(values))
+        for i, value in enumerate(values):
+            acc[i] += int(value or 0)
     points: list[TrendPoint] = []
-    for values in session.execute(query).all():
-        period = values[0] if isinstance(values[0], date) else date.fromisoformat(str(values[0])[:10])
+    for period in sorted(sums):
         row = TableRow(label="", team_id=None)
-        _fill(row, values[2:])
-        points.append(TrendPoint(period=period, responses=int(values[1]), questions=row.questions))
+        _fill(row, sums[period][1:])
+        points.append(TrendPoint(period=period, responses=sums[period][0], questions=row.questions))
     return points
 
 

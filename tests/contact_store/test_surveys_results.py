@@ -34,7 +34,7 @@ def _seed(session: Session) -> dict[str, int]:
     a = make_team(session, "Alpha team")
     b = make_team(session, "Bravo team")
     pod = make_area(session, "East")
-    scores = {
+    scores: dict[int | None, list[tuple[int | None, ...]]] = {
         a.id: [(5, 4, 3), (4, 2, 5), (1, 5, None), (3, None, 4)],
         b.id: [(5, 5, 5), (2, 3, 4)],
     }
@@ -189,6 +189,65 @@ def test_trend_by_week_and_month(session: Session) -> None:
     assert week.pooled.percent == 62.5
     (month,) = trend(session=session, filters=Filters(), grain="month")
     assert month.period == date(2026, 3, 1)
+
+
+LONDON = "Europe/London"
+
+
+def test_trend_weeks_are_the_forces_local_weeks(session: Session) -> None:
+    """00:30 BST on Monday 6 April (23:30 UTC on Sunday) is in the week of 6 April; 23:30 GMT on
+    Sunday 4 January is the same instant in UTC and London, so it stays in the week of 29 December."""
+    team = make_team(session, "Week team")
+    for at in (datetime(2026, 4, 5, 23, 30, tzinfo=UTC), datetime(2026, 1, 4, 23, 30, tzinfo=UTC)):
+        _answered_invitation(session, team_id=team.id, contact_at=at, answered_at=at)
+    weeks = trend(session=session, filters=Filters(team_id=team.id, timezone=LONDON), grain="week")
+    assert [(p.period, p.responses) for p in weeks] == [(date(2025, 12, 29), 1), (date(2026, 4, 6), 1)]
+    utc = trend(session=session, filters=Filters(team_id=team.id), grain="week")
+    assert [p.period for p in utc] == [date(2025, 12, 29), date(2026, 3, 30)]
+
+
+def test_trend_months_are_the_forces_local_months(session: Session) -> None:
+    """23:30 UTC on 30 April is 00:30 BST on 1 May: May's, in London; the last minute of April stays."""
+    team = make_team(session, "Month team")
+    for at in (datetime(2026, 4, 30, 23, 30, tzinfo=UTC), datetime(2026, 4, 30, 22, 59, tzinfo=UTC)):
+        _answered_invitation(session, team_id=team.id, contact_at=at, answered_at=at)
+    months = trend(session=session, filters=Filters(team_id=team.id, timezone=LONDON), grain="month")
+    assert [(p.period, p.responses) for p in months] == [(date(2026, 4, 1), 1), (date(2026, 5, 1), 1)]
+    (utc,) = trend(session=session, filters=Filters(team_id=team.id), grain="month")
+    assert (utc.period, utc.responses) == (date(2026, 4, 1), 2)
+
+
+@pytest.mark.parametrize(
+    ("day", "inside", "outside"),
+    [
+        (  # Sunday 29 March 2026: clocks go forward, a 23-hour day
+            date(2026, 3, 29),
+            [datetime(2026, 3, 29, 0, 0, tzinfo=UTC), datetime(2026, 3, 29, 22, 59, tzinfo=UTC)],
+            [datetime(2026, 3, 28, 23, 59, tzinfo=UTC), datetime(2026, 3, 29, 23, 0, tzinfo=UTC)],
+        ),
+        (  # Sunday 25 October 2026: clocks go back, a 25-hour day
+            date(2026, 10, 25),
+            [datetime(2026, 10, 24, 23, 0, tzinfo=UTC), datetime(2026, 10, 25, 23, 59, tzinfo=UTC)],
+            [datetime(2026, 10, 24, 22, 59, tzinfo=UTC), datetime(2026, 10, 26, 0, 0, tzinfo=UTC)],
+        ),
+    ],
+)
+def test_a_day_at_the_clock_change_is_the_local_day(
+    session: Session, day: date, inside: list[datetime], outside: list[datetime]
+) -> None:
+    team = make_team(session, "Clock team")
+    for at in [*inside, *outside]:
+        _answered_invitation(session, team_id=team.id, contact_at=at, answered_at=at)
+    london = Filters(team_id=team.id, timezone=LONDON)
+    one_day = Filters(start=day, end=day, team_id=team.id, timezone=LONDON)
+    assert figure18(session=session, filters=one_day)[-1].responses == len(inside)
+    (point,) = trend(session=session, filters=one_day, grain="week")
+    assert point.responses == len(inside)
+    from_day = Filters(start=day, team_id=team.id, timezone=LONDON)
+    assert figure18(session=session, filters=from_day)[-1].responses == len(inside) + 1
+    to_day = Filters(end=day, team_id=team.id, timezone=LONDON)
+    assert figure18(session=session, filters=to_day)[-1].responses == len(inside) + 1
+    assert figure18(session=session, filters=london)[-1].responses == len(inside) + len(outside)
 
 
 def test_comment_search_is_literal(session: Session) -> None:
