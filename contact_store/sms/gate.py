@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -119,13 +120,19 @@ def allowed_country_codes(settings: Settings) -> set[int]:
     return codes
 
 
+@lru_cache(maxsize=4096)
+def _country_code(e164: str) -> int | None:
+    """The calling code of an E.164 number (parsing is pure and costs about 0.1 ms)."""
+    try:
+        return phonenumbers.parse(e164, None).country_code
+    except phonenumbers.NumberParseException:
+        return None
+
+
 def number_country_allowed(*, settings: Settings, e164: str) -> bool:
     """True when a number the public gives is in a country this force texts (checked where typed)."""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return number.country_code in allowed_country_codes(settings)
+    code = _country_code(e164)
+    return code is not None and code in allowed_country_codes(settings)
 
 
 def only_uk(settings: Settings) -> bool:

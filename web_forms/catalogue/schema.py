@@ -13,6 +13,7 @@ Every English string in a definition is a message id: the Welsh catalogue transl
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -145,8 +146,9 @@ class FormDefinition(_Strict):
     order: int = 100
     pages: list[Page] = Field(min_length=1)
 
-    @property
+    @cached_property
     def questions(self) -> dict[str, Question]:
+        """Every question by id (computed once: a definition is frozen). Do not modify."""
         return {q.id: q for p in self.pages for q in p.questions}
 
     def page(self, page_id: str) -> Page | None:

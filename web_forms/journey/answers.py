@@ -43,17 +43,18 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def page_shown(page: Page, values: Mapping[str, Any]) -> bool:
+    """True when the answers so far make this page part of the journey."""
+    if page.when is None:
+        return True
+    answer = values.get(page.when.question)
+    chosen = set(answer) if isinstance(answer, list) else {answer}
+    return bool(chosen & set(page.when.in_))
+
+
 def visible_pages(form: FormDefinition, values: Mapping[str, Any]) -> list[Page]:
     """The pages this journey shows, given the answers so far."""
-    pages = []
-    for page in form.pages:
-        if page.when is not None:
-            answer = values.get(page.when.question)
-            chosen = set(answer) if isinstance(answer, list) else {answer}
-            if not chosen & set(page.when.in_):
-                continue
-        pages.append(page)
-    return pages
+    return [page for page in form.pages if page_shown(page, values)]
 
 
 def _clean_text(q: Question, raw: Any, _: Translate) -> tuple[str | None, str | None]:
@@ -225,7 +226,7 @@ def validate_all(
         if key not in known:
             errors[str(key)[:64]] = _("This is not a question on this form")
     for page in form.pages:
-        if page not in visible_pages(form, values):
+        if not page_shown(page, values):  # given the answers of the pages before it
             continue
         page_values, page_errors = validate_page(page, raw, _, settings=settings)
         values.update(page_values)
