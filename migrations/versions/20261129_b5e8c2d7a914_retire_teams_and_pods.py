@@ -2,7 +2,7 @@
 
 Revision ID: b5e8c2d7a914
 Revises: a7d3c9e1f2b4
-Create Date: 2026-11-30 09:00:00
+Create Date: 2026-11-29 14:00:00
 
 Expand-only: two nullable columns. NULL means "in use", so every existing row stays in use and
 the previous release (which neither reads nor writes them) keeps working during the upgrade.
