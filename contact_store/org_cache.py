@@ -19,6 +19,7 @@ Guarantees
   Until then a team or area deleted elsewhere never fails a report: `reports.file_report` inserts
   cached ids through `sql.existing_id`, so a vanished one is stored as NULL.
 - A snapshot loaded while an invalidation happened is not stored (a generation counter).
+- Retired teams and PODs (`retired_at` set) are not in a snapshot: nothing new is routed to them.
 """
 
 from __future__ import annotations
@@ -44,18 +45,20 @@ _POSTCODE_OUTWARD = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)")
 
 _team_table: Any = Team.__table__  # type: ignore[attr-defined]
 _area_table: Any = Area.__table__  # type: ignore[attr-defined]
-_SELECT_TEAMS = select(_team_table.c.name, _team_table.c.id)
+# Retired teams and PODs are left out: a report naming a retired team is filed with no team (the
+# common queue) and a postcode of a retired POD's districts matches no POD (any operator answers).
+_SELECT_TEAMS = select(_team_table.c.name, _team_table.c.id).where(_team_table.c.retired_at.is_(None))
 _SELECT_AREAS = select(
     _area_table.c.id,
     _area_table.c.postcode_prefixes,
     _area_table.c.opening_hours,
     _area_table.c.closed_days,
-)
+).where(_area_table.c.retired_at.is_(None))
 
 
 @dataclass(frozen=True)
 class OrgSnapshot:
-    """Team ids by name, and (prefix, area id) pairs for postcode routing."""
+    """Team ids by name, and (prefix, area id) pairs for postcode routing (teams and PODs in use)."""
 
     team_ids: dict[str, int]
     area_prefixes: tuple[tuple[str, int], ...]

@@ -95,6 +95,8 @@ def create_operator(
         team = session.exec(select(Team).where(Team.name == team_name)).first()
         if team is None:
             raise AppError(f"No team called {team_name}", fields={"team": "Unknown team"})
+        if team.retired_at is not None:
+            raise AppError(f"The team {team_name} is retired", fields={"team": "Retired team"})
         team_id = team.id
     operator = Operator(
         username=username,

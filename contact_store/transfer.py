@@ -168,10 +168,18 @@ def transfer_to_operator(
 def transfer_to_team(
     *, session: Session, conversation: Conversation, by: Operator, to_team_id: int, note: str = ""
 ) -> Conversation:
-    """Put an active chat back in the queue for a team (it keeps its place by waiting time)."""
+    """Put an active chat back in the queue for a team in use (it keeps its place by waiting
+    time); a retired team is not a choice."""
     note = _clean_note(note)
-    team = session.get(Team, to_team_id)
-    if team is None:
+    # FOR SHARE: an administrator retiring this team at the same moment (who locks its row, then
+    # counts its live chats) waits for this transfer to commit and counts it, or retires first.
+    team = session.execute(
+        select(Team)
+        .where(col(Team.id) == to_team_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if team is None or team.retired_at is not None:
         raise ValidationFailed("Choose a team", fields={"to_team_id": "Choose a team"})
     previous = conversation.assignee_id
     result = session.execute(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from agent_console.admin.forms import CsrfField, ShortText, audit_change
 from agent_console.common import render
@@ -61,7 +61,7 @@ def library(
         sort=sort,
         retired=retired == "yes",
         is_admin=is_admin,
-        teams=dict(session.exec(select(Team.id, Team.name)).all()),
+        teams={t.id: t.label for t in session.exec(select(Team)).all()},
     )
 
 
@@ -75,6 +75,13 @@ def _values(row: CannedResponse | None) -> dict[str, Any]:
         "body_cy": (row.body_cy or "") if row else "",
         "team_id": row.team_id if row else None,
     }
+
+
+def _team_choices(session: SessionDep, row: CannedResponse | None) -> list[Team]:
+    """Teams in use, and the retired team the answer already has (kept until changed)."""
+    current = row.team_id if row else None
+    in_use = or_(col(Team.retired_at).is_(None), col(Team.id) == current)
+    return list(session.exec(select(Team).where(in_use).order_by(Team.name)).all())
 
 
 def _form(
@@ -94,7 +101,7 @@ def _form(
         values=values,
         errors=errors,
         categories=categories,
-        teams=session.exec(select(Team).order_by(Team.name)).all(),
+        teams=_team_choices(session, row),
         status=status,
     )
 
@@ -183,7 +190,7 @@ def save(
     if title_cy.strip() and not body_cy.strip():
         errors["body_cy"] = "Enter the Welsh answer, or remove the Welsh title"
     team = chosen_team
-    if team is not None and session.get(Team, team) is None:
+    if team is not None and team not in {t.id for t in _team_choices(session, row)}:
         errors["team_id"] = "Choose a team from the list"
     if errors:
         return _form(request, session, row, values, errors, status=422)

@@ -1,7 +1,13 @@
-"""Teams and PODs for admins: validate, save with a history version, tell every worker.
+"""Teams and PODs for admins: validate, save, retire and restore with a history version, tell
+every worker.
 
 Every save writes a `ChangeHistory` version (before and after) and parks the `config.changed`
 event (contact_store/administration): every worker drops its organisation cache when it commits.
+
+Retiring never deletes: it sets `retired_at`, so reports, chats, facts and dashboards keep the
+name. The organisation cache leaves retired ones out (nothing new is routed to them). A team is
+retired only when nothing live still depends on it (`team_blockers`); a POD always may be: a
+postcode no POD claims is routed to the common queue (any operator, the service's hours).
 """
 
 from __future__ import annotations
@@ -11,20 +17,37 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from agent_console.admin.service import MAX_CHATS_LIMIT
 from contact_store.administration.config import announce
 from contact_store.administration.history import record_version
-from contact_store.models import Area, Team
+from contact_store.clock import utcnow
+from contact_store.models import (
+    OPEN_REPORT_STATUSES,
+    Area,
+    Conversation,
+    ConversationStatus,
+    Operator,
+    Report,
+    Team,
+)
 from contact_store.opening_hours import DAYS, spec_problem
 
 # A postcode area ("PR") or district ("PR1", "M60", "EC1A"): what routing matches on.
 DISTRICT = re.compile(r"^[A-Z]{1,2}([0-9][A-Z0-9]?)?$")
 
 
+# A chat still waiting for, offered to or held by someone: a team it belongs to cannot retire.
+LIVE_CHAT_STATUSES = (ConversationStatus.QUEUED, ConversationStatus.OFFERED, ConversationStatus.ACTIVE)
+
+
 def team_snapshot(team: Team) -> dict[str, Any]:
-    return {"name": team.name, "default_max_chats": team.default_max_chats}
+    return {
+        "name": team.name,
+        "default_max_chats": team.default_max_chats,
+        "retired": team.retired_at is not None,
+    }
 
 
 def area_snapshot(area: Area) -> dict[str, Any]:
@@ -33,6 +56,7 @@ def area_snapshot(area: Area) -> dict[str, Any]:
         "postcode_prefixes": list(area.postcode_prefixes),
         "opening_hours": dict(area.opening_hours) if area.opening_hours else None,
         "closed_days": list(area.closed_days) if area.closed_days else None,
+        "retired": area.retired_at is not None,
     }
 
 
@@ -41,9 +65,23 @@ def _name_problem(
 ) -> str | None:
     if not name or len(name) > 100:
         return "Enter a name of 100 characters or fewer"
-    clash = session.exec(select(model.id).where(col(model.name) == name)).first()
-    if clash is not None and clash != own_id:
+    clash = session.exec(select(model.id, model.retired_at).where(col(model.name) == name)).first()
+    if clash is not None and clash[0] != own_id:
+        if clash[1] is not None:
+            return "That name is used by a retired one: restore it, or choose another name"
         return "That name is already used"
+    return None
+
+
+def _claimed_elsewhere(session: Session, districts: list[str], own_id: int | None) -> str | None:
+    """The clash of these districts with another POD in use (retired PODs claim nothing)."""
+    others = select(Area).where(col(Area.retired_at).is_(None)).order_by(col(Area.name))
+    for other in session.exec(others).all():
+        if other.id == own_id:
+            continue
+        taken = sorted(set(districts) & {p.replace(" ", "").upper() for p in other.postcode_prefixes})
+        if taken:
+            return f"{', '.join(taken[:3])} already belongs to {other.name}"
     return None
 
 
@@ -125,14 +163,10 @@ def save_area(
         )
     elif len(districts) > 500:
         errors["postcodes"] = "Enter 500 postcode districts or fewer"
-    else:
-        for other in session.exec(select(Area)).all():
-            if area is not None and other.id == area.id:
-                continue
-            taken = sorted(set(districts) & {p.replace(" ", "").upper() for p in other.postcode_prefixes})
-            if taken:
-                errors["postcodes"] = f"{', '.join(taken[:3])} already belongs to {other.name}"
-                break
+    elif area is None or area.retired_at is None:  # a retired POD's districts are checked on restore
+        clash = _claimed_elsewhere(session, districts, area.id if area else None)
+        if clash:
+            errors["postcodes"] = clash
     hours: dict[str, str] | None = None
     closed: list[str] | None = None
     if form.own_hours:
@@ -165,3 +199,106 @@ def save_area(
     ):
         announce(session=session)
     return area, errors
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def team_blockers(*, session: Session, team: Team) -> dict[str, str]:
+    """Why the team cannot retire now, by what stops it (empty: it can): active operators in it
+    (they would take it into new work), and live chats or open reports that belong to it (only
+    its members and supervisors may take them, so they would be stranded)."""
+    operators = session.exec(
+        select(func.count()).where(col(Operator.team_id) == team.id, col(Operator.is_active).is_(True))
+    ).one()
+    chats = session.exec(
+        select(func.count()).where(
+            col(Conversation.team_id) == team.id, col(Conversation.status).in_(LIVE_CHAT_STATUSES)
+        )
+    ).one()
+    reports = session.exec(
+        select(func.count()).where(
+            col(Report.team_id) == team.id, col(Report.status).in_(OPEN_REPORT_STATUSES)
+        )
+    ).one()
+    blockers: dict[str, str] = {}
+    if operators:
+        blockers["operators"] = (
+            f"{team.name} has {_plural(operators, 'active operator', 'active operators')}: "
+            "move them to another team or disable their accounts first"
+        )
+    if chats:
+        blockers["chats"] = (
+            f"{_plural(chats, 'live chat belongs', 'live chats belong')} to {team.name}: "
+            "wait until they end, or transfer them to another team first"
+        )
+    if reports:
+        blockers["reports"] = (
+            f"{_plural(reports, 'open report belongs', 'open reports belong')} to {team.name}: "
+            "resolve or close them first"
+        )
+    return blockers
+
+
+def _record_retirement(
+    session: Session,
+    object_type: str,
+    key: int,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: int | None,
+) -> None:
+    if record_version(
+        session=session, object_type=object_type, object_id=key, before=before, after=after, operator_id=by
+    ):
+        announce(session=session)
+
+
+def set_team_retired(
+    *, session: Session, team: Team, retired: bool, operator_id: int | None
+) -> tuple[bool, dict[str, str]]:
+    """Retire or restore a team: (changed, {}) or (False, what stops it). Retiring locks the
+    team's row first (PostgreSQL), so a transfer to it (which reads the row FOR SHARE) either
+    commits before the count below, and is counted, or waits and then finds it retired."""
+    if retired:
+        session.exec(
+            select(Team)
+            .where(col(Team.id) == team.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+    if (team.retired_at is not None) == retired:
+        return False, {}
+    if retired:
+        blockers = team_blockers(session=session, team=team)
+        if blockers:
+            return False, blockers
+    before = team_snapshot(team)
+    team.retired_at = utcnow() if retired else None
+    session.add(team)
+    session.flush()
+    _record_retirement(session, "team", team.id or 0, before, team_snapshot(team), operator_id)
+    return True, {}
+
+
+def set_area_retired(
+    *, session: Session, area: Area, retired: bool, operator_id: int | None
+) -> tuple[bool, dict[str, str]]:
+    """Retire or restore a POD: (changed, {}) or (False, field errors). Retiring always may (its
+    postcodes fall to the common queue); restoring may not take back a district that another
+    POD in use now has."""
+    if (area.retired_at is not None) == retired:
+        return False, {}
+    if not retired:
+        clash = _claimed_elsewhere(
+            session, [p.replace(" ", "").upper() for p in area.postcode_prefixes], area.id
+        )
+        if clash:
+            return False, {"postcodes": f"{clash}: take it out there, or out of this POD, first"}
+    before = area_snapshot(area)
+    area.retired_at = utcnow() if retired else None
+    session.add(area)
+    session.flush()
+    _record_retirement(session, "area", area.id or 0, before, area_snapshot(area), operator_id)
+    return True, {}

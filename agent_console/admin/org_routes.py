@@ -1,5 +1,6 @@
 """Admin pages for the organisation: teams and their chat capacity, PODs with their postcode
-districts and chat opening hours.
+districts and chat opening hours; retiring and restoring either (never deleting: agent_console/
+admin/org.py says what retiring does).
 
 All routes are admin-only (AdminOnly); every POST checks CSRF; every change writes a history
 version and an audit event in the same transaction and reaches every worker through the bus
@@ -30,17 +31,25 @@ router = APIRouter(prefix="/console/admin", include_in_schema=False)
 # ---------- teams ----------
 
 
-@router.get("/teams")
-def teams_page(request: Request, ctx: AdminOnly, session: SessionDep) -> Response:
+def _teams_page(
+    request: Request, session: SessionDep, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> Response:
     teams = session.exec(select(Team).order_by(Team.name)).all()
     return render(
         request,
         "agent_console/admin/teams.html",
         nav="organisation",
-        teams=teams,
-        values={"max_chats": "3"},
-        errors={},
+        teams=[t for t in teams if t.retired_at is None],
+        retired=[t for t in teams if t.retired_at is not None],
+        values=values,
+        errors=errors,
+        status=status,
     )
+
+
+@router.get("/teams")
+def teams_page(request: Request, ctx: AdminOnly, session: SessionDep) -> Response:
+    return _teams_page(request, session, {"max_chats": "3"}, {})
 
 
 def _team_or_404(session: SessionDep, team_id: int) -> Team:
@@ -79,16 +88,7 @@ def save_team(
     if errors or saved is None:
         values = {"name": name, "max_chats": max_chats}
         if team is None:
-            teams = session.exec(select(Team).order_by(Team.name)).all()
-            return render(
-                request,
-                "agent_console/admin/teams.html",
-                nav="organisation",
-                teams=teams,
-                values=values,
-                errors=errors,
-                status=422,
-            )
+            return _teams_page(request, session, values, errors, status=422)
         return render(
             request,
             "agent_console/admin/team_form.html",
@@ -153,7 +153,8 @@ def pods_page(request: Request, ctx: AdminOnly, session: SessionDep) -> Response
         request,
         "agent_console/admin/pods.html",
         nav="organisation",
-        areas=areas,
+        areas=[a for a in areas if a.retired_at is None],
+        retired=[a for a in areas if a.retired_at is not None],
         days=list(zip(DAYS, DAY_NAMES, strict=True)),
     )
 
@@ -227,4 +228,97 @@ def save_pod(
         saved.id,
         {"before": before, "after": org.area_snapshot(saved)},
     )
+    return RedirectResponse("/console/admin/pods", status_code=303)
+
+
+# ---------- retire and restore ----------
+# Retiring asks first (a page saying what it does, with a warning button); restoring is one
+# button on the edit page. Both are POSTs with the CSRF token, audited (`team.retire`,
+# `area.restore`, ...) with a history version, and reach every worker like an edit.
+
+
+def _retire_page(
+    request: Request, kind: str, item: Team | Area, errors: dict[str, str], status: int = 200
+) -> Response:
+    return render(
+        request,
+        "agent_console/admin/retire.html",
+        nav="organisation",
+        kind=kind,
+        item=item,
+        base=f"/console/admin/{'teams' if kind == 'team' else 'pods'}",
+        errors=errors,
+        status=status,
+    )
+
+
+def _check_action(action: str) -> bool:
+    """True to retire, False to restore (404 for anything else)."""
+    if action not in ("retire", "restore"):
+        raise NotFound("There is no such page")
+    return action == "retire"
+
+
+@router.get("/teams/{team_id}/retire")
+def retire_team_page(request: Request, team_id: DbId, ctx: AdminOnly, session: SessionDep) -> Response:
+    team = _team_or_404(session, team_id)
+    if team.retired_at is not None:
+        return RedirectResponse(f"/console/admin/teams/{team_id}", status_code=303)
+    return _retire_page(request, "team", team, {})
+
+
+@router.post("/teams/{team_id}/{action}")
+def retire_or_restore_team(
+    request: Request,
+    team_id: DbId,
+    action: str,
+    ctx: AdminOnly,
+    session: SessionDep,
+    csrf_token: CsrfField = "",
+) -> Response:
+    check_csrf(ctx, csrf_token)
+    retire = _check_action(action)
+    team = _team_or_404(session, team_id)
+    before = org.team_snapshot(team)
+    changed, errors = org.set_team_retired(
+        session=session, team=team, retired=retire, operator_id=ctx.operator.id
+    )
+    if errors:
+        return _retire_page(request, "team", team, errors, status=422)
+    if changed:
+        after = org.team_snapshot(team)
+        _audit(session, ctx, request, f"team.{action}", "team", team.id, {"before": before, "after": after})
+    return RedirectResponse("/console/admin/teams", status_code=303)
+
+
+@router.get("/pods/{area_id}/retire")
+def retire_pod_page(request: Request, area_id: DbId, ctx: AdminOnly, session: SessionDep) -> Response:
+    area = _area_or_404(session, area_id)
+    if area.retired_at is not None:
+        return RedirectResponse(f"/console/admin/pods/{area_id}", status_code=303)
+    return _retire_page(request, "area", area, {})
+
+
+@router.post("/pods/{area_id}/{action}")
+def retire_or_restore_pod(
+    request: Request,
+    area_id: DbId,
+    action: str,
+    ctx: AdminOnly,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf_token: CsrfField = "",
+) -> Response:
+    check_csrf(ctx, csrf_token)
+    retire = _check_action(action)
+    area = _area_or_404(session, area_id)
+    before = org.area_snapshot(area)
+    changed, errors = org.set_area_retired(
+        session=session, area=area, retired=retire, operator_id=ctx.operator.id
+    )
+    if errors:  # restoring only: a district of it now belongs to another POD
+        return _area_page(request, session, settings, area, _area_values(area), errors, status=422)
+    if changed:
+        after = org.area_snapshot(area)
+        _audit(session, ctx, request, f"area.{action}", "area", area.id, {"before": before, "after": after})
     return RedirectResponse("/console/admin/pods", status_code=303)

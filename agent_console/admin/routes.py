@@ -19,7 +19,7 @@ from agent_console.admin import service
 from agent_console.common import render
 from contact_store import audit
 from contact_store.errors import AppError
-from contact_store.models import ROLE_RANK, Area, Operator, Person, Team
+from contact_store.models import ROLE_RANK, Operator, Person, Team
 from contact_store.staff import create_operator
 from contact_store.subject_access import subject_access_export
 from contact_store.text import DbId, Page, PublicText, parse_int
@@ -50,6 +50,7 @@ def _form_page(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
+    teams, areas = service.choices(session=session, operator=operator)
     return render(
         request,
         "agent_console/admin/operator_form.html",
@@ -59,8 +60,8 @@ def _form_page(
         values=values,
         errors=errors,
         roles=list(ROLE_RANK),
-        teams=session.exec(select(Team).order_by(Team.name)).all(),
-        areas=session.exec(select(Area).order_by(Area.name)).all(),
+        teams=teams,
+        areas=areas,
     )
 
 
@@ -84,15 +85,25 @@ def _audit(
 
 
 @router.get("/operators")
-def operators_page(request: Request, ctx: AdminOnly, session: SessionDep) -> Response:
-    operators = session.exec(select(Operator).order_by(Operator.display_name)).all()
-    teams = {t.id: t.name for t in session.exec(select(Team)).all()}
+def operators_page(
+    request: Request,
+    ctx: AdminOnly,
+    session: SessionDep,
+    team: Annotated[PublicText, Query(max_length=12)] = "",
+) -> Response:
+    """Every staff account; `?team=<id>` shows only that team's (a team's retire page links here)."""
+    stmt = select(Operator).order_by(Operator.display_name)
+    team_filter = session.get(Team, _int(team) or 0) if team else None
+    if team_filter is not None:
+        stmt = stmt.where(Operator.team_id == team_filter.id)
+    teams = {t.id: t.label for t in session.exec(select(Team)).all()}
     return render(
         request,
         "agent_console/admin/operators.html",
         nav="operators",
-        operators=operators,
+        operators=session.exec(stmt).all(),
         teams=teams,
+        team_filter=team_filter,
         live=service.live_session_counts(session=session),
     )
 
@@ -211,7 +222,7 @@ def edit_operator(
     check_csrf(ctx, csrf_token)
     op = service.get_operator(session=session, operator_id=operator_id)
     form = _read_form(display_name, role, team_id, max_chats, areas or [])
-    errors = service.validate_form(session=session, form=form)
+    errors = service.validate_form(session=session, form=form, operator=op)
     if max_chats.strip() and form.max_chats is None:
         errors["max_chats"] = "Enter a number from 1 to 20, or leave blank for the team default"
     if op.id == ctx.operator.id and form.role != op.role:

@@ -29,20 +29,38 @@ class OperatorForm:
     max_chats: int | None
 
 
-def validate_form(*, session: Session, form: OperatorForm) -> dict[str, str]:
-    """Field errors for an operator form (empty when valid)."""
+def choices(*, session: Session, operator: Operator | None) -> tuple[list[Team], list[Area]]:
+    """The teams and PODs an operator form offers: those in use, and the retired ones the
+    operator already has (kept until changed, marked "(retired)")."""
+    team_id = operator.team_id if operator else None
+    linked = operator_areas(session=session, operator_id=operator.id or 0) if operator else []
+    teams = session.exec(
+        select(Team).where(or_(col(Team.retired_at).is_(None), col(Team.id) == team_id)).order_by(Team.name)
+    ).all()
+    areas = session.exec(
+        select(Area).where(or_(col(Area.retired_at).is_(None), col(Area.id).in_(linked))).order_by(Area.name)
+    ).all()
+    return list(teams), list(areas)
+
+
+def validate_form(
+    *, session: Session, form: OperatorForm, operator: Operator | None = None
+) -> dict[str, str]:
+    """Field errors for an operator form (empty when valid); a retired team or POD is refused
+    unless the operator already has it."""
     errors: dict[str, str] = {}
     if not form.display_name.strip() or len(form.display_name) > 100:
         errors["display_name"] = "Enter a name of 100 characters or fewer"
     if form.role not in ROLE_RANK:
         errors["role"] = "Choose a role"
-    if form.team_id is not None and session.get(Team, form.team_id) is None:
+    teams, areas = choices(session=session, operator=operator)
+    if form.team_id is not None and form.team_id not in {t.id for t in teams}:
         errors["team_id"] = "Choose a team"
     if form.max_chats is not None and not 1 <= form.max_chats <= MAX_CHATS_LIMIT:
         errors["max_chats"] = (
             f"Enter a number from 1 to {MAX_CHATS_LIMIT}, or leave blank for the team default"
         )
-    known = set(session.exec(select(Area.id)).all())
+    known = {a.id for a in areas}
     if any(a not in known for a in form.area_ids):
         errors["areas"] = "Choose PODs from the list"
     return errors

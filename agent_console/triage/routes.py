@@ -18,7 +18,7 @@ from agent_console.triage import service
 from contact_store import audit
 from contact_store.access import ReportAction, report_for
 from contact_store.errors import AppError, Forbidden, NotFound, ValidationFailed
-from contact_store.models import Area, Evidence, Operator, Report, Role
+from contact_store.models import Area, Evidence, Operator, Report, Role, Team
 from contact_store.person_history import person_history, repeat_contact_reports
 from contact_store.settings import Settings
 from contact_store.staff import has_role
@@ -57,6 +57,7 @@ def triage_list(
     settings: SettingsDep,
     form: Annotated[PublicText, Query(max_length=64)] = "",
     area: Annotated[PublicText, Query(max_length=12)] = "",
+    team: Annotated[PublicText, Query(max_length=12)] = "",
     status: Annotated[PublicText, Query(max_length=24)] = "open",
     grade: Annotated[PublicText, Query(max_length=2)] = "",
     sensitive: Annotated[PublicText, Query(max_length=3)] = "",
@@ -66,6 +67,7 @@ def triage_list(
     filters = service.TriageFilters(
         form=form,
         area_id=_int_or_none(area),
+        team_id=_int_or_none(team),
         status=status,
         grade=_int_or_none(grade),
         sensitive=sensitive,
@@ -83,7 +85,9 @@ def triage_list(
         report_ids=[row.report.id for row in rows if row.report.id is not None],
         window_days=settings.repeat_contact_days,
     )
+    # Retired teams and PODs stay in the filters (marked "(retired)"): their reports are history.
     areas = session.exec(select(Area).order_by(Area.name)).all()
+    teams = session.exec(select(Team).order_by(Team.name)).all()
     names = dict(session.exec(select(Operator.id, Operator.display_name)).all())
     query = request.url.query
     base_query = re.sub(r"(^|&)page=\d+", "", query).strip("&")
@@ -97,6 +101,7 @@ def triage_list(
         more=total > service.count_limit(page),
         filters=filters,
         areas=areas,
+        teams=teams,
         forms=form_choices(request, service.form_slugs(session=session)),
         form_titles=getattr(request.app.state, "form_titles", {}),
         statuses=service.STATUS_LABELS,
@@ -146,6 +151,7 @@ def _detail(
         ip=client_ip(request),
     )
     area = session.get(Area, report.area_id) if report.area_id else None
+    team = session.get(Team, report.team_id) if report.team_id else None
     assignee = session.get(Operator, report.assignee_id) if report.assignee_id else None
     return render(
         request,
@@ -155,6 +161,7 @@ def _detail(
         report=report,
         form_title=getattr(request.app.state, "form_titles", {}).get(report.form_slug, report.form_slug),
         area=area,
+        team=team,
         assignee=assignee,
         evidence=evidence,
         history=history,

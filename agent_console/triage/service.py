@@ -91,6 +91,7 @@ def _selective_sqlite(element: selective, compiler: Any, **kw: Any) -> str:
 class TriageFilters:
     form: str = ""
     area_id: int | None = None
+    team_id: int | None = None
     status: str = "open"  # open | all | one ReportStatus
     grade: int | None = None
     sensitive: str = ""  # "" any | yes | no
@@ -129,6 +130,8 @@ def list_reports(
         stmt = stmt.where(Report.form_slug == filters.form)
     if filters.area_id is not None:
         stmt = stmt.where(Report.area_id == filters.area_id)
+    if filters.team_id is not None:
+        stmt = stmt.where(Report.team_id == filters.team_id)
     if filters.grade is not None:
         stmt = stmt.where(Report.grade == filters.grade)
     if filters.sensitive in ("yes", "no"):

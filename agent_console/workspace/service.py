@@ -92,13 +92,13 @@ def person_payload(
 
 
 def transfer_targets(*, session: Session, operator: Operator) -> dict[str, Any]:
-    """Active operators other than `operator` (with status) and every team."""
+    """Active operators other than `operator` (with status) and every team in use (not retired)."""
     ops = session.exec(
         select(Operator)
         .where(col(Operator.is_active).is_(True), col(Operator.id) != operator.id)
         .order_by(col(Operator.display_name))
     ).all()
-    teams = session.exec(select(Team).order_by(col(Team.name))).all()
+    teams = session.exec(select(Team).where(col(Team.retired_at).is_(None)).order_by(col(Team.name))).all()
     return {
         "operators": [{"id": o.id, "name": o.display_name, "status": o.status} for o in ops],
         "teams": [{"id": t.id, "name": t.name} for t in teams],
@@ -106,7 +106,7 @@ def transfer_targets(*, session: Session, operator: Operator) -> dict[str, Any]:
 
 
 def areas(*, session: Session) -> list[Area]:
-    """The PODs, for the queue filter."""
+    """The PODs, for the queue filter (retired ones too: chats queued before it still wait)."""
     return list(session.exec(select(Area).order_by(col(Area.name))).all())
 
 

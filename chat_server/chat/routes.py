@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chat_server.chat import service
 from contact_store.conversations import short_reference, transcript_text
@@ -108,7 +108,8 @@ def start_chat(body: ChatStart, request: Request, session: SessionDep, settings:
 @router.get("/availability", response_model=Availability, summary="Is live chat open now")
 def availability(session: SessionDep, settings: SettingsDep) -> Availability:
     nxt = service.next_opening(settings=settings)
-    areas = [{"id": a.id, "name": a.name} for a in session.exec(select(Area).order_by(Area.name)).all()]
+    in_use = select(Area).where(col(Area.retired_at).is_(None)).order_by(Area.name)
+    areas = [{"id": a.id, "name": a.name} for a in session.exec(in_use).all()]
     return Availability(
         open=service.is_open(settings=settings),
         next_opening=nxt.isoformat() if nxt else None,

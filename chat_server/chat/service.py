@@ -67,9 +67,11 @@ def next_opening(*, settings: Settings, at: datetime | None = None) -> datetime 
 
 
 def area_for(*, session: Session, postcode: str | None, area_id: int | None) -> int | None:
-    """The POD of an explicit choice, else of the postcode's district (longest prefix wins)."""
+    """The POD of an explicit choice, else of the postcode's district (longest prefix wins);
+    retired PODs are neither a choice nor a match."""
     if area_id is not None:
-        if session.get(Area, area_id) is None:
+        chosen = session.get(Area, area_id)
+        if chosen is None or chosen.retired_at is not None:
             raise ValidationFailed(
                 "Choose an area from the list", fields={"area_id": "Choose an area from the list"}
             )

@@ -12,7 +12,8 @@ Rules (see docs/readme/chat.md)
 - Gone visitors: a chat whose visitor has not been seen for `VISITOR_PRESENT_SECONDS` (closed the
   page, quick exit, never connected) is not offered; the grace period then abandons it.
 - PODs: a chat with an area waits for operators of that area (operators with no areas serve every
-  area) until `trip_over_seconds` after it queued, then any operator may take it.
+  area; retired PODs do not count) until `trip_over_seconds` after it queued, then any operator
+  may take it. A retired POD gets no new chats (contact_store/org_cache.py leaves it out).
 - Atomicity: every transition is one conditional UPDATE (`WHERE status = 'queued'` ...) and the
   capacity check is inside that same statement, after the operator's row is locked
   (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has one writer at a time). Two workers can never
@@ -35,6 +36,7 @@ from contact_store.db import settings_of
 from contact_store.errors import Conflict, ValidationFailed
 from contact_store.events import channels, emit
 from contact_store.models import (
+    Area,
     Conversation,
     ConversationStatus,
     Operator,
@@ -372,7 +374,13 @@ def available_slots(*, session: Session, settings: Settings) -> list[OperatorSlo
     ).all():
         held[cid_op] = held.get(cid_op, 0) + n
     areas: dict[int, set[int]] = {}
-    for oa in session.execute(select(OperatorArea).where(col(OperatorArea.operator_id).in_(ids))).scalars():
+    # A retired POD takes no chats: an operator whose PODs are all retired serves every POD.
+    served = (
+        select(OperatorArea)
+        .join(Area, col(Area.id) == col(OperatorArea.area_id))
+        .where(col(OperatorArea.operator_id).in_(ids), col(Area.retired_at).is_(None))
+    )
+    for oa in session.execute(served).scalars():
         areas.setdefault(oa.operator_id, set()).add(oa.area_id)
     slots = []
     for op, team in ops:

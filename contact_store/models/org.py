@@ -33,6 +33,14 @@ class Team(SQLModel, table=True):
     # Concurrency limit for operators of this team who have no limit of their own.
     default_max_chats: int = Field(default=3, ge=1, le=20)
     created_at: datetime = created_at_field()
+    # Set when an administrator retires the team: it takes no new chats, reports or operators but
+    # stays (never deleted) so reports, chats, facts and dashboards keep its name. None: in use.
+    retired_at: datetime | None = utc_field()
+
+    @property
+    def label(self) -> str:
+        """The name, marked "(retired)" once retired: for lists and pickers that show both."""
+        return f"{self.name} (retired)" if self.retired_at else self.name
 
 
 class Area(SQLModel, table=True):
@@ -47,6 +55,14 @@ class Area(SQLModel, table=True):
     opening_hours: dict[str, str] | None = Field(default=None, sa_type=JSON, nullable=True)
     closed_days: list[str] | None = Field(default=None, sa_type=JSON, nullable=True)
     created_at: datetime = created_at_field()
+    # Set when an administrator retires the POD: routing by postcode ignores it (its postcodes
+    # fall to the common queue) but it stays, so old contacts keep its name. None: in use.
+    retired_at: datetime | None = utc_field()
+
+    @property
+    def label(self) -> str:
+        """The name, marked "(retired)" once retired: for lists and pickers that show both."""
+        return f"{self.name} (retired)" if self.retired_at else self.name
 
 
 class Operator(SQLModel, table=True):

@@ -122,8 +122,8 @@ def test_team_capacity_validated_and_history_kept(
     session.refresh(team)
     assert team.default_max_chats == 5
     (version,) = history.versions(session=session, object_type="team", object_id=team.id or 0)
-    assert version.before == {"name": "Days", "default_max_chats": 3}
-    assert version.after == {"name": "Days", "default_max_chats": 5}
+    assert version.before == {"name": "Days", "default_max_chats": 3, "retired": False}
+    assert version.after == {"name": "Days", "default_max_chats": 5, "retired": False}
     assert version.changed_by == admin.id
     page = client.get(f"/console/admin/history?type=team&id={team.id}")
     assert page.status_code == 200 and "Days" in page.text

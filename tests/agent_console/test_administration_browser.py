@@ -148,3 +148,54 @@ def test_every_administration_page(page: Page, admin_server: LiveServer) -> None
     page.get_by_role("button", name="Add group").click()
     expect(page.get_by_label("Group 1")).to_have_value("bike, bicycle, cycle")
     _check(page, "canned-synonyms")
+
+
+def test_admin_retires_and_restores_a_team_and_a_pod(page: Page, admin_server: LiveServer) -> None:
+    """Retiring asks first and is refused while the team has active operators (the error summary
+    links to them); a retired POD's postcodes go to the common queue; both can be restored."""
+    server = admin_server
+    _sign_in(page, server)
+    with server.store.session_scope() as s:
+        team = make_team(s, name="Night desk")
+        make_operator(s, username="sam-n", display_name="Sam Night", team_id=team.id)
+        s.add(Area(name="Riverside", postcode_prefixes=["ZZ9"]))
+    page.goto(server.base_url + "/console/admin/teams")
+    page.get_by_role("link", name="Night desk", exact=True).click()
+    page.get_by_role("button", name="Retire Night desk").click()
+    expect(page.get_by_role("heading", name="Retire Night desk?")).to_be_visible()
+    _check(page, "team-retire")
+    page.get_by_role("button", name="Retire Night desk").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Night desk has 1 active operator")
+    _check(page, "team-retire-errors")
+    page.get_by_role("link", name="See the operators of Night desk").click()
+    expect(page.get_by_role("heading", name="Operators in Night desk")).to_be_visible()
+    page.get_by_role("button", name="Disable Sam Night").click()
+    page.goto(server.base_url + "/console/admin/teams")
+    page.get_by_role("link", name="Night desk", exact=True).click()
+    page.get_by_role("button", name="Retire Night desk").click()
+    page.get_by_role("button", name="Retire Night desk").click()
+    expect(page.locator("#retired-teams")).to_contain_text("Night desk (retired)")
+    _check(page, "teams-retired")
+    page.get_by_role("link", name="Night desk (retired)").click()
+    _check(page, "team-retired-form")
+    page.get_by_role("button", name="Restore Night desk").click()
+    expect(page.get_by_role("link", name="Night desk", exact=True)).to_be_visible()
+    expect(page.locator("#retired-teams")).to_have_count(0)
+
+    page.goto(server.base_url + "/console/admin/pods")
+    page.get_by_role("link", name="Riverside", exact=True).click()
+    page.get_by_role("button", name="Retire Riverside").click()
+    _check(page, "pod-retire")
+    page.get_by_role("button", name="Retire Riverside").click()
+    expect(page.locator("#retired-pods")).to_contain_text("Riverside (retired)")
+    _check(page, "pods-retired")
+    r = httpx.post(
+        server.base_url + "/api/v1/chats", json={"name": "Alex", "topic": "crime", "postcode": "ZZ9 1AA"}
+    )
+    assert r.status_code == 201, r.text
+    with server.store.session_scope() as s:
+        conv = s.get(Conversation, r.json()["conversation_id"])
+        assert conv is not None and conv.area_id is None  # the common queue
+    page.get_by_role("link", name="Riverside (retired)").click()
+    page.get_by_role("button", name="Restore Riverside").click()
+    expect(page.locator("#retired-pods")).to_have_count(0)

@@ -139,6 +139,20 @@ def test_home_pod_first_then_trip_over(settings: Settings, session: Session) -> 
     assert conv.status == "offered" and conv.offered_to_id == op.id
 
 
+def test_an_operator_whose_pods_are_all_retired_serves_every_pod(
+    settings: Settings, session: Session
+) -> None:
+    east, closed = make_area(session), make_area(session)
+    op = make_operator(session, status="available")
+    session.add(OperatorArea(operator_id=op.id or 0, area_id=closed.id or 0))
+    make_conversation(session, area_id=east.id)
+    assert service.assign_waiting(session=session, settings=settings) == 0  # held for their POD
+    closed.retired_at = utcnow()
+    session.add(closed)
+    session.flush()
+    assert service.assign_waiting(session=session, settings=settings) == 1
+
+
 def test_danger_jumps_the_queue(settings: Settings, session: Session) -> None:
     first = make_conversation(session, queued_at=utcnow() - timedelta(minutes=5))
     second = make_conversation(session)
