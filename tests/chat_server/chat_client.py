@@ -16,11 +16,13 @@ from tests.conftest import LiveServer
 Frame = dict[str, Any]
 # Generous: a frame that never comes fails the test by timeout, it is not a timing assertion.
 RECV_TIMEOUT = 15.0
+# The same for HTTP calls (httpx's default of 5 s failed a chat start on a loaded CI machine).
+HTTP_TIMEOUT = 30.0
 
 
 async def start_chat(server: LiveServer, **answers: Any) -> Frame:
     payload = {"name": "Alex Visitor", "topic": "crime"} | answers
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=HTTP_TIMEOUT) as http:
         r = await http.post("/api/v1/chats", json=payload)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -31,7 +33,9 @@ def operator_token(server: LiveServer, **kw: Any) -> tuple[int, str]:
         op = make_operator(s, display_name=kw.pop("display_name", "Sam Operator"), **kw)
         op_id, username = op.id, op.username
     r = httpx.post(
-        server.base_url + "/api/v1/auth/token", data={"username": username, "password": DEFAULT_PASSWORD}
+        server.base_url + "/api/v1/auth/token",
+        data={"username": username, "password": DEFAULT_PASSWORD},
+        timeout=HTTP_TIMEOUT,
     )
     assert r.status_code == 200, r.text
     assert op_id is not None
