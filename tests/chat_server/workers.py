@@ -21,6 +21,9 @@ needs_postgres_and_redis = pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgresql") or not TEST_REDIS_URL,
     reason="needs FIRSTCONTACT_TEST_DATABASE_URL (PostgreSQL) and FIRSTCONTACT_TEST_REDIS_URL",
 )
+# A test that starts workers: each may take up to serve.START_TIMEOUT on a busy machine, longer than
+# pytest's default timeout (a slow start should fail with the worker's log, not be cut short).
+slow_start = pytest.mark.timeout(600)
 
 
 @dataclass
