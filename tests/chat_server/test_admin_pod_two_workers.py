@@ -19,9 +19,9 @@ from sqlmodel import select
 from contact_store.models import Area, ChangeHistory, Conversation, Role
 from contact_store.org_cache import ORG_CACHE_TTL
 from tests.chat_server.chat_client import operator_token
-from tests.chat_server.workers import Worker, needs_postgres_and_redis, spawn_two_workers
+from tests.chat_server.workers import Worker, needs_postgres_and_redis, slow_start, spawn_two_workers
 
-pytestmark = [needs_postgres_and_redis]
+pytestmark = [needs_postgres_and_redis, slow_start]
 CLOSED_ALL_WEEK = json.dumps(dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), ""))
 OPEN_ALL_DAY = {f"hours_{d}": "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 # Well inside the organisation cache's TTL: a change seen by then came over the bus.

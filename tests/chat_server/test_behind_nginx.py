@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from contact_store.models import StaffSession
 from tests.builders import DEFAULT_PASSWORD
-from tests.chat_server.workers import needs_postgres_and_redis
+from tests.chat_server.workers import needs_postgres_and_redis, slow_start
 from tests.support.chat_traffic import ConsoleClient, VisitorClient, wait_for
 from tests.support.cluster import NGINX
 from tests.support.rolling import CRIME, Cluster, outbox_settled, rolling_restart, running_cluster, sms_bodies
@@ -37,6 +37,7 @@ from web_forms.catalogue import catalogue
 T = 60.0
 pytestmark = [
     needs_postgres_and_redis,
+    slow_start,
     # Under CI a missing nginx fails the run (Nginx() asserts), like a missing Chromium.
     pytest.mark.skipif(not NGINX and not os.environ.get("CI"), reason="needs nginx (scripts/setup.sh)"),
 ]

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection
 
 from contact_store.models import Message
 from tests.chat_server.chat_client import Frame, recv_until, send, start_chat, visitor_socket
-from tests.chat_server.workers import Worker, needs_postgres_and_redis, two_workers
+from tests.chat_server.workers import Worker, needs_postgres_and_redis, slow_start, two_workers
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.anyio
@@ -83,6 +83,7 @@ async def test_three_connections_to_one_chat_share_one_budget(live_server: LiveS
 
 
 @needs_postgres_and_redis
+@slow_start
 async def test_connections_on_two_workers_share_one_budget_through_redis(
     two_workers: tuple[Worker, Worker],
 ) -> None:

@@ -19,9 +19,9 @@ from tests.chat_server.chat_client import (
     start_chat,
     visitor_socket,
 )
-from tests.chat_server.workers import Worker, needs_postgres_and_redis, two_workers
+from tests.chat_server.workers import Worker, needs_postgres_and_redis, slow_start, two_workers
 
-pytestmark = [pytest.mark.anyio, needs_postgres_and_redis]
+pytestmark = [pytest.mark.anyio, needs_postgres_and_redis, slow_start]
 __all__ = ["two_workers"]
 
 

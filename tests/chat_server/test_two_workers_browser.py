@@ -7,10 +7,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import DEFAULT_PASSWORD, make_operator
-from tests.chat_server.workers import Worker, needs_postgres_and_redis, two_workers
+from tests.chat_server.workers import Worker, needs_postgres_and_redis, slow_start, two_workers
 from tests.support.browser import screenshot
 
-pytestmark = [pytest.mark.browser, needs_postgres_and_redis]
+pytestmark = [pytest.mark.browser, needs_postgres_and_redis, slow_start]
 __all__ = ["two_workers"]
 
 

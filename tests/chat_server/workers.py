@@ -1,31 +1,29 @@
 """Two `python -m chat_server serve` processes on two ports sharing a fresh PostgreSQL database and
-Redis (used by the two-worker tests; they skip without FIRSTCONTACT_TEST_DATABASE_URL/REDIS_URL)."""
+Redis (used by the two-worker tests; they skip without FIRSTCONTACT_TEST_DATABASE_URL/REDIS_URL).
+The processes are tests/support/serve.py's `WorkerProcess`: logs in `tmp_path/worker-{a,b}.log`."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contact_store.db import Store, make_engine
 from contact_store.events import InProcessBus
-from tests.conftest import free_port
 from tests.support.databases import TEST_DATABASE_URL, TEST_REDIS_URL, assert_store_invariants, fresh_database
+from tests.support.serve import WorkerProcess, close_all, serve_env
 
-REPO = Path(__file__).resolve().parents[2]
 needs_postgres_and_redis = pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgresql") or not TEST_REDIS_URL,
     reason="needs FIRSTCONTACT_TEST_DATABASE_URL (PostgreSQL) and FIRSTCONTACT_TEST_REDIS_URL",
 )
+# A test that starts workers: each may take up to serve.START_TIMEOUT on a busy machine, longer than
+# pytest's default timeout (a slow start should fail with the worker's log, not be cut short).
+slow_start = pytest.mark.timeout(600)
 
 
 @dataclass
@@ -48,62 +46,29 @@ def spawn_two_workers(tmp_path: Path, **extra_env: str) -> Iterator[tuple[Worker
         engine = make_engine(url)
         store = Store(engine, InProcessBus())
         prefix = f"fctest-{secrets.token_hex(4)}"
-        procs: list[subprocess.Popen[bytes]] = []
-        workers = []
+        procs = [
+            WorkerProcess(name, {}, tmp_path / f"worker-{name}.log", "--log-level", "warning")
+            for name in ("a", "b")
+        ]
         try:
-            for name in ("a", "b"):
-                port = free_port()
-                env = (
-                    os.environ
-                    | {
-                        "FIRSTCONTACT_ENV": "test",
-                        "FIRSTCONTACT_DATABASE_URL": url,
-                        "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
-                        "FIRSTCONTACT_REDIS_CHANNEL_PREFIX": prefix,
-                        "FIRSTCONTACT_SECRET_KEY": secrets.token_urlsafe(40),
-                        "FIRSTCONTACT_DATA_DIR": str(tmp_path / name),
-                        "FIRSTCONTACT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                    }
+            for p in procs:
+                p.env = (
+                    serve_env(
+                        tmp_path / p.name,
+                        url,
+                        redis_url=TEST_REDIS_URL,
+                        redis_channel_prefix=prefix,
+                        public_base_url=p.base_url,
+                    )
                     | extra_env
                 )
-                procs.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "chat_server",
-                            "serve",
-                            "--port",
-                            str(port),
-                            "--log-level",
-                            "warning",
-                        ],
-                        cwd=REPO,
-                        env=env,
-                        stdout=subprocess.DEVNULL,
-                    )
-                )
-                workers.append(Worker(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", store))
-            deadline = time.monotonic() + 60
-            for w, p in zip(workers, procs, strict=True):
-                while True:
-                    assert p.poll() is None, "worker exited"
-                    try:
-                        if httpx.get(w.base_url + "/healthz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.monotonic() < deadline, "worker did not start"
-                    time.sleep(0.2)
-            yield workers[0], workers[1]
+                p.launch()
+            for p in procs:
+                p.wait_up()
+            a, b = (Worker(p.base_url, p.ws_url, store) for p in procs)
+            yield a, b
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            close_all(procs, timeout=10)
             try:
                 assert_store_invariants(engine)
             finally:

@@ -1,7 +1,7 @@
 """Several `firstcontact serve` processes behind a real nginx, as a force would run them.
 
-- `WorkerProcess`: one `python -m chat_server serve` on its own port; `stop()` sends SIGTERM and
-  waits (a graceful shutdown), `start()` brings it back on the same port.
+- The workers: tests/support/serve.py's `WorkerProcess`, each on its own port; `stop()` sends
+  SIGTERM and waits (a graceful shutdown), `start()` brings it back on the same port.
 - `Nginx`: the shipped `deploy/nginx/firstcontact.conf` with the test's ports substituted (the
   upstream's `server` lines, the `listen` line; TLS and the HTTP redirect left out; every path in a
   temp prefix), run in the foreground as a child process (`daemon off`), never with root paths.
@@ -16,95 +16,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import free_port
+from tests.support.serve import REPO, wait_until_up
 
-REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONF = REPO / "deploy" / "nginx" / "firstcontact.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, f"process serving {url} exited"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{url} did not come up"
-        time.sleep(0.1)
-
-
-class WorkerProcess:
-    """One `firstcontact serve` process on a fixed port (restartable)."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, *, repo: Path | None = None) -> None:
-        self.name = name
-        self.repo = repo or REPO
-        self.port = free_port()
-        self.env = env
-        self.log_path = log_dir / f"worker-{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.launch()
-        self.wait_up()
-
-    def wait_up(self) -> None:
-        assert self.proc is not None
-        wait_until_up(self.base_url + "/healthz", self.proc)
-
-    def launch(self) -> None:
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "chat_server",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "info",
-                ],
-                cwd=self.repo,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self, *, timeout: float = 60.0) -> int:
-        """SIGTERM, then wait for the graceful shutdown; returns the exit code."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"worker {self.name} did not stop within {timeout} s of SIGTERM") from None
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def nginx_conf(*, listen_port: int, upstreams: list[int], prefix: Path) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import time
 from collections import Counter
@@ -27,8 +26,9 @@ from contact_store.events import InProcessBus
 from contact_store.models import Message, SmsMessage, SmsStatus
 from tests.builders import DEFAULT_PASSWORD, make_operator
 from tests.support.chat_traffic import ConsoleClient, VisitorClient, wait_for
-from tests.support.cluster import Nginx, WorkerProcess
+from tests.support.cluster import Nginx
 from tests.support.databases import TEST_REDIS_URL, assert_store_invariants, fresh_database
+from tests.support.serve import WorkerProcess, close_all, serve_env
 from tests.support.sms_fakes import TWILIO_SID, TWILIO_TOKEN, FakeServer
 from tests.web_forms.helpers import full_answers
 from web_forms.catalogue import catalogue
@@ -66,29 +66,26 @@ class Cluster:
 def worker_env(
     url: str, nginx_url: str, data_dir: Path, sms: FakeServer, shared: dict[str, str]
 ) -> dict[str, str]:
-
     return (
-        os.environ
+        serve_env(
+            data_dir,
+            url,
+            redis_url=TEST_REDIS_URL,
+            public_base_url=nginx_url,
+            trusted_proxies='["127.0.0.1"]',
+            chat_starts_per_address_per_hour="1000000",
+            sign_in_attempts_per_address="1000000",
+            sign_in_attempts_per_account="1000000",
+            api_submissions_per_minute="1000000",
+            sms_max_per_recipient_per_day="1000000",
+            chat_default_max_chats="40",
+            sms_provider="twilio",
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from_number="+447700900999",
+            twilio_base_url=sms.base_url,
+        )
         | shared
-        | {
-            "FIRSTCONTACT_ENV": "test",
-            "FIRSTCONTACT_DATABASE_URL": url,
-            "FIRSTCONTACT_REDIS_URL": TEST_REDIS_URL,
-            "FIRSTCONTACT_DATA_DIR": str(data_dir),
-            "FIRSTCONTACT_PUBLIC_BASE_URL": nginx_url,
-            "FIRSTCONTACT_TRUSTED_PROXIES": '["127.0.0.1"]',
-            "FIRSTCONTACT_CHAT_STARTS_PER_ADDRESS_PER_HOUR": "1000000",
-            "FIRSTCONTACT_SIGN_IN_ATTEMPTS_PER_ADDRESS": "1000000",
-            "FIRSTCONTACT_SIGN_IN_ATTEMPTS_PER_ACCOUNT": "1000000",
-            "FIRSTCONTACT_API_SUBMISSIONS_PER_MINUTE": "1000000",
-            "FIRSTCONTACT_SMS_MAX_PER_RECIPIENT_PER_DAY": "1000000",
-            "FIRSTCONTACT_CHAT_DEFAULT_MAX_CHATS": "40",
-            "FIRSTCONTACT_SMS_PROVIDER": "twilio",
-            "FIRSTCONTACT_TWILIO_ACCOUNT_SID": TWILIO_SID,
-            "FIRSTCONTACT_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-            "FIRSTCONTACT_TWILIO_FROM_NUMBER": "+447700900999",
-            "FIRSTCONTACT_TWILIO_BASE_URL": sms.base_url,
-        }
     )
 
 
@@ -101,7 +98,10 @@ def running_cluster(
     with fresh_database(tmp_path, "nginx") as url, FakeServer("twilio") as sms:
         engine = make_engine(url)
         store = Store(engine, InProcessBus())
-        procs = [WorkerProcess(name, {}, tmp_path, repo=server_repo) for name in "abcdefgh"[:workers]]
+        procs = [
+            WorkerProcess(name, {}, tmp_path / f"worker-{name}.log", "--log-level", "info", repo=server_repo)
+            for name in "abcdefgh"[:workers]
+        ]
         nginx = Nginx(tmp_path / "nginx", [w.port for w in procs])
         # One secret for every worker: a sign-in page from one worker is posted to another.
         shared = {
@@ -120,8 +120,7 @@ def running_cluster(
             yield Cluster(nginx, procs, store, sms)
         finally:
             nginx.stop()
-            for w in procs:
-                w.kill()
+            close_all(procs)
             try:
                 assert_store_invariants(engine)
             finally:
