@@ -15,7 +15,11 @@ Protocol
   late by more than `overload_max_delay_ms` (`LoopLag`: a timer every LAG_SAMPLE_SECONDS notes how
   late it woke; the lag rises at once and decays by half each sample). Late by that much, every
   piece of work on the worker waits that long before it starts: refusing new work is what lets
-  accepted work through in bounded time. 0 turns it off (the tests' default, on a shared machine).
+  accepted work through in bounded time. Lateness refuses only while the gate already holds work:
+  with nothing accepted there is nothing to protect, and the lag then comes from the worker's own
+  background work (start-up, a facts rebuild), not from load (the wheel smoke test's first report,
+  seconds after start-up, was refused 429 on a busy machine). 0 turns it off (the tests' default,
+  on a shared machine).
 - `Busy` carries `retry_after` (seconds). The chat sockets turn it into an error frame
   `{"type": "error", "code": "busy", "client_id", "retry_after"}` and store nothing: the client
   resends the same `client_id` after `retry_after` (the widget does), so nothing is lost and a resend
@@ -81,8 +85,8 @@ class LoopLag:
 
 
 class Gate:
-    """At most `limit` units in flight, and none while the loop runs more than `max_delay` late;
-    the rest are refused with `Busy` (event-loop only)."""
+    """At most `limit` units in flight, and no more while the loop runs more than `max_delay` late
+    (the first is always admitted); the rest are refused with `Busy` (event-loop only)."""
 
     def __init__(
         self,
@@ -107,9 +111,9 @@ class Gate:
 
     @contextmanager
     def admit(self, message: str = "The service is busy: try again in a moment") -> Iterator[None]:
-        """Hold a place for the block, or raise `Busy` at once when all `limit` are taken or the
-        worker is running late."""
-        if self.in_flight >= self.limit or self.late():
+        """Hold a place for the block, or raise `Busy` at once when all `limit` are taken, or when
+        some are and the worker is running late."""
+        if self.in_flight >= self.limit or (self.in_flight > 0 and self.late()):
             self.refused += 1
             raise Busy(message, retry_after=self.retry_after)
         self.in_flight += 1

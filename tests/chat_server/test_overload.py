@@ -63,11 +63,12 @@ def test_a_gate_refuses_while_the_worker_runs_later_than_its_bound() -> None:
     with gate.admit():
         pass
     lag[0] = 0.3  # every piece of work on the worker now waits 300 ms before it starts
-    with pytest.raises(Busy), gate.admit():
-        pass
+    with gate.admit():  # nothing accepted to protect (the lag is the worker's own): admitted
+        with pytest.raises(Busy), gate.admit():  # more, while late: refused
+            pass
     assert gate.refused == 1 and gate.in_flight == 0
     lag[0] = 0.1
-    with gate.admit():
+    with gate.admit(), gate.admit():
         pass
     off = Gate("off", limit=10, retry_after=1, max_delay=0, lag=lambda: 5.0)  # 0: no delay bound
     with off.admit():
@@ -96,8 +97,9 @@ async def test_a_visitor_message_is_refused_busy_while_the_worker_runs_late(live
     gate.max_delay, gate.lag = 0.25, lambda: 0.5
     cid = new_id()
     try:
-        await send(ws, {"type": "message", "client_id": cid, "body": "Are you there?"})
-        refused = await recv_until(ws, lambda f: f["type"] in ("ack", "error"))
+        with gate.admit():  # other work accepted and waiting, as under load
+            await send(ws, {"type": "message", "client_id": cid, "body": "Are you there?"})
+            refused = await recv_until(ws, lambda f: f["type"] in ("ack", "error"))
         assert refused["code"] == "busy" and refused["client_id"] == cid and refused["retry_after"] > 0
         assert _stored(live_server, chat["conversation_id"]) == []
     finally:
