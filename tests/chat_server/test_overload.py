@@ -63,9 +63,10 @@ def test_a_gate_refuses_while_the_worker_runs_later_than_its_bound() -> None:
     with gate.admit():
         pass
     lag[0] = 0.3  # every piece of work on the worker now waits 300 ms before it starts
-    with gate.admit():  # nothing accepted to protect (the lag is the worker's own): admitted
-        with pytest.raises(Busy), gate.admit():  # more, while late: refused
-            pass
+    # The first is admitted (nothing accepted to protect: the lag is the worker's own); the
+    # second, while late, is refused.
+    with gate.admit(), pytest.raises(Busy), gate.admit():
+        pass
     assert gate.refused == 1 and gate.in_flight == 0
     lag[0] = 0.1
     with gate.admit(), gate.admit():
