@@ -727,6 +727,8 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> tuple
     src = tar.extractfile(member)
     if src is None:
         raise BackupError(f"{member.name} cannot be read from the archive.")
+    if dest.exists():
+        raise BackupError(f"{member.name} is in the archive twice.")
     digest = hashlib.sha256()
     size = 0
     with src, dest.open("xb") as out:

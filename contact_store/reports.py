@@ -91,14 +91,15 @@ class FiledReport:
 
 
 _report: Any = Report.__table__  # type: ignore[attr-defined]
-# Team and area ids come from the per-process cache: guarded, so one deleted meanwhile by another
-# process leaves the column empty instead of failing the report on its foreign key.
+# Team and area ids come from the per-process cache (or a chat's team): guarded, so one deleted or
+# retired meanwhile leaves the column empty (the common queue) instead of failing the report on its
+# foreign key or filing new work where nobody takes it.
 _insert_report_unless_reference_taken = InsertOrSkip(
     _report,
     "reference",
     values={
-        "team_id": existing_id(Team.__table__, "cached_team_id"),  # type: ignore[attr-defined]
-        "area_id": existing_id(Area.__table__, "cached_area_id"),  # type: ignore[attr-defined]
+        "team_id": existing_id(Team.__table__, "cached_team_id", in_use=True),  # type: ignore[attr-defined]
+        "area_id": existing_id(Area.__table__, "cached_area_id", in_use=True),  # type: ignore[attr-defined]
     },
     returning=(_report.c.team_id, _report.c.area_id),
 )

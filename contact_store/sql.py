@@ -44,10 +44,15 @@ class InsertOrSkip:
         return int(found[0]) if found is not None else None
 
 
-def existing_id(table: Any, param: str) -> Any:
+def existing_id(table: Any, param: str, *, in_use: bool = False) -> Any:
     """`(SELECT id FROM table WHERE id = :param)`: the id if that row still exists, else NULL.
 
     For ids taken from a per-process cache (`org_cache`): a row deleted by another process since
-    then must not fail the insert on its foreign key; the column is left empty instead.
+    then must not fail the insert on its foreign key; the column is left empty instead. With
+    `in_use`, a row retired since (`retired_at` set: teams and PODs) is left out the same way, so
+    new work never lands on it from a stale cache or an old chat's team.
     """
-    return select(table.c.id).where(table.c.id == bindparam(param)).scalar_subquery()
+    query = select(table.c.id).where(table.c.id == bindparam(param))
+    if in_use:
+        query = query.where(table.c.retired_at.is_(None))
+    return query.scalar_subquery()

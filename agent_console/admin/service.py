@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from contact_store.administration.history import record_version
 from contact_store.clock import utcnow
-from contact_store.errors import NotFound
+from contact_store.errors import Conflict, NotFound
 from contact_store.models import ROLE_RANK, Area, Operator, OperatorArea, Person, Report, StaffSession, Team
 from contact_store.people import normalise_email, normalise_phone
 from contact_store.staff import hash_password
@@ -143,7 +143,16 @@ def end_sessions(*, session: Session, operator_id: int) -> int:
 
 
 def set_active(*, session: Session, operator: Operator, active: bool) -> None:
-    """Disable (also ending their sessions) or re-enable an account."""
+    """Disable (also ending their sessions) or re-enable an account. An account of a retired team
+    is re-enabled only once moved to a team in use: a team retires with no active operators, and
+    an active one would take its old reports and chats back into new work."""
+    if active and not operator.is_active and operator.team_id is not None:
+        team = session.get(Team, operator.team_id)
+        if team is not None and team.retired_at is not None:
+            raise Conflict(
+                f"{operator.display_name} is in {team.name}, which is retired: "
+                "move them to a team in use first, then enable the account"
+            )
     operator.is_active = active
     if not active:
         operator.status = "offline"

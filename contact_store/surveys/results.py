@@ -244,6 +244,8 @@ def trend(*, session: Session, filters: Filters, grain: str = "week") -> list[Tr
     )
     sums: dict[date, list[int]] = {}  # period -> [count, then (n, satisfied, total) per question]
     for key, *values in session.execute(query).tuples():
+        if key is None:  # no contact date (none are made; older rows were filled by a migration)
+            continue
         # PostgreSQL: the period's first day; SQLite: the slot number.
         day = key if isinstance(key, date) else local_day(datetime.fromtimestamp(key * SLOT_SECONDS, UTC), tz)
         period = _period(day, grain)

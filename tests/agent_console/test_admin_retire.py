@@ -291,3 +291,15 @@ def test_an_operator_keeps_a_retired_team_until_moved(
     assert r.status_code == 303
     session.refresh(op)
     assert isinstance(op, Operator) and op.display_name == "Sam Smith" and op.team_id == team.id
+    # Not enabled while in the retired team (a team retires with no active operators) ...
+    assert _post(client, f"/console/admin/operators/{op.id}/enable", csrf) == 409
+    session.refresh(op)
+    assert op.is_active is False
+    # ... and a report filed for the retired team (a stale cache elsewhere, or the wrap-up of a
+    # chat of that team) goes to the common queue.
+    filed = file_report(
+        session=session,
+        settings=settings,
+        report_in=ReportCreate(form_slug="crime", answers={}, summary="s", team_id=team.id),
+    )
+    assert filed.team_id is None

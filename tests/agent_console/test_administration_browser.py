@@ -170,6 +170,7 @@ def test_admin_retires_and_restores_a_team_and_a_pod(page: Page, admin_server: L
     page.get_by_role("link", name="See the operators of Night desk").click()
     expect(page.get_by_role("heading", name="Operators in Night desk")).to_be_visible()
     page.get_by_role("button", name="Disable Sam Night").click()
+    expect(page.get_by_role("button", name="Enable Sam Night")).to_be_visible()  # the POST is done
     page.goto(server.base_url + "/console/admin/teams")
     page.get_by_role("link", name="Night desk", exact=True).click()
     page.get_by_role("button", name="Retire Night desk").click()

@@ -123,7 +123,7 @@
     });
   }, 1000);
   var LANGUAGES = {en: "English", cy: "Welsh"};
-  function holding(id) { var c = W.chats[id]; return !!c && c.summary.status !== "ended"; }
+  function holding(id) { var c = W.chats[id]; return !!c && c.summary.status === "active"; }
   queue.render = function (items) {
     queue.items = items;
     // A chat this operator holds is not waiting, whatever an update computed before the accept
