@@ -12,7 +12,9 @@ Protocol and guarantees
 - After the commit, `CONFIG_CHANNEL` carries `{"type": "config.changed"}` on the event bus. Every
   worker runs `sync.follow_config` (started by the app): it re-reads the overrides into that
   worker's settings object and drops the worker's organisation cache (teams, PODs, postcodes), so
-  the next chat on any worker sees the change. The follower subscribes before its first read, and
-  re-reads on `bus.resync` too (pub/sub is at-most-once); the organisation cache's TTL bounds the
-  delay if an event is lost anyway.
+  the next chat on any worker sees the change. The worker that saves a setting also applies it
+  itself as the transaction commits (`config.py`'s commit listeners: overrides read before the
+  commit, applied after it), so the page it answers next already shows it. The follower
+  subscribes before its first read, and re-reads on `bus.resync` too (pub/sub is at-most-once);
+  the organisation cache's TTL bounds the delay if an event is lost anyway.
 """
