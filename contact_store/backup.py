@@ -766,7 +766,11 @@ def _unpack(source: Path, staging: Path, engine: str) -> _Unpacked:
     manifest: dict[str, Any] | None = None
     files: dict[str, tuple[int, str]] = {}
     at_backup: dict[int, str] = {}
-    (staging / "uploads").mkdir(parents=True)
+    # Only the owner may read the staged database copy and evidence; never through a link.
+    if staging.is_symlink():
+        raise BackupError(f"{staging} is a link: remove it and restore again.")
+    staging.mkdir(mode=0o700, parents=True)
+    (staging / "uploads").mkdir(mode=0o700)
     try:
         with tarfile.open(source, "r:*") as tar:
             for member in tar:
@@ -877,7 +881,8 @@ def restore_store(
     if not force:
         _refuse_unless_empty(engine, database_url, upload_dir)
     staging = upload_dir / RESTORING
-    shutil.rmtree(staging, ignore_errors=True)  # left by a restore that stopped half-way
+    if not staging.is_symlink():
+        shutil.rmtree(staging, ignore_errors=True)  # left by a restore that stopped half-way
     try:
         unpacked = _unpack(source, staging, engine)
         expected = _expected_evidence(unpacked, engine, source)

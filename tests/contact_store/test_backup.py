@@ -440,6 +440,41 @@ def test_restore_refuses_a_non_empty_evidence_folder_unless_forced(store_file: P
     assert [p.name for p in fresh.upload_dir.iterdir()] == [stored_name(url, ids[0])]
 
 
+def test_restore_stages_privately_and_never_through_a_link(store_file: Path, tmp_path: Path) -> None:
+    """The staged database copy and evidence are the owner's only (0700); a link planted where the
+    staging folder goes is refused, and what it points at is left alone."""
+    live = _settings(tmp_path / "live", sqlite_url(store_file))
+    url = live.effective_database_url
+    add_evidence(url, live.upload_dir, PNG + b"one")
+    archive = backup_store(database_url=url, upload_dir=live.upload_dir, target=tmp_path / "fc.tar").path
+    fresh = fresh_settings(tmp_path)
+    fresh.upload_dir.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_bytes(b"not the restore's")
+    (fresh.upload_dir / ".restoring").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(BackupError, match="is a link"):
+        restore_store(
+            database_url=fresh.effective_database_url, upload_dir=fresh.upload_dir, source=archive, force=True
+        )
+    assert [p.name for p in elsewhere.iterdir()] == ["keep"]
+    (fresh.upload_dir / ".restoring").unlink()
+    modes: list[int] = []
+    real_mkdir = Path.mkdir
+
+    def noting_mkdir(self: Path, mode: int = 0o777, parents: bool = False, exist_ok: bool = False) -> None:
+        real_mkdir(self, mode, parents, exist_ok)
+        if ".restoring" in self.parts:
+            modes.append(self.stat().st_mode & 0o777)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "mkdir", noting_mkdir)
+        restore_store(
+            database_url=fresh.effective_database_url, upload_dir=fresh.upload_dir, source=archive, force=True
+        )
+    assert modes and all(m == 0o700 for m in modes)
+
+
 def test_an_older_single_file_backup_restores_the_database_and_lists_evidence_without_a_file(
     store_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
